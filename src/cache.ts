@@ -1,0 +1,274 @@
+import { EventEmitter } from 'node:events';
+import type { KeyvStoreAdapter } from 'keyv';
+import type { Keyv } from '@keyv/redis';
+import { decode, encode } from './codec';
+import { KeyvStore } from './store/keyv';
+import { MemoryStore } from './store/memory';
+import type { Store } from './store/store';
+import { timeoutToMs, type Timeout } from './timeout';
+
+export interface CacheOptions {
+  /**
+   * `'memory'` (default): an LRU in this process. A `redis://` or `rediss://` URL (database number
+   * and password in the URL as usual), a keyv store adapter, or a ready Keyv instance: shared.
+   */
+  store?: 'memory' | string | KeyvStoreAdapter | Keyv;
+  /** Seconds (or a duration string) an entry lives when a call names no timeout. Default 300. */
+  defaultTimeout?: Timeout;
+  /** Namespace of this cache's keys in a shared store; `clear()` removes only these. Default `'kfc'`. */
+  keyPrefix?: string;
+  /** Memory store only: the bound on what entries may occupy, in bytes (LRU eviction). Default 64 MiB. */
+  maxBytes?: number;
+  /** Shared stores only: the longest a store call may take before it counts as failed. Default 50. */
+  operationTimeoutMs?: number;
+}
+
+export interface SetOptions {
+  timeout?: Timeout;
+}
+
+/** Why a store call did not give an answer: the cache reports these through its `'error'` event. */
+export class CacheStoreError extends Error {
+  constructor(
+    readonly operation: string,
+    readonly key: string | undefined,
+    override readonly cause: unknown,
+  ) {
+    super(`cache ${operation}${key === undefined ? '' : ` of ${JSON.stringify(key)}`} failed: ${errorMessage(cause)}`);
+    this.name = 'CacheStoreError';
+  }
+}
+
+const DEFAULT_MAX_BYTES = 64 * 1024 * 1024;
+const DEFAULT_OPERATION_TIMEOUT_MS = 50;
+/** Identical error reports within this window are counted, not repeated. */
+const ERROR_REPORT_INTERVAL_MS = 1000;
+
+/**
+ * The cache every feature of this library stores through.
+ *
+ * Invariants: a failing or slow store never makes a call throw or hang — reads answer as a miss
+ * and writes as "not stored" within `operationTimeoutMs`, and the failure is emitted as `'error'`
+ * (rate-limited; logged to stderr when nobody listens). Only programming errors reject: a value
+ * that cannot be stored, a bad timeout.
+ */
+export class Cache extends EventEmitter {
+  readonly defaultTimeoutMs: number;
+  readonly keyPrefix: string;
+  private readonly store: Store;
+  private readonly operationTimeoutMs: number;
+  private readonly inFlight = new Map<string, Promise<unknown>>();
+  private readonly lastReport = new Map<string, { at: number; suppressed: number }>();
+
+  constructor(options: CacheOptions = {}) {
+    super();
+    this.defaultTimeoutMs = timeoutToMs(options.defaultTimeout, 300_000, 'defaultTimeout');
+    this.keyPrefix = options.keyPrefix ?? 'kfc';
+    if (typeof this.keyPrefix !== 'string' || this.keyPrefix === '') {
+      throw new TypeError(`keyPrefix must be a non-empty string, got ${JSON.stringify(options.keyPrefix)}`);
+    }
+    this.operationTimeoutMs = options.operationTimeoutMs ?? DEFAULT_OPERATION_TIMEOUT_MS;
+    if (!(this.operationTimeoutMs > 0)) {
+      throw new RangeError(`operationTimeoutMs must be > 0, got ${String(options.operationTimeoutMs)}`);
+    }
+    const store = options.store ?? 'memory';
+    if (store === 'memory') {
+      this.store = new MemoryStore(options.maxBytes ?? DEFAULT_MAX_BYTES);
+    } else if (typeof store === 'string' && !/^rediss?:\/\//.test(store)) {
+      throw new TypeError(`store must be 'memory', a redis:// or rediss:// URL, a keyv adapter or a Keyv; got ${JSON.stringify(store)}`);
+    } else {
+      if (options.maxBytes !== undefined) throw new TypeError('maxBytes applies to the memory store only');
+      this.store = new KeyvStore(store, this.keyPrefix, (err) => this.report('store', undefined, err));
+    }
+  }
+
+  /**
+   * A cache configured from environment variables: `CACHE_URL` (`memory` or a `redis://` URL),
+   * `CACHE_DEFAULT_TIMEOUT` (seconds or a duration string) and `CACHE_KEY_PREFIX`.
+   */
+  static fromEnv(env: Record<string, string | undefined> = process.env, options: CacheOptions = {}): Cache {
+    return new Cache({
+      ...options,
+      ...(env.CACHE_URL ? { store: env.CACHE_URL } : {}),
+      ...(env.CACHE_DEFAULT_TIMEOUT ? { defaultTimeout: env.CACHE_DEFAULT_TIMEOUT } : {}),
+      ...(env.CACHE_KEY_PREFIX ? { keyPrefix: env.CACHE_KEY_PREFIX } : {}),
+    });
+  }
+
+  /** True when entries live in this process only (every worker has its own). */
+  get isLocal(): boolean {
+    return this.store.local;
+  }
+
+  /**
+   * The value under `key` if it can be answered synchronously from process memory, else
+   * `undefined` (which then says nothing: the entry may still be in a shared store).
+   */
+  peek<T = unknown>(key: string): T | undefined {
+    const data = this.store.peek?.(key);
+    return data === undefined ? undefined : this.decodeOrMiss<T>(key, data);
+  }
+
+  async get<T = unknown>(key: string): Promise<T | undefined> {
+    const data = await this.call('get', key, () => this.store.get(key), undefined);
+    return data === undefined ? undefined : this.decodeOrMiss<T>(key, data);
+  }
+
+  /** Values in the order of `keys`; `undefined` for each miss. */
+  async getMany<T = unknown>(keys: readonly string[]): Promise<(T | undefined)[]> {
+    const data = await this.call('getMany', undefined, () => this.store.getMany(keys), keys.map(() => undefined));
+    return data.map((item, i) => (item === undefined ? undefined : this.decodeOrMiss<T>(keys[i], item)));
+  }
+
+  /** Stores `value`; resolves whether it was stored. `timeout` in seconds, `0` = never expires. */
+  async set(key: string, value: unknown, timeout?: Timeout | SetOptions): Promise<boolean> {
+    const { data, ttlMs } = this.prepare(key, value, timeout);
+    return this.call('set', key, () => this.store.set(key, data, ttlMs), false);
+  }
+
+  /** Stores `value` only when `key` is absent; resolves whether it stored. */
+  async add(key: string, value: unknown, timeout?: Timeout | SetOptions): Promise<boolean> {
+    const { data, ttlMs } = this.prepare(key, value, timeout);
+    return this.call('add', key, () => this.store.add(key, data, ttlMs), false);
+  }
+
+  /** Stores every entry of `record` with one timeout; resolves whether all were stored. */
+  async setMany(record: Record<string, unknown>, timeout?: Timeout | SetOptions): Promise<boolean> {
+    const results = await Promise.all(Object.entries(record).map(([key, value]) => this.set(key, value, timeout)));
+    return results.every(Boolean);
+  }
+
+  /** Resolves whether there was an entry to delete. */
+  async delete(key: string): Promise<boolean> {
+    return this.call('delete', key, () => this.store.delete(key), false);
+  }
+
+  /** Resolves how many of `keys` had an entry. */
+  async deleteMany(keys: readonly string[]): Promise<number> {
+    const results = await Promise.all(keys.map((key) => this.delete(key)));
+    return results.filter(Boolean).length;
+  }
+
+  async has(key: string): Promise<boolean> {
+    return this.call('has', key, () => this.store.has(key), false);
+  }
+
+  /**
+   * Adds `delta` to the integer under `key` (absent counts as 0 and is stored with the default
+   * timeout; an existing entry keeps its expiry). Atomic on the memory store and on Redis.
+   * Resolves the new value, or `undefined` when the store failed.
+   */
+  async inc(key: string, delta = 1): Promise<number | undefined> {
+    if (!Number.isSafeInteger(delta)) throw new TypeError(`delta for key ${JSON.stringify(key)} must be an integer, got ${delta}`);
+    return this.call('inc', key, () => this.store.increment(key, delta, this.defaultTimeoutMs), undefined, true);
+  }
+
+  async dec(key: string, delta = 1): Promise<number | undefined> {
+    return this.inc(key, -delta);
+  }
+
+  /**
+   * The cached value of `key`, or else the result of `compute()`, stored with `timeout`.
+   * Concurrent calls for one key in this process share one `compute()`. A rejected or
+   * `undefined` result is not stored.
+   */
+  async getOrSet<T>(key: string, compute: () => T | Promise<T>, options: SetOptions = {}): Promise<T> {
+    const hit = this.peek<T>(key);
+    if (hit !== undefined) return hit;
+    return this.coalesce(key, async () => {
+      const cached = await this.get<T>(key);
+      if (cached !== undefined) return cached;
+      const value = await compute();
+      if (value !== undefined) await this.set(key, value, options);
+      return value;
+    });
+  }
+
+  /** Runs `fn` once for concurrent callers that name the same key; all get its outcome. */
+  coalesce<T>(key: string, fn: () => Promise<T>): Promise<T> {
+    const running = this.inFlight.get(key);
+    if (running) return running as Promise<T>;
+    const promise = fn().finally(() => this.inFlight.delete(key));
+    this.inFlight.set(key, promise);
+    return promise;
+  }
+
+  /** Removes every entry of this cache (of its `keyPrefix` on a shared store), and nothing else. */
+  async clear(): Promise<void> {
+    await this.call('clear', undefined, () => this.store.clear(), undefined);
+  }
+
+  /** Closes the store's connection (if the cache opened it). */
+  async close(): Promise<void> {
+    await this.store.close();
+  }
+
+  /**
+   * Reports a failure as an `'error'` event (or on stderr when nobody listens), at most once a
+   * second for the same message; the next report says how many were suppressed meanwhile.
+   */
+  report(operation: string, key: string | undefined, cause: unknown): void {
+    const err = cause instanceof CacheStoreError ? cause : new CacheStoreError(operation, key, cause);
+    const now = Date.now();
+    const last = this.lastReport.get(errorMessage(cause));
+    if (last && now - last.at < ERROR_REPORT_INTERVAL_MS) {
+      last.suppressed++;
+      return;
+    }
+    if (last && last.suppressed > 0) err.message += ` (${last.suppressed} similar errors suppressed)`;
+    if (this.lastReport.size > 100) this.lastReport.clear();
+    this.lastReport.set(errorMessage(cause), { at: now, suppressed: 0 });
+    if (this.listenerCount('error') > 0) this.emit('error', err);
+    else console.error(`[koa-fragment-cache] ${err.message}`);
+  }
+
+  private prepare(key: string, value: unknown, timeout: Timeout | SetOptions): { data: string; ttlMs: number } {
+    if (typeof key !== 'string' || key === '') throw new TypeError(`cache key must be a non-empty string, got ${String(key)}`);
+    const given = timeout !== null && typeof timeout === 'object' ? timeout.timeout : timeout;
+    const ttlMs = timeoutToMs(given, this.defaultTimeoutMs, `timeout of key ${JSON.stringify(key)}`);
+    return { data: encode(key, value), ttlMs };
+  }
+
+  private decodeOrMiss<T>(key: string, data: string): T | undefined {
+    try {
+      return decode(data) as T;
+    } catch (err) {
+      this.report('decode', key, err);
+      return undefined;
+    }
+  }
+
+  /**
+   * Runs a store call under the deadline, turning failure into `fallback` and a report.
+   * `rethrowTypeErrors` lets a caller's misuse (e.g. incrementing a string) reach the caller.
+   */
+  private async call<T, F>(
+    operation: string,
+    key: string | undefined,
+    run: () => Promise<T>,
+    fallback: F,
+    rethrowTypeErrors = false,
+  ): Promise<T | F> {
+    if (this.store.local) return run();
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new Error(`no answer within operationTimeoutMs (${this.operationTimeoutMs} ms)`)),
+        this.operationTimeoutMs,
+      );
+    });
+    try {
+      return await Promise.race([run(), deadline]);
+    } catch (err) {
+      if (rethrowTypeErrors && err instanceof TypeError) throw err;
+      this.report(operation, key, err);
+      return fallback;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}
+
+function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

@@ -1,0 +1,159 @@
+import KeyvRedis, { createClient, Keyv, type RedisClientType } from '@keyv/redis';
+import type { KeyvStoreAdapter } from 'keyv';
+import { NotANumberError, type Store } from './store';
+
+/** Keyv's envelope, written by hand where we talk to Redis directly (add, increment). */
+function envelope(data: string, ttlMs: number): string {
+  return JSON.stringify(ttlMs > 0 ? { value: data, expires: Date.now() + ttlMs } : { value: data });
+}
+
+/**
+ * INCRBY on a value inside Keyv's JSON envelope, atomically. Keeps the entry's expiry; a new entry
+ * gets ARGV[2] ms. Returns the new value, or an error reply when the entry is not an integer.
+ */
+const INCREMENT_SCRIPT = `
+local raw = redis.call('GET', KEYS[1])
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local n = tonumber(ARGV[1])
+if raw then
+  local e = cjson.decode(raw)
+  if type(e.expires) == 'number' and e.expires <= now then
+    raw = nil
+  else
+    local current = tonumber(string.sub(e.value, 2))
+    if string.sub(e.value, 1, 1) ~= 'j' or current == nil or current % 1 ~= 0 then
+      return redis.error_reply('NOTANUMBER')
+    end
+    n = n + current
+    local out = '{"value":"j' .. string.format('%d', n) .. '"'
+    if type(e.expires) == 'number' then out = out .. ',"expires":' .. string.format('%d', e.expires) end
+    redis.call('SET', KEYS[1], out .. '}', 'KEEPTTL')
+  end
+end
+if not raw then
+  local ttl = tonumber(ARGV[2])
+  if ttl > 0 then
+    redis.call('SET', KEYS[1], '{"value":"j' .. string.format('%d', n) .. '","expires":' .. string.format('%d', now + ttl) .. '}', 'PX', ttl)
+  else
+    redis.call('SET', KEYS[1], '{"value":"j' .. string.format('%d', n) .. '"}')
+  end
+end
+return string.format('%d', n)
+`;
+
+export type KeyvSource = string | Keyv | KeyvStoreAdapter;
+
+/**
+ * A store behind Keyv: a `redis://` / `rediss://` URL, any keyv adapter, or a ready Keyv instance.
+ * On Redis, `add` and `increment` are single atomic commands and `clear` is SCAN + UNLINK over this
+ * cache's namespace only. Other adapters get read-then-write `add`/`increment` (atomic within one
+ * process only). Errors surface through `onError`; calls resolve to Keyv's fallbacks.
+ */
+export class KeyvStore implements Store {
+  readonly local = false;
+  readonly keyv: Keyv;
+  /** Present when the store is Redis: used for the commands Keyv has no word for. */
+  private readonly redis?: RedisClientType;
+  private readonly adapter?: KeyvRedis<string>;
+  private readonly ownsConnection: boolean;
+
+  constructor(source: KeyvSource, namespace: string, onError: (err: unknown) => void) {
+    if (typeof source === 'string') {
+      const client = createClient({
+        url: source,
+        // Fail commands at once while disconnected instead of queueing them without bound;
+        // reconnect in the background with capped backoff, forever.
+        disableOfflineQueue: true,
+        socket: { connectTimeout: 2000, reconnectStrategy: (retries: number) => Math.min(50 * 2 ** retries, 2000) },
+      }) as RedisClientType;
+      client.on('error', onError);
+      client.connect().catch(onError);
+      this.adapter = new KeyvRedis<string>(client, { namespace, throwOnConnectError: false });
+      this.keyv = new Keyv({ store: this.adapter, namespace, useKeyPrefix: false });
+      this.redis = client;
+      this.ownsConnection = true;
+    } else if (source instanceof Keyv) {
+      this.keyv = source;
+      this.ownsConnection = false;
+      if (source.store instanceof KeyvRedis) this.adapter = source.store as KeyvRedis<string>;
+    } else {
+      const isRedis = source instanceof KeyvRedis;
+      this.keyv = new Keyv({ store: source, namespace, useKeyPrefix: !isRedis });
+      this.ownsConnection = false;
+      if (isRedis) this.adapter = source as KeyvRedis<string>;
+    }
+    if (this.adapter && !this.redis) this.redis = this.adapter.client as RedisClientType;
+    this.keyv.on('error', onError);
+  }
+
+  async get(key: string): Promise<string | undefined> {
+    return (await this.keyv.get<string>(key)) ?? undefined;
+  }
+
+  async getMany(keys: readonly string[]): Promise<(string | undefined)[]> {
+    if (keys.length === 0) return [];
+    const values = await this.keyv.getMany<string>([...keys]);
+    return values.map((value) => value ?? undefined);
+  }
+
+  async set(key: string, data: string, ttlMs: number): Promise<boolean> {
+    return this.keyv.set(key, data, ttlMs);
+  }
+
+  async add(key: string, data: string, ttlMs: number): Promise<boolean> {
+    if (this.redis && this.adapter) {
+      const options = ttlMs > 0 ? { NX: true, PX: ttlMs } as const : { NX: true } as const;
+      return (await this.redis.set(this.rawKey(key), envelope(data, ttlMs), options)) === 'OK';
+    }
+    if (await this.keyv.has(key)) return false;
+    return this.keyv.set(key, data, ttlMs);
+  }
+
+  async delete(key: string): Promise<boolean> {
+    return this.keyv.delete(key);
+  }
+
+  async has(key: string): Promise<boolean> {
+    return this.keyv.has(key);
+  }
+
+  async increment(key: string, delta: number, ttlMs: number): Promise<number> {
+    if (this.redis && this.adapter) {
+      try {
+        const result = await this.redis.eval(INCREMENT_SCRIPT, {
+          keys: [this.rawKey(key)],
+          arguments: [String(delta), String(ttlMs)],
+        });
+        return Number(result);
+      } catch (err) {
+        if (err instanceof Error && err.message.includes('NOTANUMBER')) throw new NotANumberError(key);
+        throw err;
+      }
+    }
+    const current = await this.keyv.get<string>(key);
+    let value = delta;
+    if (current !== undefined && current !== null) {
+      const number = Number(current.slice(1));
+      if (current[0] !== 'j' || !Number.isSafeInteger(number)) throw new NotANumberError(key);
+      value += number;
+    }
+    await this.keyv.set(key, 'j' + value, ttlMs);
+    return value;
+  }
+
+  async clear(): Promise<void> {
+    await this.keyv.clear();
+  }
+
+  async close(): Promise<void> {
+    if (!this.ownsConnection || !this.redis) return;
+    // A connected client flushes its pending replies; one still (re)connecting has none to wait for.
+    if (this.redis.isReady) await this.redis.close();
+    else if (this.redis.isOpen) this.redis.destroy();
+  }
+
+  private rawKey(key: string): string {
+    return this.adapter!.createKeyPrefix(key, this.keyv.namespace ?? this.adapter!.namespace);
+  }
+}

@@ -1,0 +1,90 @@
+import { LRUCache } from 'lru-cache';
+import { NotANumberError, type Store } from './store';
+
+/** Rough bytes an entry costs beyond its text: the LRU node, the key slot and the TTL slots. */
+const ENTRY_OVERHEAD_BYTES = 96;
+
+/**
+ * The embedded store: an LRU bounded by bytes (UTF-16 text is counted at 2 bytes a character), so
+ * it can never grow without limit. Reads are synchronous (`peek`), which is what keeps a page of
+ * fragment hits as fast as inlined HTML. Expired entries are dropped lazily on read or eviction.
+ */
+export class MemoryStore implements Store {
+  readonly local = true;
+  private readonly lru: LRUCache<string, string>;
+
+  constructor(maxBytes: number) {
+    if (!Number.isSafeInteger(maxBytes) || maxBytes < 1024) {
+      throw new RangeError(`maxBytes must be an integer >= 1024, got ${String(maxBytes)}`);
+    }
+    this.lru = new LRUCache<string, string>({
+      maxSize: maxBytes,
+      sizeCalculation: (data, key) => (data.length + key.length) * 2 + ENTRY_OVERHEAD_BYTES,
+    });
+  }
+
+  /** Bytes currently accounted for. */
+  get bytes(): number {
+    return this.lru.calculatedSize;
+  }
+
+  get size(): number {
+    return this.lru.size;
+  }
+
+  peek(key: string): string | undefined {
+    return this.lru.get(key);
+  }
+
+  async get(key: string): Promise<string | undefined> {
+    return this.lru.get(key);
+  }
+
+  async getMany(keys: readonly string[]): Promise<(string | undefined)[]> {
+    return keys.map((key) => this.lru.get(key));
+  }
+
+  async set(key: string, data: string, ttlMs: number): Promise<boolean> {
+    return this.write(key, data, ttlMs);
+  }
+
+  async add(key: string, data: string, ttlMs: number): Promise<boolean> {
+    return !this.lru.has(key) && this.write(key, data, ttlMs);
+  }
+
+  async delete(key: string): Promise<boolean> {
+    return this.lru.delete(key);
+  }
+
+  async has(key: string): Promise<boolean> {
+    return this.lru.has(key);
+  }
+
+  async increment(key: string, delta: number, ttlMs: number): Promise<number> {
+    const current = this.lru.get(key);
+    let value = delta;
+    if (current !== undefined) {
+      const number = Number(current.slice(1));
+      if (current[0] !== 'j' || !Number.isSafeInteger(number)) throw new NotANumberError(key);
+      value += number;
+      ttlMs = this.lru.getRemainingTTL(key);
+      if (ttlMs === Infinity) ttlMs = 0;
+    }
+    this.write(key, 'j' + value, ttlMs);
+    return value;
+  }
+
+  async clear(): Promise<void> {
+    this.lru.clear();
+  }
+
+  async close(): Promise<void> {
+    this.lru.clear();
+  }
+
+  private write(key: string, data: string, ttlMs: number): boolean {
+    this.lru.set(key, data, { ttl: ttlMs });
+    // lru-cache skips entries larger than the whole bound instead of storing them.
+    return this.lru.has(key);
+  }
+}
