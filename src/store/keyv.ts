@@ -57,51 +57,66 @@ export class KeyvStore implements Store {
   private readonly redis?: RedisClientType;
   private readonly adapter?: KeyvRedis<string>;
   private readonly ownsConnection: boolean;
+  private connecting?: Promise<void>;
+  private closed = false;
 
   constructor(source: KeyvSource, namespace: string, onError: (err: unknown) => void) {
     if (typeof source === 'string') {
       const client = createClient({
         url: source,
-        // Fail commands at once while disconnected instead of queueing them without bound;
+        // While disconnected, fail commands at once instead of queueing them without bound;
         // reconnect in the background with capped backoff, forever.
         disableOfflineQueue: true,
         socket: { connectTimeout: 2000, reconnectStrategy: (retries: number) => Math.min(50 * 2 ** retries, 2000) },
       }) as RedisClientType;
       client.on('error', onError);
+      // Commands wait for the first connection attempt (each within the cache's deadline); once
+      // it has succeeded or failed they no longer wait, and fail fast while Redis is away.
+      this.connecting = new Promise<void>((resolve) => {
+        client.once('ready', resolve);
+        client.once('error', resolve);
+      }).finally(() => (this.connecting = undefined));
       client.connect().catch(onError);
-      this.adapter = new KeyvRedis<string>(client, { namespace, throwOnConnectError: false });
-      this.keyv = new Keyv({ store: this.adapter, namespace, useKeyPrefix: false });
+      // Errors reach us as rejections (Cache reports them), not as events swallowed into "false".
+      this.adapter = new KeyvRedis<string>(client, { namespace, throwOnConnectError: false, throwOnErrors: true });
+      this.keyv = new Keyv({ store: this.adapter, namespace, useKeyPrefix: false, throwOnErrors: true });
       this.redis = client;
       this.ownsConnection = true;
-    } else if (source instanceof Keyv) {
+      return;
+    }
+    if (source instanceof Keyv) {
       this.keyv = source;
-      this.ownsConnection = false;
       if (source.store instanceof KeyvRedis) this.adapter = source.store as KeyvRedis<string>;
     } else {
       const isRedis = source instanceof KeyvRedis;
       this.keyv = new Keyv({ store: source, namespace, useKeyPrefix: !isRedis });
-      this.ownsConnection = false;
       if (isRedis) this.adapter = source as KeyvRedis<string>;
     }
-    if (this.adapter && !this.redis) this.redis = this.adapter.client as RedisClientType;
+    this.ownsConnection = false;
+    if (this.adapter) this.redis = this.adapter.client as RedisClientType;
+    // A store we did not configure swallows its errors into fallbacks and tells only this event.
     this.keyv.on('error', onError);
   }
 
   async get(key: string): Promise<string | undefined> {
+    await this.ready();
     return (await this.keyv.get<string>(key)) ?? undefined;
   }
 
   async getMany(keys: readonly string[]): Promise<(string | undefined)[]> {
     if (keys.length === 0) return [];
+    await this.ready();
     const values = await this.keyv.getMany<string>([...keys]);
     return values.map((value) => value ?? undefined);
   }
 
   async set(key: string, data: string, ttlMs: number): Promise<boolean> {
+    await this.ready();
     return this.keyv.set(key, data, ttlMs);
   }
 
   async add(key: string, data: string, ttlMs: number): Promise<boolean> {
+    await this.ready();
     if (this.redis && this.adapter) {
       const options = ttlMs > 0 ? { NX: true, PX: ttlMs } as const : { NX: true } as const;
       return (await this.redis.set(this.rawKey(key), envelope(data, ttlMs), options)) === 'OK';
@@ -111,14 +126,17 @@ export class KeyvStore implements Store {
   }
 
   async delete(key: string): Promise<boolean> {
+    await this.ready();
     return this.keyv.delete(key);
   }
 
   async has(key: string): Promise<boolean> {
+    await this.ready();
     return this.keyv.has(key);
   }
 
   async increment(key: string, delta: number, ttlMs: number): Promise<number> {
+    await this.ready();
     if (this.redis && this.adapter) {
       try {
         const result = await this.redis.eval(INCREMENT_SCRIPT, {
@@ -143,14 +161,25 @@ export class KeyvStore implements Store {
   }
 
   async clear(): Promise<void> {
+    await this.ready();
     await this.keyv.clear();
   }
 
   async close(): Promise<void> {
+    this.closed = true;
     if (!this.ownsConnection || !this.redis) return;
-    // A connected client flushes its pending replies; one still (re)connecting has none to wait for.
+    // Destroying a client whose socket is still being opened leaves that socket open (and the
+    // process alive), so let the first attempt finish. A connected client flushes its pending
+    // replies; one that is reconnecting has none to wait for.
+    await this.connecting;
     if (this.redis.isReady) await this.redis.close();
     else if (this.redis.isOpen) this.redis.destroy();
+  }
+
+  /** Waits out the first connection attempt; refuses work once closed (it would reconnect). */
+  private async ready(): Promise<void> {
+    await this.connecting;
+    if (this.closed) throw new Error('the cache has been closed');
   }
 
   private rawKey(key: string): string {
