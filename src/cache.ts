@@ -1,10 +1,11 @@
 import { EventEmitter } from 'node:events';
 import type { KeyvStoreAdapter } from 'keyv';
 import type { Keyv } from '@keyv/redis';
-import { decode, encode } from './codec';
+import { decodeEntry, encode, encodeEntry, withTags, type Entry, type TagVersions } from './codec';
 import { KeyvStore } from './store/keyv';
 import { MemoryStore } from './store/memory';
 import type { Store } from './store/store';
+import { newTagVersion, tagKey, validateTags, versionsCurrent } from './tags';
 import { timeoutToMs, type Timeout } from './timeout';
 
 export interface CacheOptions {
@@ -25,6 +26,8 @@ export interface CacheOptions {
 
 export interface SetOptions {
   timeout?: Timeout;
+  /** The entry becomes a miss once any of these tags is invalidated (see `invalidateTags`). */
+  tags?: readonly string[];
 }
 
 /** Why a store call did not give an answer: the cache reports these through its `'error'` event. */
@@ -105,31 +108,88 @@ export class Cache extends EventEmitter {
    * `undefined` (which then says nothing: the entry may still be in a shared store).
    */
   peek<T = unknown>(key: string): T | undefined {
+    return this.peekEntry(key)?.value as T | undefined;
+  }
+
+  /** `peek`, with the tag versions the entry was written under. */
+  peekEntry(key: string): Entry | undefined {
     const data = this.store.peek?.(key);
-    return data === undefined ? undefined : this.decodeOrMiss<T>(key, data);
+    if (data === undefined) return undefined;
+    const entry = this.decodeOrMiss(key, data);
+    if (!entry?.tags) return entry;
+    const peekTag = (tag: string) => {
+      const version = this.store.peek!(tagKey(tag));
+      return version === undefined ? undefined : this.decodeOrMiss(tagKey(tag), version)?.value;
+    };
+    return versionsCurrent(entry.tags, peekTag) ? entry : undefined;
   }
 
   async get<T = unknown>(key: string): Promise<T | undefined> {
-    const data = await this.call('get', key, () => this.store.get(key), undefined);
-    return data === undefined ? undefined : this.decodeOrMiss<T>(key, data);
+    return (await this.getEntry(key))?.value as T | undefined;
+  }
+
+  /** `get`, with the tag versions the entry was written under. */
+  async getEntry(key: string): Promise<Entry | undefined> {
+    return (await this.getEntries([key]))[0];
   }
 
   /** Values in the order of `keys`; `undefined` for each miss. */
   async getMany<T = unknown>(keys: readonly string[]): Promise<(T | undefined)[]> {
-    const data = await this.call('getMany', undefined, () => this.store.getMany(keys), keys.map(() => undefined));
-    return data.map((item, i) => (item === undefined ? undefined : this.decodeOrMiss<T>(keys[i], item)));
+    return (await this.getEntries(keys)).map((entry) => entry?.value as T | undefined);
   }
 
   /** Stores `value`; resolves whether it was stored. `timeout` in seconds, `0` = never expires. */
   async set(key: string, value: unknown, timeout?: Timeout | SetOptions): Promise<boolean> {
-    const { data, ttlMs } = this.prepare(key, value, timeout);
+    const { data, ttlMs } = await this.prepare(key, value, timeout);
+    return data !== undefined && this.call('set', key, () => this.store.set(key, data, ttlMs), false);
+  }
+
+  /**
+   * Stores an entry under the tag versions it records, e.g. ones taken by `tagVersions()` before
+   * computing the value: an invalidation that lands while it is computed then makes it a miss.
+   */
+  async setEntry(key: string, entry: Entry, timeout?: Timeout): Promise<boolean> {
+    const ttlMs = this.ttlOf(key, timeout);
+    const data = encodeEntry(key, entry.value, entry.tags);
     return this.call('set', key, () => this.store.set(key, data, ttlMs), false);
   }
 
   /** Stores `value` only when `key` is absent; resolves whether it stored. */
   async add(key: string, value: unknown, timeout?: Timeout | SetOptions): Promise<boolean> {
-    const { data, ttlMs } = this.prepare(key, value, timeout);
-    return this.call('add', key, () => this.store.add(key, data, ttlMs), false);
+    const { data, ttlMs } = await this.prepare(key, value, timeout);
+    return data !== undefined && this.call('add', key, () => this.store.add(key, data, ttlMs), false);
+  }
+
+  /**
+   * Makes every entry carrying any of `tags` a miss, in every process sharing the store:
+   * one write per tag, whatever the number of entries.
+   */
+  async invalidateTags(tags: readonly string[]): Promise<void> {
+    validateTags(tags, 'invalidateTags');
+    await Promise.all(
+      tags.map((tag) => this.call('invalidateTags', tagKey(tag), () => this.store.set(tagKey(tag), encodeEntry(tag, newTagVersion(), undefined), 0), false)),
+    );
+  }
+
+  /** The current version of each tag, creating the missing ones. Resolves undefined if the store failed. */
+  async tagVersions(tags: readonly string[]): Promise<TagVersions | undefined> {
+    const keys = tags.map(tagKey);
+    const current = await this.call('tagVersions', undefined, () => this.store.getMany(keys), undefined);
+    if (!current) return undefined;
+    const versions: TagVersions = {};
+    for (let i = 0; i < tags.length; i++) {
+      let version = current[i] === undefined ? undefined : this.decodeOrMiss(keys[i], current[i]!)?.value;
+      if (typeof version !== 'string') {
+        const created = newTagVersion();
+        const data = encodeEntry(keys[i], created, undefined);
+        // Concurrent creators agree on whichever version was stored first.
+        const stored = await this.call('tagVersions', keys[i], () => this.store.add(keys[i], data, 0), false);
+        version = stored ? created : await this.get<string>(keys[i]);
+        if (typeof version !== 'string') return undefined;
+      }
+      versions[tags[i]] = version as string;
+    }
+    return versions;
   }
 
   /** Stores every entry of `record` with one timeout; resolves whether all were stored. */
@@ -173,13 +233,14 @@ export class Cache extends EventEmitter {
    * `undefined` result is not stored.
    */
   async getOrSet<T>(key: string, compute: () => T | Promise<T>, options: SetOptions = {}): Promise<T> {
-    const hit = this.peek<T>(key);
-    if (hit !== undefined) return hit;
+    const hit = this.peekEntry(key);
+    if (hit) return hit.value as T;
     return this.coalesce(key, async () => {
-      const cached = await this.get<T>(key);
-      if (cached !== undefined) return cached;
+      const cached = await this.getEntry(key);
+      if (cached) return cached.value as T;
+      const tags = options.tags && (await this.tagVersions(validateTags(options.tags, `key ${JSON.stringify(key)}`)));
       const value = await compute();
-      if (value !== undefined) await this.set(key, value, options);
+      if (value !== undefined && (tags || !options.tags)) await this.setEntry(key, { value, tags }, options.timeout);
       return value;
     });
   }
@@ -222,16 +283,36 @@ export class Cache extends EventEmitter {
     else console.error(`[koa-fragment-cache] ${err.message}`);
   }
 
-  private prepare(key: string, value: unknown, timeout: Timeout | SetOptions): { data: string; ttlMs: number } {
-    if (typeof key !== 'string' || key === '') throw new TypeError(`cache key must be a non-empty string, got ${String(key)}`);
-    const given = timeout !== null && typeof timeout === 'object' ? timeout.timeout : timeout;
-    const ttlMs = timeoutToMs(given, this.defaultTimeoutMs, `timeout of key ${JSON.stringify(key)}`);
-    return { data: encode(key, value), ttlMs };
+  /** The encoded entry and its TTL; no data when the versions of its tags cannot be read. */
+  private async prepare(key: string, value: unknown, timeout: Timeout | SetOptions): Promise<{ data?: string; ttlMs: number }> {
+    const options = timeout !== null && typeof timeout === 'object' ? timeout : { timeout };
+    const ttlMs = this.ttlOf(key, options.timeout);
+    const data = encode(key, value); // refuses an unstorable value before the store is touched
+    if (!options.tags) return { data, ttlMs };
+    const tags = await this.tagVersions(validateTags(options.tags, `key ${JSON.stringify(key)}`));
+    return { data: tags && withTags(data, tags), ttlMs };
   }
 
-  private decodeOrMiss<T>(key: string, data: string): T | undefined {
+  private ttlOf(key: string, timeout: Timeout): number {
+    if (typeof key !== 'string' || key === '') throw new TypeError(`cache key must be a non-empty string, got ${String(key)}`);
+    return timeoutToMs(timeout, this.defaultTimeoutMs, `timeout of key ${JSON.stringify(key)}`);
+  }
+
+  /** Entries in the order of `keys`, with tagged entries whose tags moved on counted as misses. */
+  private async getEntries(keys: readonly string[]): Promise<(Entry | undefined)[]> {
+    const data = await this.call('get', keys.length === 1 ? keys[0] : undefined, () => this.store.getMany(keys), undefined);
+    if (!data) return keys.map(() => undefined);
+    const entries = data.map((item, i) => (item === undefined ? undefined : this.decodeOrMiss(keys[i], item)));
+    const tags = [...new Set(entries.flatMap((entry) => (entry?.tags ? Object.keys(entry.tags) : [])))];
+    if (tags.length === 0) return entries;
+    const versions = await this.call('get', undefined, () => this.store.getMany(tags.map(tagKey)), undefined);
+    const current = new Map(tags.map((tag, i) => [tag, versions?.[i] && this.decodeOrMiss(tagKey(tag), versions[i]!)?.value]));
+    return entries.map((entry) => (entry?.tags && !versionsCurrent(entry.tags, (tag) => current.get(tag)) ? undefined : entry));
+  }
+
+  private decodeOrMiss(key: string, data: string): Entry | undefined {
     try {
-      return decode(data) as T;
+      return decodeEntry(data);
     } catch (err) {
       this.report('decode', key, err);
       return undefined;

@@ -4,6 +4,8 @@
  *   b<base64>  a Buffer
  *   j<json>    anything else JSON can carry exactly; Buffers nested in it become {"$b": base64} and
  *              object keys that start with "$" gain one more "$", so the two can never be confused.
+ *   t<n>:<json><entry>  a tagged entry: n characters of JSON {tag: version} recording the version
+ *              of each tag when the entry was written, followed by one of the forms above.
  * Values JSON would change silently (functions, cycles, Dates, Maps, class instances, NaN, undefined
  * inside arrays) are refused with an error naming the key and where in the value the problem is.
  */
@@ -20,6 +22,31 @@ export function encode(key: string, value: unknown): string {
   if (Buffer.isBuffer(value)) return 'b' + value.toString('base64');
   if (value === undefined) throw new UnstorableValueError(key, 'the value', 'is undefined (undefined means "miss")');
   return 'j' + JSON.stringify(toJson(key, value, 'the value', new Set()));
+}
+
+/** A decoded entry: its value, and the tag versions it was written under (if it has tags). */
+export interface Entry {
+  value: unknown;
+  tags?: TagVersions;
+}
+
+export type TagVersions = Record<string, string>;
+
+export function encodeEntry(key: string, value: unknown, tags: TagVersions | undefined): string {
+  return tags ? withTags(encode(key, value), tags) : encode(key, value);
+}
+
+/** Prefixes an encoded value with the tag versions it is stored under. */
+export function withTags(data: string, tags: TagVersions): string {
+  const header = JSON.stringify(tags);
+  return `t${header.length}:${header}${data}`;
+}
+
+export function decodeEntry(data: string): Entry {
+  if (data.charCodeAt(0) !== 116 /* t */) return { value: decode(data) };
+  const colon = data.indexOf(':');
+  const end = colon + 1 + Number(data.slice(1, colon));
+  return { value: decode(data.slice(end)), tags: JSON.parse(data.slice(colon + 1, end)) as TagVersions };
 }
 
 export function decode(data: string): unknown {

@@ -204,9 +204,12 @@ describe('the {% cache %} tag with a memory store', () => {
     const get = jest.spyOn(cache, 'get');
     // nunjucks defers only a top-level render's final callback; with a parent frame it calls back
     // as soon as the template is done, so a synchronous answer proves no fragment waited.
-    const template = new nunjucks.Template(source, env);
+    const template = new nunjucks.Template(source, env) as unknown as {
+      render(context: object, parentFrame: unknown, cb: (err: Error | null, out?: string) => void): void;
+    };
+    const { Frame } = nunjucks.runtime as unknown as { Frame: new () => unknown };
     let html: string | undefined;
-    template.render({ items: [1, 2, 3] }, new nunjucks.runtime.Frame(), (err: Error | null, out?: string) => (html = out));
+    template.render({ items: [1, 2, 3] }, new Frame(), (_err, out) => (html = out));
     expect(html).toBe('123');
     expect(get).not.toHaveBeenCalled();
   });

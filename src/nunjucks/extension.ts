@@ -1,6 +1,9 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { createHash } from 'node:crypto';
 import nunjucks from 'nunjucks';
 import type { Cache } from '../cache';
+import type { Entry, TagVersions } from '../codec';
+import { validateTags } from '../tags';
 import { digestIfLong, makeTemplateFragmentKey } from '../keys';
 import { timeoutToMs } from '../timeout';
 import { currentTemplateName, installParserHooks, unsupportedParent } from './parser-hooks';
@@ -22,11 +25,18 @@ const MAX_SYNC_DEPTH = 200;
 let syncDepth = 0;
 
 /**
+ * The tag versions gathered by the fragment whose body is rendering: every fragment inside it adds
+ * the versions it was rendered under, so invalidating an inner fragment's tag misses the outer too.
+ */
+const enclosingTags = new AsyncLocalStorage<TagVersions>();
+
+/**
  * `{% cache timeout [, name [, vary…]] %}…{% endcache %}`: renders its body once and serves the
  * stored HTML until `timeout` (seconds, a duration string, `none` = the cache's default, `0` =
  * forever) runs out. Named fragments store under `makeTemplateFragmentKey(name, [vary…])`; without a
  * name the key is derived from the template's name, the tag's position and a digest of the
  * template's source. A `'del'` timeout deletes the entry and renders the body fresh, uncached.
+ * `tags=[…]` (the one keyword argument) makes the fragment a miss once any tag is invalidated.
  */
 export class CacheExtension implements nunjucks.Extension {
   readonly tags = ['cache'];
@@ -75,11 +85,14 @@ export class CacheExtension implements nunjucks.Extension {
 
     let key: string;
     let timeout: unknown;
+    let tags: readonly string[] | undefined;
     try {
-      const last = rest[rest.length - 1] as { __keywords?: boolean } | undefined;
+      const last = rest[rest.length - 1] as { __keywords?: boolean; tags?: unknown } | undefined;
       if (last && typeof last === 'object' && last.__keywords) {
-        const names = Object.keys(last).filter((k) => k !== '__keywords');
-        throw new Error(`unknown keyword argument ${names.join(', ')}`);
+        rest.pop();
+        const unknown = Object.keys(last).filter((k) => k !== '__keywords' && k !== 'tags');
+        if (unknown.length > 0) throw new Error(`unknown keyword argument ${unknown.join(', ')} (only tags=[…] is known)`);
+        tags = validateTags(last.tags, 'the fragment');
       }
       const [timeoutArg, name, ...varyOn] = rest;
       timeout = timeoutArg;
@@ -91,16 +104,28 @@ export class CacheExtension implements nunjucks.Extension {
     } catch (err) {
       return fail(err);
     }
+    const served = (entry: Entry) => {
+      if (entry.tags) Object.assign(enclosingTags.getStore() ?? {}, entry.tags);
+      deliver(cb, null, String(entry.value));
+    };
 
     if (timeout === 'del') {
-      this.cache.delete(key).then(() => renderBody(body)).then((html) => deliver(cb, null, html), fail);
+      this.cache.delete(key).then(() => renderCollecting(body, undefined)).then(served, fail);
       return;
     }
-    const hit = this.cache.peek(key);
-    if (typeof hit === 'string') return deliver(cb, null, hit);
-    this.cache
-      .getOrSet(key, () => renderBody(body), { timeout: timeout as never })
-      .then((html) => deliver(cb, null, String(html)), fail);
+    const hit = this.cache.peekEntry(key);
+    if (hit && typeof hit.value === 'string') return served(hit);
+    this.cache.coalesce(key, () => this.renderMiss(key, body, timeout, tags)).then(served, fail);
+  }
+
+  private async renderMiss(key: string, body: Body, timeout: unknown, tags: readonly string[] | undefined): Promise<Entry> {
+    const cached = await this.cache.getEntry(key);
+    if (cached && typeof cached.value === 'string') return cached;
+    // Versions are taken before rendering, so an invalidation during the render makes it a miss.
+    const own = tags && (await this.cache.tagVersions(tags));
+    const entry = await renderCollecting(body, own);
+    if (own || !tags) await this.cache.setEntry(key, entry, timeout as never);
+    return entry;
   }
 
   private sourceDigest(parser: { tokens: { str: string } }): string {
@@ -113,14 +138,20 @@ export class CacheExtension implements nunjucks.Extension {
   }
 }
 
-/** The body's full output. A synchronous template error is thrown out of `body()`, not passed on. */
-function renderBody(body: Body): Promise<string> {
+/**
+ * The body's full output, with the tag versions of `own` and of every fragment inside it.
+ * A synchronous template error is thrown out of `body()`, not passed to its callback.
+ */
+function renderCollecting(body: Body, own: TagVersions | undefined): Promise<Entry> {
+  const tags: TagVersions = { ...own };
   return new Promise((resolve, reject) => {
-    try {
-      body((err, html) => (err ? reject(err) : resolve(html)));
-    } catch (err) {
-      reject(err);
-    }
+    enclosingTags.run(tags, () => {
+      try {
+        body((err, html) => (err ? reject(err) : resolve({ value: html, tags: Object.keys(tags).length > 0 ? tags : undefined })));
+      } catch (err) {
+        reject(err);
+      }
+    });
   });
 }
 
