@@ -113,15 +113,9 @@ export class Cache extends EventEmitter {
 
   /** `peek`, with the tag versions the entry was written under. */
   peekEntry(key: string): Entry | undefined {
-    const data = this.store.peek?.(key);
-    if (data === undefined) return undefined;
-    const entry = this.decodeOrMiss(key, data);
+    const entry = this.store.peek?.(key);
     if (!entry?.tags) return entry;
-    const peekTag = (tag: string) => {
-      const version = this.store.peek!(tagKey(tag));
-      return version === undefined ? undefined : this.decodeOrMiss(tagKey(tag), version)?.value;
-    };
-    return versionsCurrent(entry.tags, peekTag) ? entry : undefined;
+    return versionsCurrent(entry.tags, (tag) => this.store.peek!(tagKey(tag))?.value) ? entry : undefined;
   }
 
   async get<T = unknown>(key: string): Promise<T | undefined> {

@@ -43,7 +43,9 @@ export function withTags(data: string, tags: TagVersions): string {
 }
 
 export function decodeEntry(data: string): Entry {
-  if (data.charCodeAt(0) !== 116 /* t */) return { value: decode(data) };
+  const form = data.charCodeAt(0);
+  if (form === 115 /* s */) return { value: data.slice(1) }; // fragments: the common case
+  if (form !== 116 /* t */) return { value: decode(data) };
   const colon = data.indexOf(':');
   const end = colon + 1 + Number(data.slice(1, colon));
   return { value: decode(data.slice(end)), tags: JSON.parse(data.slice(colon + 1, end)) as TagVersions };

@@ -67,13 +67,57 @@ function varyText(value: unknown, fragmentName: string): string {
  * Name and vary values are length-prefixed, so `('a_b')`, `('a', ['b'])` and `('a', ['b,c'])` differ.
  */
 export function makeTemplateFragmentKey(fragmentName: string, varyOn: readonly unknown[] = []): string {
-  if (typeof fragmentName !== 'string' || fragmentName === '') {
-    throw new TypeError(`fragment name must be a non-empty string, got ${JSON.stringify(fragmentName)}`);
-  }
   if (!Array.isArray(varyOn)) throw new TypeError(`varyOn of fragment ${JSON.stringify(fragmentName)} must be an array`);
+  return fragmentKey(fragmentName, varyOn, 0);
+}
+
+/** `makeTemplateFragmentKey(name, values.slice(from))`, without the copy (the tag's hot path). */
+export function fragmentKey(fragmentName: unknown, values: readonly unknown[], from: number): string {
+  if (typeof fragmentName !== 'string' || fragmentName === '') {
+    const got = fragmentName === undefined ? 'undefined' : JSON.stringify(fragmentName);
+    throw new TypeError(`fragment name must be a non-empty string, got ${got}`);
+  }
+  return memoizedKey(fragmentName, values, from) ?? buildFragmentKey(fragmentName, values, from);
+}
+
+function buildFragmentKey(fragmentName: string, values: readonly unknown[], from: number): string {
   let key = 'fragment:' + part(fragmentName);
-  for (const value of varyOn) key += '/' + part(varyText(value, fragmentName));
+  for (let i = from; i < values.length; i++) key += '/' + part(varyText(values[i], fragmentName));
   return digestIfLong(key);
+}
+
+/**
+ * Fragment keys already built, by name and then by each (primitive) vary value. A freshly built key
+ * string costs a store lookup ~100 ns to hash; one found here is hashed already. Bounded: the memo
+ * starts over past MAX_MEMOIZED_KEYS. Object vary values are not memoized (they can change).
+ */
+interface KeyNode {
+  key?: string;
+  next?: Map<unknown, KeyNode>;
+}
+const MAX_MEMOIZED_KEYS = 50_000;
+let keyMemo = new Map<unknown, KeyNode>();
+let memoizedKeys = 0;
+
+function memoizedKey(fragmentName: string, values: readonly unknown[], from: number): string | undefined {
+  let node: KeyNode = keyMemo.get(fragmentName) ?? {};
+  if (node.next === undefined && node.key === undefined) keyMemo.set(fragmentName, node);
+  for (let i = from; i < values.length; i++) {
+    const value = values[i];
+    if (value !== null && (typeof value === 'object' || typeof value === 'function')) return undefined;
+    node.next ??= new Map();
+    let child = node.next.get(value);
+    if (!child) node.next.set(value, (child = {}));
+    node = child;
+  }
+  if (node.key === undefined) {
+    if (++memoizedKeys > MAX_MEMOIZED_KEYS) {
+      keyMemo = new Map();
+      memoizedKeys = 0;
+    }
+    node.key = buildFragmentKey(fragmentName, values, from);
+  }
+  return node.key;
 }
 
 /** Keeps keys readable in the store while bounding their length. */

@@ -88,7 +88,10 @@ export class Catalog {
 
   private async readAll(): Promise<Product[]> {
     // Remembered so that the seed copy happens once and can never overwrite a later edit.
-    this.ready ??= this.createFromSeedIfMissing();
+    this.ready ??= this.createFromSeedIfMissing().catch((err: unknown) => {
+      this.ready = undefined; // a later read tries again
+      throw err;
+    });
     await this.ready;
     return JSON.parse(await readFile(this.file, 'utf8')) as Product[];
   }

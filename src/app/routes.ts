@@ -23,7 +23,7 @@ export function createRouter({ cache, catalog }: { cache: Cache; catalog: Catalo
   });
 
   router.get('/products/:id/edit', async (ctx) => {
-    const id = await existingProductId(catalog, ctx.params.id);
+    const id = parseProductId(ctx.params.id);
     const product = id === undefined ? undefined : await catalog.get(id);
     if (!product) return renderNotFound(ctx, `There is no product ${ctx.params.id}.`);
     await ctx.render('edit.njk', { id: product.id, form: formValuesOf(product) });
@@ -55,9 +55,13 @@ export async function renderNotFound(ctx: Context, message: string): Promise<voi
   await ctx.render('not-found.njk', { message });
 }
 
-/** The product id a route parameter names, if that product exists. */
+/** The product id a route parameter spells, if it spells one. */
+function parseProductId(param: string | undefined): number | undefined {
+  return param && /^[1-9]\d{0,15}$/.test(param) ? Number(param) : undefined;
+}
+
+/** The product id a route parameter names, if that product exists (a cheap index lookup). */
 async function existingProductId(catalog: Catalog, param: string | undefined): Promise<number | undefined> {
-  if (!param || !/^[1-9]\d{0,15}$/.test(param)) return undefined;
-  const id = Number(param);
-  return (await catalog.ids()).includes(id) ? id : undefined;
+  const id = parseProductId(param);
+  return id !== undefined && (await catalog.ids()).includes(id) ? id : undefined;
 }

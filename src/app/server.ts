@@ -1,8 +1,9 @@
+import type { AddressInfo } from 'node:net';
 import { Cache } from '../index';
 import { createApp } from './app';
 
 /** Runs the demo: `PORT` (default 3000), and the cache's `CACHE_*` variables (see `Cache.fromEnv`). */
-const port = Number(process.env.PORT ?? 3000);
+const port = Number(process.env.PORT || 3000);
 if (!Number.isInteger(port) || port < 0 || port > 65535) {
   console.error(`PORT must be a port number, got ${JSON.stringify(process.env.PORT)}`);
   process.exit(1);
@@ -11,7 +12,8 @@ if (!Number.isInteger(port) || port < 0 || port > 65535) {
 const cache = Cache.fromEnv(process.env);
 const app = createApp({ cache });
 const server = app.listen(port, () => {
-  console.log(`Catalog demo listening on http://localhost:${port}/`);
+  const { port: actualPort } = server.address() as AddressInfo; // differs from PORT=0
+  console.log(`Catalog demo listening on http://localhost:${actualPort}/`);
   console.log(`Fragments stored in ${describeStore(cache, process.env.CACHE_URL)}`);
 });
 

@@ -60,6 +60,7 @@ export function installParserHooks(isOurs: (extension: unknown) => boolean): voi
   const compile = TemplateProto._compile;
   TemplateProto._compile = function compileTracked(this: TemplateLike) {
     const previous = templateBeingCompiled;
+    // eslint-disable-next-line @typescript-eslint/no-this-alias -- the template being compiled, for parse()
     templateBeingCompiled = this;
     try {
       compile.call(this);

@@ -1,25 +1,35 @@
 import { LRUCache } from 'lru-cache';
+import { decodeEntry, type Entry } from '../codec';
 import { NotANumberError, type Store } from './store';
 
 /** Rough bytes an entry costs beyond its text: the LRU node, the key slot and the TTL slots. */
 const ENTRY_OVERHEAD_BYTES = 96;
 
+/** An entry as kept: its encoded form, and once read, the decoded entry if it is immutable. */
+interface Item {
+  data: string;
+  shared?: Entry;
+}
+
 /**
  * The embedded store: an LRU bounded by bytes (UTF-16 text is counted at 2 bytes a character), so
  * it can never grow without limit. Reads are synchronous (`peek`), which is what keeps a page of
- * fragment hits as fast as inlined HTML. Expired entries are dropped lazily on read or eviction.
+ * fragment hits as fast as inlined HTML: a string entry (a fragment) is decoded once and the same
+ * decoded entry is handed to every later hit, so a hit allocates nothing. Other values are decoded
+ * afresh on each read, so callers can never mutate what is stored. Expired entries are dropped
+ * lazily on read or eviction.
  */
 export class MemoryStore implements Store {
   readonly local = true;
-  private readonly lru: LRUCache<string, string>;
+  private readonly lru: LRUCache<string, Item>;
 
   constructor(maxBytes: number) {
     if (!Number.isSafeInteger(maxBytes) || maxBytes < 1024) {
       throw new RangeError(`maxBytes must be an integer >= 1024, got ${String(maxBytes)}`);
     }
-    this.lru = new LRUCache<string, string>({
+    this.lru = new LRUCache<string, Item>({
       maxSize: maxBytes,
-      sizeCalculation: (data, key) => (data.length + key.length) * 2 + ENTRY_OVERHEAD_BYTES,
+      sizeCalculation: (item, key) => (item.data.length + key.length) * 2 + ENTRY_OVERHEAD_BYTES,
     });
   }
 
@@ -32,16 +42,21 @@ export class MemoryStore implements Store {
     return this.lru.size;
   }
 
-  peek(key: string): string | undefined {
-    return this.lru.get(key);
+  peek(key: string): Entry | undefined {
+    const item = this.lru.get(key);
+    if (item === undefined) return undefined;
+    if (item.shared) return item.shared;
+    const entry = decodeEntry(item.data);
+    if (typeof entry.value === 'string') item.shared = entry;
+    return entry;
   }
 
   async get(key: string): Promise<string | undefined> {
-    return this.lru.get(key);
+    return this.lru.get(key)?.data;
   }
 
   async getMany(keys: readonly string[]): Promise<(string | undefined)[]> {
-    return keys.map((key) => this.lru.get(key));
+    return keys.map((key) => this.lru.get(key)?.data);
   }
 
   async set(key: string, data: string, ttlMs: number): Promise<boolean> {
@@ -61,7 +76,7 @@ export class MemoryStore implements Store {
   }
 
   async increment(key: string, delta: number, ttlMs: number): Promise<number> {
-    const current = this.lru.get(key);
+    const current = this.lru.get(key)?.data;
     let value = delta;
     if (current !== undefined) {
       const number = Number(current.slice(1));
@@ -83,7 +98,7 @@ export class MemoryStore implements Store {
   }
 
   private write(key: string, data: string, ttlMs: number): boolean {
-    this.lru.set(key, data, { ttl: ttlMs });
+    this.lru.set(key, { data }, { ttl: ttlMs });
     // lru-cache skips entries larger than the whole bound instead of storing them.
     return this.lru.has(key);
   }

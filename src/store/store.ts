@@ -1,3 +1,5 @@
+import type { Entry } from '../codec';
+
 /**
  * What `Cache` needs from a backend. Keys arrive without the cache's prefix (a store applies its own
  * namespace); values arrive already encoded (see codec.ts); `ttlMs` 0 means "never expires".
@@ -6,8 +8,11 @@
 export interface Store {
   /** True when entries live in this process (reads can then be synchronous, see `peek`). */
   readonly local: boolean;
-  /** Synchronous read; only stores that live in this process have it. */
-  peek?(key: string): string | undefined;
+  /**
+   * Synchronous, decoded read; only stores that live in this process have it. The entry may be
+   * shared between calls when its value is immutable (a string): callers must not mutate it.
+   */
+  peek?(key: string): Entry | undefined;
   get(key: string): Promise<string | undefined>;
   getMany(keys: readonly string[]): Promise<(string | undefined)[]>;
   set(key: string, data: string, ttlMs: number): Promise<boolean>;

@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { Cache, type CacheOptions } from '../../src';
 
@@ -43,8 +44,8 @@ export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve
 
 /** Whether a redis-server binary can be started by tests (fault tests run their own). */
 export const canStartRedis = (() => {
-  const found = require('node:child_process').spawnSync('redis-server', ['--version']).status === 0;
+  const found = spawnSync('redis-server', ['--version']).status === 0;
   if (!found && process.env.CI === 'true') throw new Error('CI=true but redis-server is not installed');
   if (!found) process.stderr.write('*** redis-server not installed: Redis fault tests are SKIPPED ***\n');
-  return found as boolean;
+  return found;
 })();
