@@ -1,12 +1,23 @@
 import { EventEmitter } from 'node:events';
 import type { KeyvStoreAdapter } from 'keyv';
 import type { Keyv } from '@keyv/redis';
+import type Koa from 'koa';
 import { decodeEntry, encode, encodeEntry, withTags, type Entry, type TagVersions } from './codec';
 import { KeyvStore } from './store/keyv';
 import { MemoryStore } from './store/memory';
 import type { Store } from './store/store';
+import { TieredStore } from './store/tiered';
 import { newTagVersion, tagKey, validateTags, versionsCurrent } from './tags';
 import { timeoutToMs, type Timeout } from './timeout';
+import { deleteMemoized, type MemoizedCallable } from './functions/delete-memoized';
+import { memoize, type Memoized, type MemoizeOptions } from './functions/memoize';
+import { memoizedMethod } from './functions/memoized-method';
+import { Refreshing, type RefreshingOptions } from './functions/refreshing';
+import { WriteBehind, type WriteBehindOptions } from './functions/write-behind';
+import { cached } from './koa/cached';
+import type { CachedOptions } from './koa/cached-options';
+import { deleteCached, type DeleteCachedOptions } from './koa/delete-cached';
+import { schedulePeriodicRefresh, type PeriodicRefresh, type PeriodicRefreshOptions } from './koa/periodic-refresh';
 
 export interface CacheOptions {
   /**
@@ -22,6 +33,19 @@ export interface CacheOptions {
   maxBytes?: number;
   /** Shared stores only: the longest a store call may take before it counts as failed. Default 50. */
   operationTimeoutMs?: number;
+  /**
+   * Redis only: an in-process first tier that answers hits from process memory, kept coherent
+   * across processes over Redis pub/sub. On by default (32 MiB, entries kept at most 60 s);
+   * `false` turns it off.
+   */
+  l1?: false | { maxBytes?: number; ttl?: Timeout };
+  /**
+   * Shared stores only: a miss takes a Redis lock so that one process in the deployment computes
+   * the value while the others wait for it. `age`: how long a lock holds if its owner never
+   * releases it (it died); `wait`: how long others wait before computing it themselves.
+   * Default `{ age: 10, wait: 5 }` (seconds); `false` turns it off.
+   */
+  lock?: false | { age?: Timeout; wait?: Timeout };
 }
 
 export interface SetOptions {
@@ -43,6 +67,9 @@ export class CacheStoreError extends Error {
 }
 
 const DEFAULT_MAX_BYTES = 64 * 1024 * 1024;
+const DEFAULT_L1_MAX_BYTES = 32 * 1024 * 1024;
+/** How often a process waiting for another's lock checks whether the lock is gone. */
+const LOCK_POLL_MS = 50;
 const DEFAULT_OPERATION_TIMEOUT_MS = 50;
 /** Identical error reports within this window are counted, not repeated. */
 const ERROR_REPORT_INTERVAL_MS = 1000;
@@ -60,6 +87,8 @@ export class Cache extends EventEmitter {
   readonly keyPrefix: string;
   private readonly store: Store;
   private readonly operationTimeoutMs: number;
+  private readonly lockAgeMs: number;
+  private readonly lockWaitMs: number;
   private readonly inFlight = new Map<string, Promise<unknown>>();
   private readonly lastReport = new Map<string, { at: number; suppressed: number }>();
 
@@ -81,8 +110,22 @@ export class Cache extends EventEmitter {
       throw new TypeError(`store must be 'memory', a redis:// or rediss:// URL, a keyv adapter or a Keyv; got ${JSON.stringify(store)}`);
     } else {
       if (options.maxBytes !== undefined) throw new TypeError('maxBytes applies to the memory store only');
-      this.store = new KeyvStore(store, this.keyPrefix, (err) => this.report('store', undefined, err));
+      const onError = (err: unknown) => this.report('store', undefined, err);
+      const shared = new KeyvStore(store, this.keyPrefix, onError);
+      const l1 = options.l1 ?? (shared.redis ? {} : false);
+      this.store = l1
+        ? new TieredStore(
+            shared,
+            new MemoryStore(l1.maxBytes ?? DEFAULT_L1_MAX_BYTES),
+            timeoutToMs(l1.ttl, 60_000, 'l1.ttl') || Infinity,
+            `${this.keyPrefix}::invalidations`,
+            onError,
+          )
+        : shared;
     }
+    const lock = this.store.local ? false : (options.lock ?? {});
+    this.lockAgeMs = lock ? timeoutToMs(lock.age, 10_000, 'lock.age') : 0;
+    this.lockWaitMs = lock ? timeoutToMs(lock.wait, 5_000, 'lock.wait') : 0;
   }
 
   /**
@@ -239,11 +282,16 @@ export class Cache extends EventEmitter {
     });
   }
 
-  /** Runs `fn` once for concurrent callers that name the same key; all get its outcome. */
+  /**
+   * Runs `fn` once for concurrent callers that name the same key; all get its outcome. On a
+   * shared store it also holds the key's lock while `fn` runs, so other processes wait for it
+   * (see the `lock` option). `fn` should start by reading the cache: after waiting, it finds the
+   * value the lock's owner stored.
+   */
   coalesce<T>(key: string, fn: () => Promise<T>): Promise<T> {
     const running = this.inFlight.get(key);
     if (running) return running as Promise<T>;
-    const promise = fn().finally(() => this.inFlight.delete(key));
+    const promise = (this.lockAgeMs > 0 ? this.underLock(key, fn) : fn()).finally(() => this.inFlight.delete(key));
     this.inFlight.set(key, promise);
     return promise;
   }
@@ -285,6 +333,32 @@ export class Cache extends EventEmitter {
     if (!options.tags) return { data, ttlMs };
     const tags = await this.tagVersions(validateTags(options.tags, `key ${JSON.stringify(key)}`));
     return { data: tags && withTags(data, tags), ttlMs };
+  }
+
+  /**
+   * SET NX PX on `lock:<key>`. Whoever gets it runs `fn`; the others wait until the owner
+   * announces the key changed, the lock is gone, or `lock.wait` runs out, then run `fn` (which
+   * reads what the owner stored). A store failure means no lock: `fn` runs, as without one.
+   */
+  private async underLock<T>(key: string, fn: () => Promise<T>): Promise<T> {
+    const lockKey = `lock:${key}`;
+    const acquired = await this.call('lock', key, () => this.store.add(lockKey, encode(lockKey, newTagVersion()), this.lockAgeMs), undefined);
+    if (acquired === false) await this.waitForLock(key, lockKey);
+    try {
+      return await fn();
+    } finally {
+      if (acquired) await this.call('unlock', key, () => this.store.delete(lockKey), false);
+    }
+  }
+
+  private async waitForLock(key: string, lockKey: string): Promise<void> {
+    const deadline = Date.now() + this.lockWaitMs;
+    for (let left = this.lockWaitMs; left > 0; left = deadline - Date.now()) {
+      const wait = Math.min(LOCK_POLL_MS, left);
+      const changed = this.store.whenChanged ? await this.store.whenChanged(key, wait) : await sleep(wait);
+      if (changed) return;
+      if (!(await this.call('lock', key, () => this.store.has(lockKey), false))) return;
+    }
   }
 
   private ttlOf(key: string, timeout: Timeout): number {
@@ -342,6 +416,50 @@ export class Cache extends EventEmitter {
       clearTimeout(timer);
     }
   }
+
+  /** Koa middleware caching whole responses of a route or router: see `cached()` in src/koa/cached.ts. */
+  cached(options?: CachedOptions): Koa.Middleware {
+    return cached(this, options);
+  }
+
+  /** Removes the response `cached()` stored for `path` (and `query`, `host`); resolves whether there was one. */
+  deleteCached(path: string, options?: DeleteCachedOptions): Promise<boolean> {
+    return deleteCached(this, path, options);
+  }
+
+  /** Replays `GET path` through `app` every `interval` seconds to keep a cached route warm; `stop()` ends it. */
+  schedulePeriodicRefresh(app: Koa, path: string, options: PeriodicRefreshOptions): PeriodicRefresh {
+    return schedulePeriodicRefresh(this, app, path, options);
+  }
+
+  /** `fn`, cached by its arguments: see docs/functions.md. */
+  memoize<A extends unknown[], R>(fn: (...args: A) => R, options?: NoInfer<MemoizeOptions<A>>): Memoized<A, R> {
+    return memoize(this, fn, options);
+  }
+
+  /** Decorator for async methods and getters, cached per instance (by its `cacheKey()`). */
+  memoized(options?: MemoizeOptions<any[]>): ReturnType<typeof memoizedMethod> {
+    return memoizedMethod(this, options);
+  }
+
+  /** Deletes every result of a memoized function or method, or with `args` one result. */
+  deleteMemoized(fn: MemoizedCallable, ...args: unknown[]): Promise<boolean> {
+    return deleteMemoized(this, fn, args);
+  }
+
+  /** The value of `fn()` under `key`, recomputed every `interval` by one process at a time. */
+  refreshing<T>(key: string, fn: () => T | Promise<T>, options: RefreshingOptions): Refreshing<Awaited<T>> {
+    return new Refreshing<Awaited<T>>(this, key, fn as () => Promise<Awaited<T>>, options);
+  }
+
+  /** Buffered writes through this cache; call `start()` on what it returns. */
+  writeBehind(options?: WriteBehindOptions): WriteBehind {
+    return new WriteBehind(this, options);
+  }
+}
+
+function sleep(ms: number): Promise<false> {
+  return new Promise((resolve) => setTimeout(() => resolve(false), ms));
 }
 
 function errorMessage(err: unknown): string {

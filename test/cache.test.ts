@@ -278,8 +278,8 @@ describe('configuration', () => {
 
   it('shares entries between caches with the same prefix (separate connections)', async () => {
     const prefix = uniquePrefix('shared');
-    const a = new Cache({ store: redisUrl, keyPrefix: prefix, operationTimeoutMs: 2000 });
-    const b = new Cache({ store: redisUrl, keyPrefix: prefix, operationTimeoutMs: 2000 });
+    const a = new Cache({ store: redisUrl, keyPrefix: prefix, operationTimeoutMs: 2000, l1: false });
+    const b = new Cache({ store: redisUrl, keyPrefix: prefix, operationTimeoutMs: 2000, l1: false });
     await a.set('k', { from: 'a' });
     expect(await b.get('k')).toEqual({ from: 'a' });
     expect(b.peek('k')).toBeUndefined(); // nothing in process memory without an L1

@@ -67,7 +67,7 @@ describe('a store that is not there', () => {
   const errors: Error[] = [];
   beforeAll(async () => {
     redis = await startOwnRedis();
-    cache = new Cache({ store: redis.url, operationTimeoutMs: 100 });
+    cache = new Cache({ store: redis.url, operationTimeoutMs: 100, l1: false });
     cache.on('error', (err: Error) => errors.push(err));
   });
   afterAll(async () => {

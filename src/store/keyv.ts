@@ -1,5 +1,6 @@
 import KeyvRedis, { createClient, Keyv, type RedisClientType } from '@keyv/redis';
 import type { KeyvStoreAdapter } from 'keyv';
+import { closeClient, firstAttempt } from './redis-client';
 import { NotANumberError, type Store } from './store';
 
 /** Keyv's envelope, written by hand where we talk to Redis directly (add, increment). */
@@ -53,11 +54,12 @@ export type KeyvSource = string | Keyv | KeyvStoreAdapter;
 export class KeyvStore implements Store {
   readonly local = false;
   readonly keyv: Keyv;
-  /** Present when the store is Redis: used for the commands Keyv has no word for. */
-  private readonly redis?: RedisClientType;
+  /** Present when the store is Redis: used for the commands Keyv has no word for, and pub/sub. */
+  readonly redis?: RedisClientType;
   private readonly adapter?: KeyvRedis<string>;
   private readonly ownsConnection: boolean;
   private connecting?: Promise<void>;
+  private firstAttempt?: Promise<void>;
   private closed = false;
 
   constructor(source: KeyvSource, namespace: string, onError: (err: unknown) => void) {
@@ -72,10 +74,8 @@ export class KeyvStore implements Store {
       client.on('error', onError);
       // Commands wait for the first connection attempt (each within the cache's deadline); once
       // it has succeeded or failed they no longer wait, and fail fast while Redis is away.
-      this.connecting = new Promise<void>((resolve) => {
-        client.once('ready', resolve);
-        client.once('error', resolve);
-      }).finally(() => (this.connecting = undefined));
+      this.firstAttempt = firstAttempt(client);
+      this.connecting = this.firstAttempt.finally(() => (this.connecting = undefined));
       client.connect().catch(onError);
       // Errors reach us as rejections (Cache reports them), not as events swallowed into "false".
       this.adapter = new KeyvRedis<string>(client, { namespace, throwOnConnectError: false, throwOnErrors: true });
@@ -108,6 +108,16 @@ export class KeyvStore implements Store {
     await this.ready();
     const values = await this.keyv.getMany<string>([...keys]);
     return values.map((value) => value ?? undefined);
+  }
+
+  /** Values with the absolute time (ms) each expires at; `expiresAt` absent = never. */
+  async getManyWithExpiry(keys: readonly string[]): Promise<({ data: string; expiresAt?: number } | undefined)[]> {
+    await this.ready();
+    if (keys.length === 0) return [];
+    const rows = await this.keyv.getManyRaw<string>([...keys]);
+    return rows.map((row) =>
+      row?.value === undefined || row.value === null ? undefined : { data: row.value, expiresAt: row.expires ?? undefined },
+    );
   }
 
   async set(key: string, data: string, ttlMs: number): Promise<boolean> {
@@ -167,13 +177,7 @@ export class KeyvStore implements Store {
 
   async close(): Promise<void> {
     this.closed = true;
-    if (!this.ownsConnection || !this.redis) return;
-    // Destroying a client whose socket is still being opened leaves that socket open (and the
-    // process alive), so let the first attempt finish. A connected client flushes its pending
-    // replies; one that is reconnecting has none to wait for.
-    await this.connecting;
-    if (this.redis.isReady) await this.redis.close();
-    else if (this.redis.isOpen) this.redis.destroy();
+    if (this.ownsConnection && this.redis && this.firstAttempt) await closeClient(this.redis, this.firstAttempt);
   }
 
   /** Waits out the first connection attempt; refuses work once closed (it would reconnect). */

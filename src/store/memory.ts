@@ -51,16 +51,26 @@ export class MemoryStore implements Store {
     return entry;
   }
 
-  async get(key: string): Promise<string | undefined> {
+  /** The encoded entry, synchronously. */
+  read(key: string): string | undefined {
     return this.lru.get(key)?.data;
   }
 
+  async get(key: string): Promise<string | undefined> {
+    return this.read(key);
+  }
+
   async getMany(keys: readonly string[]): Promise<(string | undefined)[]> {
-    return keys.map((key) => this.lru.get(key)?.data);
+    return keys.map((key) => this.read(key));
   }
 
   async set(key: string, data: string, ttlMs: number): Promise<boolean> {
     return this.write(key, data, ttlMs);
+  }
+
+  /** Synchronous `delete`, for a tier in front of another store. */
+  drop(key: string): void {
+    this.lru.delete(key);
   }
 
   async add(key: string, data: string, ttlMs: number): Promise<boolean> {
@@ -93,11 +103,16 @@ export class MemoryStore implements Store {
     this.lru.clear();
   }
 
+  /** Synchronous `clear`, for a tier in front of another store. */
+  dropAll(): void {
+    this.lru.clear();
+  }
+
   async close(): Promise<void> {
     this.lru.clear();
   }
 
-  private write(key: string, data: string, ttlMs: number): boolean {
+  write(key: string, data: string, ttlMs: number): boolean {
     this.lru.set(key, { data }, { ttl: ttlMs });
     // lru-cache skips entries larger than the whole bound instead of storing them.
     return this.lru.has(key);

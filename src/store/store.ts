@@ -22,6 +22,11 @@ export interface Store {
   has(key: string): Promise<boolean>;
   /** Adds `delta` to the integer under `key` (absent counts as 0, stored with `ttlMs`); resolves the new value. */
   increment(key: string, delta: number, ttlMs: number): Promise<number>;
+  /**
+   * Resolves true as soon as another process announces a change of `key`, false after `ms`.
+   * Stores that cannot hear other processes do not have it (lock waiters then poll).
+   */
+  whenChanged?(key: string, ms: number): Promise<boolean>;
   /** Removes every entry of this store's namespace, and nothing else. */
   clear(): Promise<void>;
   close(): Promise<void>;

@@ -20,6 +20,8 @@ function ping() {
 }
 
 module.exports = async function globalSetup() {
+  // Multi-process tests run the compiled library in child processes.
+  require('node:child_process').execFileSync(process.execPath, [require('node:path').join(__dirname, '../../scripts/build-if-needed.js')], { stdio: 'inherit' });
   const available = await ping();
   if (!available && process.env.CI === 'true') {
     throw new Error(`CI=true but no Redis answers at ${url}: Redis tests must run in CI`);

@@ -42,6 +42,17 @@ export function cacheFactory(kind: StoreKind, label: string): { make: (options?:
 
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** Polls `read` until it returns `expected` or `withinMs` passes; resolves the last value read. */
+export async function eventually<T>(read: () => Promise<T> | T, expected: T, withinMs: number): Promise<T> {
+  const deadline = Date.now() + withinMs;
+  let value = await read();
+  while (value !== expected && Date.now() < deadline) {
+    await sleep(5);
+    value = await read();
+  }
+  return value;
+}
+
 /** Whether a redis-server binary can be started by tests (fault tests run their own). */
 export const canStartRedis = (() => {
   const found = spawnSync('redis-server', ['--version']).status === 0;

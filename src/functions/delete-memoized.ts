@@ -1,0 +1,50 @@
+import type { Cache } from '../cache';
+import type { Memo } from './memo';
+
+/** Any memoized callable: what `memoize` returned, a `@memoized` method or getter. */
+export type MemoizedCallable = (...args: never[]) => unknown;
+
+/**
+ * What a memoized callable stands for. `instance` is set for the functions `@memoized` puts on
+ * each instance (`obj.method`), so that deleting through them reaches that instance only.
+ */
+interface Target {
+  memo: Memo;
+  instance?: object;
+}
+
+const targets = new WeakMap<MemoizedCallable, Target>();
+
+export function registerMemoized(callable: MemoizedCallable, memo: Memo, instance?: object): void {
+  targets.set(callable, { memo, instance });
+}
+
+/**
+ * Deletes results of a memoized callable:
+ * - `fn` from `memoize`: all its results, or with `args` that call's result;
+ * - `obj.method`: all results of that instance, or with `args` that call's result;
+ * - `Class.prototype.method` (or a getter): all instances' results, or with `(instance, ...args)` one.
+ * Resolves whether the store did it (false when it failed or, for one result, there was none).
+ */
+export async function deleteMemoized(cache: Cache, fn: MemoizedCallable, args: unknown[]): Promise<boolean> {
+  const target = targets.get(fn);
+  if (!target) {
+    throw new TypeError(`deleteMemoized: ${describe(fn)} is not memoized (pass what memoize() returned, or a @memoized method)`);
+  }
+  const { memo, instance } = target;
+  if (memo.cache !== cache) throw new TypeError(`deleteMemoized: ${describe(fn)} is memoized by another cache`);
+  if (instance) return args.length === 0 ? memo.deleteInstance(instance) : memo.bust(instance, args);
+  if (!memo.perInstance) return args.length === 0 ? memo.deleteAll() : memo.bust(undefined, args);
+  if (args.length === 0) return memo.deleteAll();
+  const [first, ...rest] = args;
+  if (typeof first !== 'object' || first === null) {
+    throw new TypeError(
+      `deleteMemoized: to delete one result of ${describe(fn)} through the prototype, pass the instance first: deleteMemoized(Class.prototype.method, instance, ...args)`,
+    );
+  }
+  return memo.bust(first, rest);
+}
+
+function describe(fn: unknown): string {
+  return typeof fn === 'function' && fn.name ? `function ${fn.name}` : `the given ${typeof fn}`;
+}

@@ -1,0 +1,188 @@
+import type { Cache } from '../cache';
+import { UnstorableValueError, type TagVersions } from '../codec';
+import { validateTags } from '../tags';
+import { timeoutToMs, type Timeout } from '../timeout';
+import { callText, entryKey, functionVersionKey, instanceVersionKey, isVersion, newVersion } from './memo-keys';
+
+export interface MemoizeOptions<A extends unknown[] = unknown[]> {
+  /** Seconds (or a duration string such as '5m') a result lives; `0` = never expires. Default: the cache's. */
+  timeout?: Timeout;
+  /**
+   * Namespace of the results in the store; processes that share it share results. Default: the
+   * function's name and a digest of its source (`ClassName.method…` for methods).
+   */
+  name?: string;
+  /** Indexes of arguments that do not change the result (a logger, a request context). */
+  argsToIgnore?: readonly number[];
+  /** When it returns true, the call runs the function without reading or writing the cache. */
+  unless?: (...args: A) => boolean;
+  /** When it returns true, the call recomputes and stores the result instead of reading it. */
+  forcedUpdate?: (...args: A) => boolean;
+  /** Store `undefined` results too. Default false: an `undefined` result is recomputed each call. */
+  cacheUndefined?: boolean;
+  /** Tags of a call's result: `cache.invalidateTags()` of any of them makes it a miss. */
+  tags?: (...args: A) => readonly string[];
+}
+
+/** How a Memo names its entries; methods learn their class from their first instance. */
+export interface MemoNaming {
+  name(instance?: object): string;
+  /** Methods only: the text of an instance's `cacheKey()`. */
+  instanceText?(instance: object): string;
+}
+
+/** Where a call's result lives: its namespace, the version keys its key depends on, its text. */
+interface Address {
+  name: string;
+  versionKeys: string[];
+  text: string;
+}
+
+/**
+ * The engine behind `memoize` and `@memoized`: keys a call, reads or computes it once for all
+ * concurrent callers (through `cache.coalesce`), stores it, and keeps the versions that make
+ * "delete every result" a single write.
+ */
+export class Memo {
+  private readonly ignored: ReadonlySet<number>;
+
+  constructor(
+    readonly cache: Cache,
+    private readonly fn: (...args: unknown[]) => unknown,
+    private readonly options: MemoizeOptions<any[]>,
+    readonly naming: MemoNaming,
+  ) {
+    this.ignored = new Set(options.argsToIgnore ?? []);
+  }
+
+  get perInstance(): boolean {
+    return this.naming.instanceText !== undefined;
+  }
+
+  async call(instance: object | undefined, args: unknown[]): Promise<unknown> {
+    if (this.options.unless?.(...args)) return this.fn.apply(instance, args);
+    const forced = this.options.forcedUpdate?.(...args) === true;
+    const { name, versionKeys, text } = this.address(instance, args);
+    const versions = await this.versions(versionKeys, true);
+    if (!versions) {
+      // The store could not give a version (it is failing): compute without caching.
+      return this.cache.coalesce(`memo:${name}:unversioned:${text}`, async () => this.fn.apply(instance, args));
+    }
+    const key = entryKey(name, versions, text);
+    // A forced update must not be answered by a read that started before it.
+    return this.cache.coalesce(forced ? `${key}:forced` : key, async () => {
+      if (!forced) {
+        const box = await this.cache.get<unknown[]>(key);
+        if (Array.isArray(box)) return box[0];
+      }
+      // Tag versions are taken before computing, so that an invalidation landing meanwhile wins.
+      const tags = this.options.tags && (await this.cache.tagVersions(validateTags(this.options.tags(...args), `memoized ${name}`)));
+      const value = await this.fn.apply(instance, args);
+      const storable = value !== undefined || this.options.cacheUndefined;
+      if (storable && (tags || !this.options.tags)) await this.store(name, key, value, versionKeys, versions, tags);
+      return value;
+    });
+  }
+
+  /** The key a call with `args` reads now, or undefined when the store cannot tell its version. */
+  async makeCacheKey(instance: object | undefined, args: unknown[]): Promise<string | undefined> {
+    const { name, versionKeys, text } = this.address(instance, args);
+    const versions = await this.versions(versionKeys, true);
+    return versions && entryKey(name, versions, text);
+  }
+
+  /** Deletes the result of one call; resolves whether there was one. */
+  async bust(instance: object | undefined, args: unknown[]): Promise<boolean> {
+    const { name, versionKeys, text } = this.address(instance, args);
+    const versions = await this.versions(versionKeys, false);
+    return versions !== undefined && this.cache.delete(entryKey(name, versions, text));
+  }
+
+  /** Makes every result unreachable with one write, whatever their number; resolves whether stored. */
+  deleteAll(): Promise<boolean> {
+    return this.cache.set(functionVersionKey(this.naming.name()), newVersion(), { timeout: this.options.timeout });
+  }
+
+  /** Same, for the results of one instance of a memoized method. */
+  deleteInstance(instance: object): Promise<boolean> {
+    const name = this.naming.name(instance);
+    return this.cache.set(instanceVersionKey(name, this.naming.instanceText!(instance)), newVersion(), {
+      timeout: this.options.timeout,
+    });
+  }
+
+  private address(instance: object | undefined, args: unknown[]): Address {
+    if (!this.perInstance) {
+      const name = this.naming.name();
+      return { name, versionKeys: [functionVersionKey(name)], text: callText(args, this.ignored, `memoized ${name}`) };
+    }
+    if (typeof instance !== 'object' || instance === null) {
+      throw new TypeError('a @memoized method was called without an instance (as a detached function?)');
+    }
+    const name = this.naming.name(instance);
+    const instanceText = this.naming.instanceText!(instance);
+    return {
+      name,
+      versionKeys: [functionVersionKey(name), instanceVersionKey(name, instanceText)],
+      text: callText(args, this.ignored, `memoized ${name}`, instanceText),
+    };
+  }
+
+  /** The current versions, created when absent if `create` (`add`, so concurrent creators agree). */
+  private async versions(keys: string[], create: boolean): Promise<string[] | undefined> {
+    let values = await this.cache.getMany(keys);
+    if (!values.every(isVersion) && create) {
+      const timeout = { timeout: this.options.timeout };
+      await Promise.all(keys.map((key, i) => isVersion(values[i]) || this.cache.add(key, newVersion(), timeout)));
+      values = await this.cache.getMany(keys);
+    }
+    return values.every(isVersion) ? values : undefined;
+  }
+
+  private async store(
+    name: string,
+    key: string,
+    value: unknown,
+    versionKeys: string[],
+    versions: string[],
+    tags: TagVersions | undefined,
+  ): Promise<void> {
+    // A box, so that a cached `undefined` (cacheUndefined) differs from a miss.
+    const box = value === undefined ? [] : [value];
+    let stored: boolean;
+    try {
+      stored = await this.cache.setEntry(key, { value: box, tags }, this.options.timeout);
+    } catch (err) {
+      if (err instanceof UnstorableValueError) {
+        throw new TypeError(`memoized ${name} returned a value that cannot be cached: ${err.message}`, { cause: err });
+      }
+      throw err;
+    }
+    if (!stored) return;
+    // Keep every version alive at least as long as this entry (Flask-Caching #531). Re-read them
+    // first: writing back a version replaced meanwhile (deleteMemoized) would revive old entries.
+    const current = await this.cache.getMany(versionKeys);
+    await Promise.all(
+      versionKeys.map(
+        (versionKey, i) => current[i] === versions[i] && this.cache.set(versionKey, versions[i], { timeout: this.options.timeout }),
+      ),
+    );
+  }
+}
+
+/** Checks options once, when a function is memoized, naming the offending option. */
+export function checkOptions(options: MemoizeOptions<any[]>, what: string): void {
+  timeoutToMs(options.timeout, 0, `timeout of ${what}`);
+  const { argsToIgnore } = options;
+  if (argsToIgnore !== undefined && !(Array.isArray(argsToIgnore) && argsToIgnore.every((i) => Number.isSafeInteger(i) && i >= 0))) {
+    throw new TypeError(`argsToIgnore of ${what} must be an array of argument indexes (integers >= 0)`);
+  }
+  for (const option of ['unless', 'forcedUpdate', 'tags'] as const) {
+    if (options[option] !== undefined && typeof options[option] !== 'function') {
+      throw new TypeError(`${option} of ${what} must be a function of the call's arguments`);
+    }
+  }
+  if (options.cacheUndefined !== undefined && typeof options.cacheUndefined !== 'boolean') {
+    throw new TypeError(`cacheUndefined of ${what} must be a boolean`);
+  }
+}

@@ -1,0 +1,131 @@
+import type { Cache } from '../cache';
+import { timeoutToMs, type Timeout } from '../timeout';
+
+export interface RefreshingOptions {
+  /** Seconds (or a duration string) between refreshes. Required, > 0. */
+  interval: Timeout;
+  /**
+   * Seconds the shared entry outlives its last refresh (`0` = never expires); must be 0 or at
+   * least `interval`. Default: twice the interval, so one missed refresh does not drop the value.
+   */
+  timeout?: Timeout;
+}
+
+/** What the store holds under the key: the value, and when it was computed (epoch ms). */
+interface Stored<T> {
+  value: T;
+  updatedAt: number;
+}
+
+/**
+ * The election lock lives a little less than an interval, so that the process holding it finds it
+ * free again at its own next tick despite timer jitter; refreshes are thus >= 0.9 interval apart.
+ */
+const LOCK_SHARE_OF_INTERVAL = 0.9;
+
+/**
+ * A value kept fresh in the background: computed by `fn` every `interval`, stored under `key`.
+ * With a shared store, one process per interval refreshes (it wins `cache.add` of a lock key) and
+ * the others adopt what it stored. A failing refresh keeps the last good value.
+ */
+export class Refreshing<T> {
+  private current?: Stored<T>;
+  private running?: Promise<T>;
+  private loading?: Promise<T>;
+  private error: unknown;
+  private readonly timer: NodeJS.Timeout;
+  private readonly lockKey: string;
+  private readonly lockSeconds: number;
+  private readonly timeout: Timeout;
+
+  constructor(
+    private readonly cache: Cache,
+    readonly key: string,
+    private readonly fn: () => T | Promise<T>,
+    options: RefreshingOptions,
+  ) {
+    if (typeof key !== 'string' || key === '') throw new TypeError(`refreshing needs a non-empty key, got ${JSON.stringify(key)}`);
+    if (typeof fn !== 'function') throw new TypeError(`refreshing ${JSON.stringify(key)} needs a function, got ${typeof fn}`);
+    const what = `of refreshing ${JSON.stringify(key)}`;
+    const intervalMs = timeoutToMs(options?.interval, 0, `interval ${what}`);
+    if (intervalMs === 0) throw new RangeError(`interval ${what} is required and must be > 0`);
+    const timeoutMs = timeoutToMs(options?.timeout, 2 * intervalMs, `timeout ${what}`);
+    if (timeoutMs !== 0 && timeoutMs < intervalMs) {
+      throw new RangeError(`timeout ${what} must be 0 (never expires) or at least the interval`);
+    }
+    this.timeout = timeoutMs / 1000;
+    this.lockKey = `refresh-lock:${key}`;
+    this.lockSeconds = (intervalMs * LOCK_SHARE_OF_INTERVAL) / 1000;
+    this.timer = setInterval(() => void this.tick(), intervalMs).unref();
+    this.get().catch((err) => this.cache.report('refresh', key, err));
+  }
+
+  /** The value; before the first one exists, waits for it (and rejects if computing it fails). */
+  async get(): Promise<T> {
+    if (this.current) return this.current.value;
+    this.loading ??= this.load().finally(() => (this.loading = undefined));
+    return this.loading;
+  }
+
+  /** Computes the value now (joining a refresh already running); rejects if `fn` fails. */
+  refresh(): Promise<T> {
+    this.running ??= this.compute().finally(() => (this.running = undefined));
+    return this.running;
+  }
+
+  /** Stops refreshing on the interval; `get()` keeps answering the last value. */
+  stop(): void {
+    clearInterval(this.timer);
+  }
+
+  /** When the value this handle holds was computed (here or by another process). */
+  get lastUpdated(): Date | undefined {
+    return this.current && new Date(this.current.updatedAt);
+  }
+
+  /** Why the latest refresh failed; undefined once one succeeds. */
+  get lastError(): unknown {
+    return this.error;
+  }
+
+  private async load(): Promise<T> {
+    if (await this.adoptStored()) return this.current!.value;
+    return this.refresh();
+  }
+
+  private async tick(): Promise<void> {
+    if (this.running) return; // refreshes never overlap
+    try {
+      if (await this.cache.add(this.lockKey, 1, this.lockSeconds)) await this.refresh();
+      else await this.adoptStored();
+    } catch (err) {
+      this.cache.report('refresh', this.key, err);
+    }
+  }
+
+  private async compute(): Promise<T> {
+    try {
+      const value = await this.fn();
+      if (value === undefined) throw new TypeError(`refreshing ${JSON.stringify(this.key)}: the function returned undefined`);
+      const stored = { value, updatedAt: Date.now() };
+      await this.cache.set(this.key, stored, this.timeout);
+      this.current = stored;
+      this.error = undefined;
+      return value;
+    } catch (err) {
+      this.error = err;
+      throw err;
+    }
+  }
+
+  /** Takes the stored value if it is newer than ours; resolves whether we hold a value. */
+  private async adoptStored(): Promise<boolean> {
+    const stored = await this.cache.get<Stored<T>>(this.key);
+    if (isStored<T>(stored) && !(this.current && this.current.updatedAt >= stored.updatedAt)) this.current = stored;
+    return this.current !== undefined;
+  }
+}
+
+function isStored<T>(value: unknown): value is Stored<T> {
+  return typeof value === 'object' && value !== null && 'value' in value && typeof (value as Stored<T>).updatedAt === 'number';
+}

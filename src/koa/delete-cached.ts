@@ -1,0 +1,29 @@
+import type { Cache } from '../cache';
+import { baseKey, DEFAULT_RESPONSE_KEY_PREFIX, splitPath, variantKey, type QueryInput } from './response-key';
+import { decodeStored, isVaryIndex } from './stored-entry';
+
+export interface DeleteCachedOptions {
+  /** The query, matched as the middleware keys it: `'b=2&a=1'`, `{ a: 1, b: [2, 3] }` or `[['a', '1']]`. */
+  query?: QueryInput;
+  /** Only this host's entry (the Host header, with its port if any). Default: every host's. */
+  host?: string;
+  /** The route's `keyPrefix`, if it set a string one. */
+  keyPrefix?: string;
+}
+
+/**
+ * Removes the stored response of `path` (a query may also be given in the path). Resolves whether
+ * there was one to remove. With `host`, only that host's entry goes when the route varies by
+ * nothing else; when it varies by other request headers too, whose values are unknown here, every
+ * variant of the path goes.
+ */
+export async function deleteCached(cache: Cache, path: string, options: DeleteCachedOptions = {}): Promise<boolean> {
+  const route = splitPath(path, options.query);
+  const base = baseKey(options.keyPrefix ?? DEFAULT_RESPONSE_KEY_PREFIX, route.path, route.query);
+  if (options.host === undefined) return cache.delete(base);
+  const host = options.host.toLowerCase();
+  const index = decodeStored(cache, base, await cache.get(base));
+  if (!isVaryIndex(index)) return false;
+  if (index.vary.length === 1 && index.vary[0] === 'host') return cache.delete(variantKey(base, index, () => host));
+  return cache.delete(base);
+}

@@ -1,0 +1,72 @@
+import { Readable } from 'node:stream';
+import type { Context } from 'koa';
+
+/**
+ * The bytes Koa will send for `ctx.body`, or undefined when they cannot be stored: more than
+ * `maxBytes`, no body (Koa makes one up), or a kind the cache does not buffer (Blob, web streams,
+ * fetch Responses).
+ * A Node stream is read into memory and `ctx.body` becomes the Buffer; a stream found too large is
+ * put back together on `ctx.body`, so the client still gets all of it.
+ */
+export async function bodyBytes(ctx: Context, maxBytes: number): Promise<Buffer | undefined> {
+  const bytes = await toBytes(ctx, maxBytes);
+  return bytes !== undefined && bytes.length <= maxBytes ? bytes : undefined;
+}
+
+async function toBytes(ctx: Context, maxBytes: number): Promise<Buffer | undefined> {
+  const body: unknown = ctx.body;
+  if (body === null || body === undefined) return undefined;
+  if (typeof body === 'string') return Buffer.from(body);
+  if (Buffer.isBuffer(body)) return body;
+  if (body instanceof Readable) return bufferStream(ctx, body, maxBytes);
+  if (isOtherBodyKind(body)) return undefined;
+  return Buffer.from(JSON.stringify(body)); // what Koa sends for an object
+}
+
+function isOtherBodyKind(body: unknown): boolean {
+  return body instanceof Blob || body instanceof ReadableStream || body instanceof Response || typeof (body as { pipe?: unknown }).pipe === 'function';
+}
+
+async function bufferStream(ctx: Context, stream: Readable, maxBytes: number): Promise<Buffer | undefined> {
+  const { chunks, complete } = await readUpTo(stream, maxBytes);
+  if (complete) {
+    const bytes = Buffer.concat(chunks);
+    ctx.body = bytes;
+    return bytes;
+  }
+  ctx.body = Readable.from(
+    (async function* rest() {
+      yield* chunks;
+      yield* stream;
+    })(),
+  );
+  return undefined;
+}
+
+/** Reads `stream` until it ends or has given more than `maxBytes`, leaving it paused in that case. */
+function readUpTo(stream: Readable, maxBytes: number): Promise<{ chunks: Buffer[]; complete: boolean }> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const stop = () => stream.off('data', onData).off('end', onEnd).off('error', onError);
+    const finish = (complete: boolean) => {
+      stop();
+      resolve({ chunks, complete });
+    };
+    const onError = (err: unknown) => {
+      stop();
+      reject(err);
+    };
+    const onData = (chunk: Buffer | string) => {
+      const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+      chunks.push(bytes);
+      size += bytes.length;
+      if (size > maxBytes) {
+        stream.pause();
+        finish(false);
+      }
+    };
+    const onEnd = () => finish(true);
+    stream.on('data', onData).once('end', onEnd).once('error', onError);
+  });
+}

@@ -1,0 +1,68 @@
+import { digestIfLong } from '../keys';
+import type { VaryIndex } from './stored-entry';
+
+/** What a response cache key starts with unless a route names its own `keyPrefix`. */
+export const DEFAULT_RESPONSE_KEY_PREFIX = 'response:';
+
+type QueryValue = string | number | boolean;
+
+/** A query as `deleteCached` takes it: `'a=1&b=2'` (a leading `?` is ignored), an object, or pairs. */
+export type QueryInput = string | Readonly<Record<string, QueryValue | readonly QueryValue[] | undefined>> | Iterable<readonly [string, QueryValue]>;
+
+/**
+ * The query in one canonical text: parameters sorted by name, repeated parameters' values sorted,
+ * so `?b=2&a=1` and `?a=1&b=2` (and `?a=2&a=1` and `?a=1&a=2`) give the same text.
+ */
+export function normaliseQuery(query: QueryInput | undefined): string {
+  if (query === undefined || query === '') return '';
+  const pairs = queryPairs(query);
+  pairs.sort(([a, x], [b, y]) => compare(a, b) || compare(x, y));
+  return pairs.map(([name, value]) => `${encodeURIComponent(name)}=${encodeURIComponent(value)}`).join('&');
+}
+
+/** A path that may carry its query (`'/list?a=1'`) and a separately given query, as path and normalised query. */
+export function splitPath(path: string, query: QueryInput | undefined): { path: string; query: string } {
+  if (typeof path !== 'string' || !path.startsWith('/')) throw new TypeError(`path must start with "/", got ${JSON.stringify(path)}`);
+  const question = path.indexOf('?');
+  if (question < 0) return { path, query: normaliseQuery(query) };
+  if (query !== undefined) throw new TypeError('query was given both in path and in the query option');
+  return { path: path.slice(0, question), query: normaliseQuery(path.slice(question + 1)) };
+}
+
+/** The key under which a route's vary index lives: prefix, path and normalised query. */
+export function baseKey(prefix: string, path: string, normalisedQuery: string): string {
+  return digestIfLong(normalisedQuery === '' ? prefix + path : `${prefix}${path}?${normalisedQuery}`);
+}
+
+/** The key of one variant: the base key, the index's generation and the request's values of its headers. */
+export function variantKey(base: string, index: VaryIndex, valueOf: (header: string) => string): string {
+  let key = `${base}#${index.generation}`;
+  for (const name of index.vary) key += `|${name}=${encodeURIComponent(valueOf(name))}`;
+  return digestIfLong(key);
+}
+
+function queryPairs(query: QueryInput): [string, string][] {
+  if (typeof query === 'string') return [...new URLSearchParams(query.startsWith('?') ? query.slice(1) : query)];
+  if (typeof query !== 'object' || query === null) throw new TypeError(`query must be a string, an object or pairs, got ${typeof query}`);
+  if (Symbol.iterator in query) {
+    return [...(query as Iterable<readonly [string, QueryValue]>)].map((pair) => {
+      if (!Array.isArray(pair) || pair.length !== 2) throw new TypeError(`query pairs must be [name, value], got ${JSON.stringify(pair)}`);
+      return [String(pair[0]), queryText(pair[1], pair[0])];
+    });
+  }
+  const pairs: [string, string][] = [];
+  for (const [name, value] of Object.entries(query)) {
+    if (value === undefined) continue;
+    for (const item of Array.isArray(value) ? value : [value]) pairs.push([name, queryText(item, name)]);
+  }
+  return pairs;
+}
+
+function queryText(value: unknown, name: string): string {
+  if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') return String(value);
+  throw new TypeError(`query parameter ${JSON.stringify(name)} must be a string, number or boolean, got ${value === null ? 'null' : typeof value}`);
+}
+
+function compare(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}

@@ -1,0 +1,216 @@
+import { Cache, CacheStoreError, UnstorableValueError, type WriteBehind } from '../src';
+import { startOwnRedis, type OwnRedis } from './support/redis-server';
+import { cacheFactory, canStartRedis, sleep, storeKinds } from './support/stores';
+
+/** Waits until `condition()` resolves true, checking every 20 ms, for at most `ms`. */
+async function until(condition: () => boolean | Promise<boolean>, ms: number): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`condition not met within ${ms} ms`);
+    await sleep(20);
+  }
+}
+
+describe.each(storeKinds)('writeBehind on the %s store', (kind) => {
+  const caches = cacheFactory(kind, 'write-behind');
+  const writers: WriteBehind[] = [];
+  let cache: Cache;
+  beforeEach(() => {
+    cache = caches.make();
+  });
+  afterEach(async () => {
+    for (const writer of writers.splice(0)) await writer.stop();
+  });
+  afterAll(() => caches.closeAll());
+
+  const started = (options: Parameters<Cache['writeBehind']>[0] = {}) => {
+    const writer = cache.writeBehind({ interval: 60, ...options }).start();
+    writers.push(writer);
+    return writer;
+  };
+
+  it('queues pushes until a flush, and pop() sees the queue before the store', async () => {
+    const writer = started();
+    writer.push('views:1', 10);
+    writer.push('views:2', 20);
+    expect(writer.size).toBe(2);
+    expect(await cache.get('views:1')).toBeUndefined();
+    expect(await writer.sync({ wait: true })).toBe(true);
+    expect(writer.size).toBe(0);
+    expect(await cache.getMany(['views:1', 'views:2'])).toEqual([10, 20]);
+  });
+
+  it('keeps only the last value pushed for a key', async () => {
+    const writer = started();
+    writer.push('k', 'first');
+    writer.push('k', 'second');
+    expect(writer.size).toBe(1);
+    await writer.sync({ wait: true });
+    expect(await cache.get('k')).toBe('second');
+  });
+
+  it('writes what was pushed, not later changes to the object', async () => {
+    const writer = started();
+    const cart = { items: ['apple'] };
+    writer.push('cart', cart);
+    cart.items.push('pear');
+    expect(await writer.pop('cart')).toEqual({ items: ['apple'] });
+    writer.push('cart', cart);
+    cart.items.push('plum');
+    await writer.sync({ wait: true });
+    expect(await cache.get('cart')).toEqual({ items: ['apple', 'pear'] });
+  });
+
+  it('flushes on the interval', async () => {
+    const writer = started({ interval: 0.1 });
+    writer.push('ticked', 'yes');
+    await until(async () => (await cache.get('ticked')) === 'yes', 2000);
+    expect(writer.size).toBe(0);
+  });
+
+  it('flushes as soon as maxQueued keys are queued', async () => {
+    const writer = started({ maxQueued: 3 });
+    writer.push('a', 1);
+    writer.push('b', 2);
+    await sleep(50);
+    expect(await cache.get('a')).toBeUndefined();
+    writer.push('c', 3);
+    await until(() => writer.size === 0, 2000);
+    expect(await cache.getMany(['a', 'b', 'c'])).toEqual([1, 2, 3]);
+  });
+
+  it('writes at once with sync: true', async () => {
+    const writer = started();
+    writer.push('queued', 'later');
+    expect(await writer.push('now', 'written', { sync: true })).toBe(true);
+    expect(await cache.get('now')).toBe('written');
+    expect(await cache.get('queued')).toBeUndefined();
+    expect(writer.size).toBe(1);
+  });
+
+  it('applies the timeout given to push', async () => {
+    const writer = started();
+    writer.push('short', 'x', { timeout: 0.2 });
+    writer.push('long', 'y', { timeout: '1h' });
+    await writer.sync({ wait: true });
+    expect(await cache.get('short')).toBe('x');
+    await sleep(350);
+    expect(await cache.get('short')).toBeUndefined();
+    expect(await cache.get('long')).toBe('y');
+  });
+
+  it('pop() takes a key away, from the queue or from the store', async () => {
+    const writer = started();
+    await cache.set('stored', 'old');
+    writer.push('stored', 'new');
+    expect(await writer.pop('stored')).toBe('new');
+    expect(writer.size).toBe(0);
+    expect(await cache.get('stored')).toBeUndefined(); // the older stored value does not come back
+    await cache.set('only-stored', 'there');
+    expect(await writer.pop('only-stored')).toBe('there');
+    expect(await cache.get('only-stored')).toBeUndefined();
+    expect(await writer.pop('absent')).toBeUndefined();
+  });
+
+  it('discard() drops the queue', async () => {
+    const writer = started();
+    writer.push('a', 1);
+    writer.push('b', 2);
+    expect(writer.discard()).toBe(2);
+    await writer.sync({ wait: true });
+    expect(await cache.getMany(['a', 'b'])).toEqual([undefined, undefined]);
+  });
+
+  it('stop() writes what is queued, then refuses pushes with a clear error', async () => {
+    const writer = cache.writeBehind({ interval: 60 }).start();
+    writer.push('last', 'words');
+    expect(await writer.stop()).toBe(true);
+    expect(await cache.get('last')).toBe('words');
+    expect(() => writer.push('late', 1)).toThrow(/writeBehind is not running: push of "late" refused/);
+  });
+
+  it('refuses pushes before start()', () => {
+    const writer = cache.writeBehind();
+    expect(() => writer.push('early', 1)).toThrow(/writeBehind is not running.*call start\(\)/);
+  });
+
+  it('refuses at push time a value the cache cannot store, naming the key', () => {
+    const writer = started();
+    expect(() => writer.push('when', new Date())).toThrow(UnstorableValueError);
+    expect(() => writer.push('when', new Date())).toThrow(/key "when": the value is a Date/);
+    expect(() => writer.push('t', 1, { timeout: -1 })).toThrow(/timeout of pushed key "t" must be/);
+    expect(writer.size).toBe(0);
+  });
+
+  it.each<[string, object, RegExp]>([
+    ['a zero interval', { interval: 0 }, /interval of writeBehind must be > 0/],
+    ['a bad maxQueued', { maxQueued: 0 }, /maxQueued of writeBehind must be an integer >= 1, got 0/],
+    ['a negative stopTimeoutMs', { stopTimeoutMs: -1 }, /stopTimeoutMs of writeBehind must be/],
+  ])('refuses %s, naming the option', (_label, options, message) => {
+    expect(() => cache.writeBehind(options)).toThrow(message);
+  });
+});
+
+(canStartRedis ? describe : describe.skip)('writeBehind while Redis goes away and comes back', () => {
+  let redis: OwnRedis;
+  let cache: Cache;
+  const errors: CacheStoreError[] = [];
+  beforeAll(async () => {
+    redis = await startOwnRedis();
+    cache = new Cache({ store: redis.url, operationTimeoutMs: 200 });
+    cache.on('error', (err: CacheStoreError) => errors.push(err));
+  });
+  afterAll(async () => {
+    await cache.close();
+    await redis.stop();
+  });
+
+  /** Until the client has reconnected to the restarted Redis. */
+  const reconnected = () => until(async () => cache.set('ping', 1), 10_000);
+
+  it('keeps failed writes queued, retries them, and loses nothing', async () => {
+    const writer = cache.writeBehind({ interval: 0.1 }).start();
+    try {
+      expect(await cache.set('before', 1)).toBe(true);
+      await redis.stop();
+      for (let i = 0; i < 20; i++) writer.push(`item:${i}`, { i });
+      expect(await writer.sync({ wait: true })).toBe(false);
+      expect(await writer.push('urgent', 'now', { sync: true })).toBe(false);
+      expect(writer.size).toBe(21);
+      expect(await writer.pop('item:0')).toEqual({ i: 0 }); // from the queue, the store being away
+      await sleep(300); // timed flushes fail meanwhile
+      expect(writer.size).toBe(20);
+      expect(errors.length).toBeGreaterThan(0);
+
+      await redis.start();
+      await until(() => writer.size === 0, 15_000); // the writer's own retries get through
+      const keys = [...Array.from({ length: 19 }, (_, i) => `item:${i + 1}`), 'urgent'];
+      const values = await cache.getMany(keys);
+      expect(values).toEqual([...Array.from({ length: 19 }, (_, i) => ({ i: i + 1 })), 'now']);
+      expect(await cache.get('item:0')).toBeUndefined();
+    } finally {
+      await writer.stop();
+    }
+  });
+
+  it('stop() retries for stopTimeoutMs, reports what it could not write, and keeps it for a later sync', async () => {
+    await reconnected();
+    const writer = cache.writeBehind({ interval: 60, stopTimeoutMs: 500 }).start();
+    await redis.stop();
+    for (let i = 0; i < 3; i++) writer.push(`late:${i}`, i);
+    errors.length = 0;
+    const stopping = Date.now();
+    expect(await writer.stop()).toBe(false);
+    expect(Date.now() - stopping).toBeGreaterThanOrEqual(450);
+    expect(Date.now() - stopping).toBeLessThan(3000);
+    const report = errors.find((err) => err.operation === 'writeBehind stop');
+    expect(report?.message).toMatch(/3 pushed value\(s\) could not be written within stopTimeoutMs \(500 ms\) and stay queued: "late:0", "late:1", "late:2"/);
+    expect(writer.size).toBe(3);
+    expect(() => writer.push('after-stop', 1)).toThrow(/not running/);
+
+    await redis.start();
+    await reconnected();
+    expect(await writer.sync({ wait: true })).toBe(true);
+    expect(await cache.getMany(['late:0', 'late:1', 'late:2'])).toEqual([0, 1, 2]);
+  });
+});
