@@ -5,6 +5,7 @@ import type Koa from 'koa';
 import { decodeEntry, encode, encodeEntry, withTags, type Entry, type TagVersions } from './codec';
 import { KeyvStore } from './store/keyv';
 import { MemoryStore } from './store/memory';
+import { Stats, type CacheKind, type CacheStats, type Outcome } from './stats';
 import type { Store } from './store/store';
 import { TieredStore } from './store/tiered';
 import { newTagVersion, tagKey, validateTags, versionsCurrent } from './tags';
@@ -91,6 +92,7 @@ export class Cache extends EventEmitter {
   private readonly lockWaitMs: number;
   private readonly inFlight = new Map<string, Promise<unknown>>();
   private readonly lastReport = new Map<string, { at: number; suppressed: number }>();
+  private readonly counters = new Stats();
 
   constructor(options: CacheOptions = {}) {
     super();
@@ -203,6 +205,7 @@ export class Cache extends EventEmitter {
    */
   async invalidateTags(tags: readonly string[]): Promise<void> {
     validateTags(tags, 'invalidateTags');
+    if (this.listenerCount('invalidate') > 0) this.emit('invalidate', { tags });
     await Promise.all(
       tags.map((tag) => this.call('invalidateTags', tagKey(tag), () => this.store.set(tagKey(tag), encodeEntry(tag, newTagVersion(), undefined), 0), false)),
     );
@@ -235,8 +238,9 @@ export class Cache extends EventEmitter {
     return results.every(Boolean);
   }
 
-  /** Resolves whether there was an entry to delete. */
+  /** Resolves whether there was an entry to delete. Emits `'delete'` with `{ key }`. */
   async delete(key: string): Promise<boolean> {
+    if (this.listenerCount('delete') > 0) this.emit('delete', { key });
     return this.call('delete', key, () => this.store.delete(key), false);
   }
 
@@ -271,13 +275,19 @@ export class Cache extends EventEmitter {
    */
   async getOrSet<T>(key: string, compute: () => T | Promise<T>, options: SetOptions = {}): Promise<T> {
     const hit = this.peekEntry(key);
-    if (hit) return hit.value as T;
+    if (hit) {
+      this.record('hit', 'value', key, key);
+      return hit.value as T;
+    }
     return this.coalesce(key, async () => {
       const cached = await this.getEntry(key);
+      this.record(cached ? 'hit' : 'miss', 'value', key, key);
       if (cached) return cached.value as T;
       const tags = options.tags && (await this.tagVersions(validateTags(options.tags, `key ${JSON.stringify(key)}`)));
       const value = await compute();
-      if (value !== undefined && (tags || !options.tags)) await this.setEntry(key, { value, tags }, options.timeout);
+      if (value !== undefined && (tags || !options.tags) && (await this.setEntry(key, { value, tags }, options.timeout))) {
+        this.record('set', 'value', key, key);
+      }
       return value;
     });
   }
@@ -304,6 +314,26 @@ export class Cache extends EventEmitter {
   /** Closes the store's connection (if the cache opened it). */
   async close(): Promise<void> {
     await this.store.close();
+  }
+
+  /**
+   * Counts an outcome for `stats()` and emits it as an event (`'hit'`, `'miss'`, `'stale'`,
+   * `'set'`, `'refresh'`) with `{ key, kind, name }` when anyone listens. Called by the fragment tag, the
+   * response middleware, memoize and the value helpers; `name` groups the counts (fragment name,
+   * route, function).
+   */
+  record(outcome: Outcome, kind: CacheKind, key: string, name?: string): void {
+    this.counters.count(outcome, kind, name);
+    if (this.listenerCount(outcome) > 0) this.emit(outcome, { key, kind, name });
+  }
+
+  /** Hits, misses, stale serves and sets per kind and per name, with hit ratios. */
+  stats(): CacheStats {
+    return this.counters.snapshot();
+  }
+
+  resetStats(): void {
+    this.counters.reset();
   }
 
   /**
@@ -343,7 +373,10 @@ export class Cache extends EventEmitter {
   private async underLock<T>(key: string, fn: () => Promise<T>): Promise<T> {
     const lockKey = `lock:${key}`;
     const acquired = await this.call('lock', key, () => this.store.add(lockKey, encode(lockKey, newTagVersion()), this.lockAgeMs), undefined);
-    if (acquired === false) await this.waitForLock(key, lockKey);
+    if (acquired === false) {
+      if (this.listenerCount('lockWait') > 0) this.emit('lockWait', { key });
+      await this.waitForLock(key, lockKey);
+    }
     try {
       return await fn();
     } finally {

@@ -73,6 +73,7 @@ export class Memo {
     return this.cache.coalesce(forced ? `${key}:forced` : key, async () => {
       if (!forced) {
         const box = await this.cache.get<unknown[]>(key);
+        this.cache.record(Array.isArray(box) ? 'hit' : 'miss', 'memoized', key, name);
         if (Array.isArray(box)) return box[0];
       }
       // Tag versions are taken before computing, so that an invalidation landing meanwhile wins.
@@ -159,6 +160,7 @@ export class Memo {
       throw err;
     }
     if (!stored) return;
+    this.cache.record('set', 'memoized', key, name);
     // Keep every version alive at least as long as this entry (Flask-Caching #531). Re-read them
     // first: writing back a version replaced meanwhile (deleteMemoized) would revive old entries.
     const current = await this.cache.getMany(versionKeys);

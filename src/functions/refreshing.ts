@@ -109,6 +109,7 @@ export class Refreshing<T> {
       if (value === undefined) throw new TypeError(`refreshing ${JSON.stringify(this.key)}: the function returned undefined`);
       const stored = { value, updatedAt: Date.now() };
       await this.cache.set(this.key, stored, this.timeout);
+      this.cache.record('refresh', 'value', this.key, this.key);
       this.current = stored;
       this.error = undefined;
       return value;

@@ -99,9 +99,12 @@ export class CacheExtension implements nunjucks.Extension {
       return deliver(cb, placed(err, templateName, line, column));
     }
 
+    // Stats group fragments by name; anonymous ones by where they are.
+    const name = rest.length === 1 ? `${templateName}:${line}` : (rest[1] as string);
     if (timeout !== 'del') {
       const hit = this.cache.peekEntry(key);
       if (hit !== undefined && typeof hit.value === 'string') {
+        this.cache.record('hit', 'fragment', key, name);
         if (hit.tags) addToEnclosing(hit.tags);
         return deliver(cb, null, hit.value);
       }
@@ -114,17 +117,21 @@ export class CacheExtension implements nunjucks.Extension {
     const rendered =
       timeout === 'del'
         ? this.cache.delete(key).then(() => renderCollecting(body, undefined))
-        : this.cache.coalesce(key, () => this.renderMiss(key, body, timeout, tags));
+        : this.cache.coalesce(key, () => this.renderMiss(key, name, body, timeout, tags));
     rendered.then(served, fail);
   }
 
-  private async renderMiss(key: string, body: Body, timeout: unknown, tags: readonly string[] | undefined): Promise<Entry> {
+  private async renderMiss(key: string, name: string, body: Body, timeout: unknown, tags: readonly string[] | undefined): Promise<Entry> {
     const cached = await this.cache.getEntry(key);
-    if (cached && typeof cached.value === 'string') return cached;
+    if (cached && typeof cached.value === 'string') {
+      this.cache.record('hit', 'fragment', key, name);
+      return cached;
+    }
+    this.cache.record('miss', 'fragment', key, name);
     // Versions are taken before rendering, so an invalidation during the render makes it a miss.
     const own = tags && (await this.cache.tagVersions(tags));
     const entry = await renderCollecting(body, own);
-    if (own || !tags) await this.cache.setEntry(key, entry, timeout as never);
+    if ((own || !tags) && (await this.cache.setEntry(key, entry, timeout as never))) this.cache.record('set', 'fragment', key, name);
     return entry;
   }
 
