@@ -2,7 +2,8 @@ import { EventEmitter } from 'node:events';
 import type { KeyvStoreAdapter } from 'keyv';
 import type { Keyv } from '@keyv/redis';
 import type Koa from 'koa';
-import { decodeEntry, encode, encodeEntry, withTags, type Entry, type TagVersions } from './codec';
+import { decodeEntry, encode, encodeEntry, withHeader, type Entry, type TagVersions } from './codec';
+import { attachDebugLog } from './log';
 import { KeyvStore } from './store/keyv';
 import { MemoryStore } from './store/memory';
 import { Stats, type CacheKind, type CacheStats, type Outcome } from './stats';
@@ -125,6 +126,7 @@ export class Cache extends EventEmitter {
           )
         : shared;
     }
+    attachDebugLog(this);
     const lock = this.store.local ? false : (options.lock ?? {});
     this.lockAgeMs = lock ? timeoutToMs(lock.age, 10_000, 'lock.age') : 0;
     this.lockWaitMs = lock ? timeoutToMs(lock.wait, 5_000, 'lock.wait') : 0;
@@ -189,7 +191,7 @@ export class Cache extends EventEmitter {
    */
   async setEntry(key: string, entry: Entry, timeout?: Timeout): Promise<boolean> {
     const ttlMs = this.ttlOf(key, timeout);
-    const data = encodeEntry(key, entry.value, entry.tags);
+    const data = encodeEntry(key, entry);
     return this.call('set', key, () => this.store.set(key, data, ttlMs), false);
   }
 
@@ -207,7 +209,7 @@ export class Cache extends EventEmitter {
     validateTags(tags, 'invalidateTags');
     if (this.listenerCount('invalidate') > 0) this.emit('invalidate', { tags });
     await Promise.all(
-      tags.map((tag) => this.call('invalidateTags', tagKey(tag), () => this.store.set(tagKey(tag), encodeEntry(tag, newTagVersion(), undefined), 0), false)),
+      tags.map((tag) => this.call('invalidateTags', tagKey(tag), () => this.store.set(tagKey(tag), encode(tag, newTagVersion()), 0), false)),
     );
   }
 
@@ -221,7 +223,7 @@ export class Cache extends EventEmitter {
       let version = current[i] === undefined ? undefined : this.decodeOrMiss(keys[i], current[i]!)?.value;
       if (typeof version !== 'string') {
         const created = newTagVersion();
-        const data = encodeEntry(keys[i], created, undefined);
+        const data = encode(keys[i], created);
         // Concurrent creators agree on whichever version was stored first.
         const stored = await this.call('tagVersions', keys[i], () => this.store.add(keys[i], data, 0), false);
         version = stored ? created : await this.get<string>(keys[i]);
@@ -362,7 +364,7 @@ export class Cache extends EventEmitter {
     const data = encode(key, value); // refuses an unstorable value before the store is touched
     if (!options.tags) return { data, ttlMs };
     const tags = await this.tagVersions(validateTags(options.tags, `key ${JSON.stringify(key)}`));
-    return { data: tags && withTags(data, tags), ttlMs };
+    return { data: tags && withHeader(data, { tags }), ttlMs };
   }
 
   /**
@@ -432,6 +434,8 @@ export class Cache extends EventEmitter {
     rethrowTypeErrors = false,
   ): Promise<T | F> {
     if (this.store.local) return run();
+    const started = performance.now();
+    let ok = false;
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<never>((_, reject) => {
       timer = setTimeout(
@@ -440,13 +444,17 @@ export class Cache extends EventEmitter {
       );
     });
     try {
-      return await Promise.race([run(), deadline]);
+      const result = await Promise.race([run(), deadline]);
+      ok = true;
+      return result;
     } catch (err) {
       if (rethrowTypeErrors && err instanceof TypeError) throw err;
       this.report(operation, key, err);
       return fallback;
     } finally {
       clearTimeout(timer);
+      // For latency metrics: `{ operation, seconds, ok }` per call to a shared store.
+      if (this.listenerCount('storeCall') > 0) this.emit('storeCall', { operation, seconds: (performance.now() - started) / 1000, ok });
     }
   }
 

@@ -4,8 +4,9 @@
  *   b<base64>  a Buffer
  *   j<json>    anything else JSON can carry exactly; Buffers nested in it become {"$b": base64} and
  *              object keys that start with "$" gain one more "$", so the two can never be confused.
- *   t<n>:<json><entry>  a tagged entry: n characters of JSON {tag: version} recording the version
- *              of each tag when the entry was written, followed by one of the forms above.
+ *   t<n>:<json><entry>  an entry with a header: n characters of JSON {"t": {tag: version}, "at": ms}
+ *              recording the version of each tag when the entry was written and when it was
+ *              written, followed by one of the forms above.
  * Values JSON would change silently (functions, cycles, Dates, Maps, class instances, NaN, undefined
  * inside arrays) are refused with an error naming the key and where in the value the problem is.
  */
@@ -24,21 +25,24 @@ export function encode(key: string, value: unknown): string {
   return 'j' + JSON.stringify(toJson(key, value, 'the value', new Set()));
 }
 
-/** A decoded entry: its value, and the tag versions it was written under (if it has tags). */
+/** A decoded entry: its value, the tag versions it was written under, and when it was written. */
 export interface Entry {
   value: unknown;
   tags?: TagVersions;
+  /** When the entry was written (ms since the epoch), where the writer recorded it. */
+  storedAt?: number;
 }
 
 export type TagVersions = Record<string, string>;
 
-export function encodeEntry(key: string, value: unknown, tags: TagVersions | undefined): string {
-  return tags ? withTags(encode(key, value), tags) : encode(key, value);
+export function encodeEntry(key: string, entry: Entry): string {
+  const data = encode(key, entry.value);
+  return entry.tags || entry.storedAt ? withHeader(data, entry) : data;
 }
 
-/** Prefixes an encoded value with the tag versions it is stored under. */
-export function withTags(data: string, tags: TagVersions): string {
-  const header = JSON.stringify(tags);
+/** Prefixes an encoded value with the header of its entry. */
+export function withHeader(data: string, { tags, storedAt }: Omit<Entry, 'value'>): string {
+  const header = JSON.stringify({ t: tags, at: storedAt });
   return `t${header.length}:${header}${data}`;
 }
 
@@ -48,7 +52,8 @@ export function decodeEntry(data: string): Entry {
   if (form !== 116 /* t */) return { value: decode(data) };
   const colon = data.indexOf(':');
   const end = colon + 1 + Number(data.slice(1, colon));
-  return { value: decode(data.slice(end)), tags: JSON.parse(data.slice(colon + 1, end)) as TagVersions };
+  const header = JSON.parse(data.slice(colon + 1, end)) as { t?: TagVersions; at?: number };
+  return { value: decode(data.slice(end)), tags: header.t, storedAt: header.at };
 }
 
 export function decode(data: string): unknown {

@@ -79,3 +79,32 @@ describe('stats by name', () => {
     await cache.close();
   });
 });
+
+describe('debug logging (DEBUG=koa-fragment-cache:*)', () => {
+  it('logs one line per decision with keys and names, never the cached content', async () => {
+    const createDebug = (await import('debug')).default;
+    const lines: string[] = [];
+    const originalLog = createDebug.log;
+    createDebug.enable('koa-fragment-cache:*');
+    createDebug.log = (...args: unknown[]) => void lines.push(args.join(' '));
+    try {
+      const cache = new Cache();
+      const env = createEnvironment({ cache, views: __dirname });
+      const page = '{% cache 60, "card", 7 %}top-secret-content{% endcache %}';
+      await renderString(env, page);
+      await renderString(env, page);
+      await cache.invalidateTags(['product:7']);
+    } finally {
+      createDebug.disable();
+      createDebug.log = originalLog;
+    }
+    const decisions = lines.map((line) => line.replace(/^.*koa-fragment-cache:/, '').replace(/\s+\+\d+m?s$/, ''));
+    expect(decisions).toEqual([
+      expect.stringMatching(/^fragment miss card fragment:4:card\/1:7/),
+      expect.stringMatching(/^fragment set card fragment:4:card\/1:7/),
+      expect.stringMatching(/^fragment hit card fragment:4:card\/1:7/),
+      expect.stringMatching(/^store invalidate tags product:7/),
+    ]);
+    expect(lines.join('\n')).not.toContain('top-secret-content');
+  });
+});

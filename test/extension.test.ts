@@ -214,3 +214,24 @@ describe('the {% cache %} tag with a memory store', () => {
     expect(get).not.toHaveBeenCalled();
   });
 });
+
+describe('debug markers', () => {
+  it('wrap each top-level fragment in comments with its key, HIT/MISS/DELETED and age', async () => {
+    const cache = new Cache();
+    const env = createEnvironment({ cache, views: __dirname, debugMarkers: true });
+    const page = '{% cache t, "box", 1 %}<b>{% cache 60, "inner" %}i{% endcache %}</b>{% endcache %}';
+    const key = makeTemplateFragmentKey('box', [1]);
+    expect(await renderString(env, page, { t: 60 })).toBe(`<!-- kfc MISS box ${key} age=0.0s --><b>i</b><!-- /kfc box -->`);
+    await sleep(120);
+    expect(await renderString(env, page, { t: 60 })).toMatch(new RegExp(`^<!-- kfc HIT box ${key} age=0\\.1s --><b>i</b><!-- /kfc box -->$`));
+    expect(await renderString(env, page, { t: 'del' })).toBe(`<!-- kfc DELETED box ${key} --><b>i</b><!-- /kfc box -->`);
+    expect(await cache.get(key)).toBeUndefined(); // markers are never stored
+    await renderString(env, page, { t: 60 });
+    expect(await cache.get(key)).toBe('<b>i</b>');
+  });
+
+  it('are off by default', async () => {
+    const env = createEnvironment({ cache: new Cache(), views: __dirname });
+    expect(await renderString(env, '{% cache 60, "x" %}x{% endcache %}')).toBe('x');
+  });
+});

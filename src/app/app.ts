@@ -46,6 +46,7 @@ export function createApp(options: CreateAppOptions = {}): CatalogApp {
   const router = createRouter({ cache, catalog });
 
   const app = Object.assign(new Koa(), { cache, catalog });
+  app.use(nameTheWorker);
   app.use(startRequestClock);
   app.use(serve(appPaths.public));
   app.use(views(env));
@@ -54,6 +55,12 @@ export function createApp(options: CreateAppOptions = {}): CatalogApp {
   app.use(router.allowedMethods());
   return app;
 }
+
+/** Says which process answered: with WORKERS > 1, clients (and tests) can tell the workers apart. */
+const nameTheWorker: Middleware = async (ctx, next) => {
+  ctx.set('X-Worker', String(process.pid));
+  await next();
+};
 
 /** Remembers when the request began, for the footer's "rendered in … ms". */
 const startRequestClock: Middleware = async (ctx, next) => {

@@ -40,7 +40,8 @@ export function cached(cache: Cache, options: CachedOptions = {}): Middleware {
   const setCacheStatus = (ctx: Context, status: CacheStatus) => {
     if (config.cacheStatusHeader) ctx.set(config.cacheStatusHeader, status);
   };
-  const serve = (ctx: Context, response: StoredResponse, status: CacheStatus) => serveStored(ctx, response, status, config.cacheStatusHeader);
+  const serve = (ctx: Context, response: StoredResponse, status: CacheStatus, now?: number) =>
+    serveStored(ctx, response, status, config.cacheStatusHeader, now);
 
   function keyOf(ctx: Context): string {
     const prefix = checkedString(config.keyPrefix(ctx), 'keyPrefix');
@@ -135,11 +136,11 @@ export function cached(cache: Cache, options: CachedOptions = {}): Middleware {
       const now = Date.now();
       if (response.freshUntil === 0 || now < response.freshUntil) {
         if (response.freshUntil !== 0 && now >= response.freshUntil - config.refreshMarginMs) refreshInBackground(ctx, found);
-        return serve(ctx, response, 'HIT');
+        return serve(ctx, response, 'HIT', now);
       }
       if (now < response.freshUntil + config.staleWhileRevalidateMs) {
         refreshInBackground(ctx, found);
-        return serve(ctx, response, 'STALE');
+        return serve(ctx, response, 'STALE', now);
       }
       if (now < response.freshUntil + config.staleIfErrorMs) fallback = response;
     }

@@ -9,12 +9,18 @@ export type CacheStatus = 'MISS' | 'HIT' | 'STALE' | 'BYPASS';
  * and a 304 when the request is conditional and its validators match. Synchronous, and on the hot
  * path: headers go straight to `res` (Koa's `ctx.set` adds only a check that nothing was sent yet).
  */
-export function serveStored(ctx: Context, response: StoredResponse, status: CacheStatus, cacheStatusHeader: string | false): void {
+export function serveStored(
+  ctx: Context,
+  response: StoredResponse,
+  status: CacheStatus,
+  cacheStatusHeader: string | false,
+  now = Date.now(),
+): void {
   const { res } = ctx;
   ctx.status = response.status;
   for (const [name, value] of response.headers) res.setHeader(name, value);
   res.setHeader('ETag', response.etag);
-  res.setHeader('Age', String(Math.max(0, Math.floor((Date.now() - response.storedAt) / 1000))));
+  res.setHeader('Age', String(Math.max(0, Math.floor((now - response.storedAt) / 1000))));
   if (cacheStatusHeader) res.setHeader(cacheStatusHeader, status);
   ctx.body = response.body;
   // `ctx.fresh` copies every response header; most requests are not conditional at all.

@@ -1,8 +1,8 @@
 import nunjucks from 'nunjucks';
 import type { Cache } from '../cache';
-import { CacheExtension } from './extension';
+import { CacheExtension, type CacheExtensionOptions } from './extension';
 
-export interface EnvironmentOptions extends nunjucks.ConfigureOptions {
+export interface EnvironmentOptions extends nunjucks.ConfigureOptions, CacheExtensionOptions {
   cache: Cache;
   /** Folder (or folders) the templates are loaded from. */
   views: string | string[];
@@ -14,9 +14,9 @@ export interface EnvironmentOptions extends nunjucks.ConfigureOptions {
  * Render with the callback API (`env.render(name, ctx, cb)`) or `ctx.render` from `views()`:
  * a template with an async tag cannot render synchronously.
  */
-export function createEnvironment({ cache, views, noCache, ...options }: EnvironmentOptions): nunjucks.Environment {
+export function createEnvironment({ cache, views, noCache, debugMarkers, ...options }: EnvironmentOptions): nunjucks.Environment {
   const loader = new nunjucks.FileSystemLoader(views, { noCache });
   const env = new nunjucks.Environment(loader, options);
-  env.addExtension('CacheExtension', new CacheExtension(cache));
+  env.addExtension('CacheExtension', new CacheExtension(cache, { debugMarkers }));
   return env;
 }

@@ -38,11 +38,25 @@ const enclosingTags = new AsyncLocalStorage<TagVersions>();
  * template's source. A `'del'` timeout deletes the entry and renders the body fresh, uncached.
  * `tags=[…]` (the one keyword argument) makes the fragment a miss once any tag is invalidated.
  */
+export interface CacheExtensionOptions {
+  /**
+   * Wrap each fragment in HTML comments saying its key, HIT/MISS and age, to see in the page
+   * source what came from the cache. Fragments inside another fragment are part of its HTML and
+   * are not wrapped. For development: it costs a string per fragment.
+   */
+  debugMarkers?: boolean;
+}
+
 export class CacheExtension implements nunjucks.Extension {
   readonly tags = ['cache'];
   private readonly sourceDigests = new WeakMap<object, string>();
+  private readonly debugMarkers: boolean;
 
-  constructor(readonly cache: Cache) {
+  constructor(
+    readonly cache: Cache,
+    options: CacheExtensionOptions = {},
+  ) {
+    this.debugMarkers = options.debugMarkers === true;
     installParserHooks((extension) => extension instanceof CacheExtension);
   }
 
@@ -106,33 +120,46 @@ export class CacheExtension implements nunjucks.Extension {
       if (hit !== undefined && typeof hit.value === 'string') {
         this.cache.record('hit', 'fragment', key, name);
         if (hit.tags) addToEnclosing(hit.tags);
-        return deliver(cb, null, hit.value);
+        return deliver(cb, null, this.debugMarkers ? marked(hit, 'HIT', name, key) : hit.value);
       }
     }
-    const served = (entry: Entry) => {
+    const served = (entry: Entry, state: string) => {
       if (entry.tags) addToEnclosing(entry.tags);
-      deliver(cb, null, String(entry.value));
+      deliver(cb, null, this.debugMarkers ? marked(entry, state, name, key) : String(entry.value));
     };
     const fail = (err: unknown) => deliver(cb, placed(err, templateName, line, column));
-    const rendered =
-      timeout === 'del'
-        ? this.cache.delete(key).then(() => renderCollecting(body, undefined))
-        : this.cache.coalesce(key, () => this.renderMiss(key, name, body, timeout, tags));
-    rendered.then(served, fail);
+    if (timeout === 'del') {
+      this.cache
+        .delete(key)
+        .then(() => renderCollecting(body, undefined))
+        .then((entry) => served(entry, 'DELETED'), fail);
+      return;
+    }
+    this.cache
+      .coalesce(key, () => this.renderMiss(key, name, body, timeout, tags))
+      .then(({ entry, rendered }) => served(entry, rendered ? 'MISS' : 'HIT'), fail);
   }
 
-  private async renderMiss(key: string, name: string, body: Body, timeout: unknown, tags: readonly string[] | undefined): Promise<Entry> {
+  /** The fragment from the store, or else rendered and stored (`rendered` says which). */
+  private async renderMiss(
+    key: string,
+    name: string,
+    body: Body,
+    timeout: unknown,
+    tags: readonly string[] | undefined,
+  ): Promise<{ entry: Entry; rendered: boolean }> {
     const cached = await this.cache.getEntry(key);
     if (cached && typeof cached.value === 'string') {
       this.cache.record('hit', 'fragment', key, name);
-      return cached;
+      return { entry: cached, rendered: false };
     }
     this.cache.record('miss', 'fragment', key, name);
     // Versions are taken before rendering, so an invalidation during the render makes it a miss.
     const own = tags && (await this.cache.tagVersions(tags));
     const entry = await renderCollecting(body, own);
+    if (this.debugMarkers) entry.storedAt = Date.now();
     if ((own || !tags) && (await this.cache.setEntry(key, entry, timeout as never))) this.cache.record('set', 'fragment', key, name);
-    return entry;
+    return { entry, rendered: true };
   }
 
   private sourceDigest(parser: { tokens: { str: string } }): string {
@@ -186,6 +213,15 @@ function settle(cb: Callback, err: Error | null, html: string | undefined): void
   } finally {
     syncDepth--;
   }
+}
+
+/** The fragment's HTML between comments naming it, unless it is part of an enclosing fragment. */
+function marked(entry: Entry, state: string, name: string, key: string): string {
+  const html = String(entry.value);
+  if (enclosingTags.getStore()) return html;
+  const age = entry.storedAt === undefined ? '' : ` age=${((Date.now() - entry.storedAt) / 1000).toFixed(1)}s`;
+  const label = `${name} ${key}`.replace(/--/g, '- -');
+  return `<!-- kfc ${state} ${label}${age} -->${html}<!-- /kfc ${name.replace(/--/g, '- -')} -->`;
 }
 
 function addToEnclosing(tags: TagVersions): void {
