@@ -1,93 +1,173 @@
-// Hits/second of a route under cache.cached() (memory store, every request a hit) against a bare Koa
-// route running the same handler (10 KB), measured with autocannon over loopback in alternating
-// rounds. The ratio is the median of each round's cached ÷ bare, so drift on a shared machine,
-// which moves both of a round's runs alike, cancels out. The server runs in a child process of its own, so the
-// load generator does not compete with it for the event loop. Build first: npx tsc -p tsconfig.build.json
-const { fork } = require('node:child_process');
-const { median, quick, table, writeResult } = require('./lib');
+// Scenario 1, response hits: one handler sending the same 10 KB, served by bare Koa, by
+// `cache.cached()` on the memory store, on Redis with the in-process tier (L1) and on Redis alone,
+// and by koa-cash 5 on an LRU and on Redis (configured the same way: same TTL, its hit header on,
+// bodies base64 in Redis as ours are). Every request is a hit. One more route, bare Koa plus the
+// three headers a hit carries (ETag, Age, X-Cache), shows how much of a hit's cost is those headers.
+//
+// autocannon over loopback, the routes in rotating order round after round so that drift on a shared
+// machine hits them alike; each ratio is the median of the rounds' ratios. The server runs in a child
+// process so the load generator does not compete with it for its event loop; its CPU time per request
+// is reported too (least-disturbed round), which a busy machine blurs less, but it leaves out the
+// redis-server's CPU. Build first: npx tsc -p tsconfig.build.json. BENCH_QUICK=1: a smoke run.
+const { quick, REDIS_URL, loadRounds, median, ratioPerRound, round, runMain, serveChild, startChild, table, withServerCpu, writeResult } = require('./lib');
 
 const BODY_BYTES = 10 * 1024;
-const ROUNDS = quick ? 2 : 20;
-const ROUND_SECONDS = quick ? 1 : 1;
+const ROUNDS = quick ? 1 : 10;
+const ROUND_SECONDS = 1;
 const CONNECTIONS = 16;
+
+/** Route path → what serves it; the first is the baseline. */
+const ROUTES = {
+  '/bare': 'bare Koa',
+  '/bare-hit-headers': 'bare Koa + hit headers',
+  '/memory': 'cached(): memory',
+  '/redis-l1': 'cached(): Redis + L1',
+  '/redis': 'cached(): Redis alone',
+  '/koa-cash-memory': 'koa-cash: memory (LRU)',
+  '/koa-cash-redis': 'koa-cash: Redis',
+};
 
 function serve() {
   const Koa = require('koa');
   const Router = require('@koa/router');
+  const koaCash = require('koa-cash');
+  const { LRUCache } = require('lru-cache');
+  const { createClient } = require('@keyv/redis');
   const { Cache } = require('../dist');
-  const page = Buffer.from(`<!doctype html><main>${'<p>cached page text</p>'.repeat(BODY_BYTES)}`.slice(0, BODY_BYTES - 7) + '</main>');
+  const { htmlPage, listen } = require('./lib');
+
+  const page = htmlPage(BODY_BYTES);
   const send = (ctx) => {
     ctx.type = 'html';
     ctx.body = page;
   };
-  const cache = new Cache();
+  const prefix = `kfc-bench-response-${process.pid}`;
+  const caches = {
+    memory: new Cache(),
+    'redis-l1': new Cache({ store: REDIS_URL, keyPrefix: `${prefix}-l1`, operationTimeoutMs: 1000 }),
+    redis: new Cache({ store: REDIS_URL, keyPrefix: `${prefix}-l2`, operationTimeoutMs: 1000, l1: false }),
+  };
+  for (const [name, cache] of Object.entries(caches)) cache.on('error', (err) => console.error(`${name}: ${err.message}`));
+
+  // koa-cash as its README sets it up, with the same bound as our memory store and a store count
+  // of writes (each write is a miss) to check that every measured request was a hit.
+  let koaCashWrites = 0;
+  const lru = new LRUCache({ maxSize: 64 * 2 ** 20, sizeCalculation: (value) => value.body.length + 200 });
+  const redis = createClient({ url: REDIS_URL });
+  const koaCashOn = (store) => koaCash({ setCachedHeader: true, ...store });
+  const cashMemory = koaCashOn({
+    get: (key) => lru.get(key),
+    set: (key, value, maxAge) => (koaCashWrites++, lru.set(key, value, maxAge ? { ttl: maxAge } : undefined)),
+  });
+  const cashRedis = koaCashOn({
+    get: async (key) => {
+      const raw = await redis.get(`${prefix}-koa-cash:${key}`);
+      if (!raw) return undefined;
+      const value = JSON.parse(raw);
+      return { ...value, body: Buffer.from(value.body, 'base64') };
+    },
+    set: (key, value, maxAge) => {
+      koaCashWrites++;
+      const raw = JSON.stringify({ ...value, body: Buffer.from(value.body).toString('base64') });
+      return redis.set(`${prefix}-koa-cash:${key}`, raw, maxAge ? { PX: maxAge } : undefined);
+    },
+  });
+  const cashed = async (ctx) => {
+    if (!(await ctx.cashed())) send(ctx);
+  };
+
   const router = new Router();
   router.get('/bare', send);
-  router.get('/cached', cache.cached({ timeout: 0 }), send);
-  const app = new Koa();
-  app.use(router.routes());
-  const server = app.listen(0, '127.0.0.1', () => process.send({ port: server.address().port }));
-  process.on('message', () => process.send({ cpu: process.cpuUsage() }));
-  process.on('disconnect', () => process.exit(0));
-}
+  router.get('/bare-hit-headers', (ctx) => {
+    ctx.set({ ETag: '"Rq0yQmJ6bLkV1pM3nT8wXaZ2cDe"', Age: '0', 'X-Cache': 'HIT' });
+    send(ctx);
+  });
+  for (const [name, cache] of Object.entries(caches)) router.get(`/${name}`, cache.cached({ timeout: 0 }), send);
+  router.get('/koa-cash-memory', cashMemory, cashed);
+  router.get('/koa-cash-redis', cashRedis, cashed);
+  const app = new Koa().use(router.routes());
+  let server;
 
-/** The server's CPU time so far, in microseconds (user + system). */
-function serverCpu(child) {
-  return new Promise((resolve) => {
-    child.once('message', ({ cpu }) => resolve(cpu.user + cpu.system));
-    child.send('cpu');
+  serveChild({
+    async ready() {
+      await redis.connect();
+      ({ server } = await listen(app));
+      return { port: server.address().port };
+    },
+    /** Writes so far: a route that missed while measured would move them. */
+    writes: () => ({ ours: Object.values(caches).map((cache) => cache.stats().byKind.response.sets), koaCash: koaCashWrites }),
+    async close() {
+      server?.close();
+      for (const cache of Object.values(caches)) {
+        await cache.clear();
+        await cache.close();
+      }
+      for await (const keys of redis.scanIterator({ MATCH: `${prefix}-koa-cash:*` })) if (keys.length) await redis.del(keys);
+      await redis.close();
+    },
   });
 }
 
-/** Requests/second, and the server's CPU microseconds per request (less sensitive to a busy machine). */
-async function measure(child, url, seconds) {
-  const autocannon = require('autocannon');
-  const cpuBefore = await serverCpu(child);
-  const result = await autocannon({ url, connections: CONNECTIONS, duration: seconds });
-  const cpu = (await serverCpu(child)) - cpuBefore;
-  if (result.errors || result.timeouts || result.non2xx) {
-    throw new Error(`${url}: ${result.errors} errors, ${result.timeouts} timeouts, ${result.non2xx} non-2xx`);
+/** Every route sends the same bytes, and the cached ones answer the second request from the cache. */
+async function checkRoutes(base) {
+  const get = async (route) => {
+    const res = await fetch(base + route);
+    return { body: Buffer.from(await res.arrayBuffer()), hit: res.headers.get('x-cache') === 'HIT' || res.headers.get('x-cached-response') === 'HIT' };
+  };
+  const first = await Promise.all(Object.keys(ROUTES).map(get));
+  if (first.some(({ body }) => body.length !== BODY_BYTES || !body.equals(first[0].body))) throw new Error('the routes do not send the same 10 KB');
+  for (const route of Object.keys(ROUTES).filter((r) => !r.startsWith('/bare'))) {
+    if (!(await get(route)).hit) throw new Error(`${route} does not hit`);
   }
-  return { rate: result.requests.average, cpuPerRequest: cpu / result.requests.total };
 }
 
 async function main() {
-  const child = fork(__filename, ['serve']);
+  const server = await startChild(__filename, ['serve']);
   try {
-    const { port } = await new Promise((resolve, reject) => child.once('message', resolve).once('exit', reject));
-    const base = `http://127.0.0.1:${port}`;
-    const [bare, cached] = await Promise.all([fetch(`${base}/bare`), fetch(`${base}/cached`)]);
-    const [bareBytes, cachedBytes] = [Buffer.from(await bare.arrayBuffer()), Buffer.from(await cached.arrayBuffer())];
-    if (!bareBytes.equals(cachedBytes) || bareBytes.length !== BODY_BYTES) throw new Error('the two routes do not send the same 10 KB');
-    if ((await fetch(`${base}/cached`)).headers.get('x-cache') !== 'HIT') throw new Error('the cached route does not hit');
+    const base = `http://127.0.0.1:${server.ready.port}`;
+    await checkRoutes(base);
+    const writesBefore = await server.ask('writes');
+    const samples = await loadRounds(
+      Object.fromEntries(Object.entries(ROUTES).map(([route, name]) => [name, base + route])),
+      {
+        rounds: ROUNDS,
+        seconds: ROUND_SECONDS,
+        connections: CONNECTIONS,
+        warmup: !quick,
+        measure: withServerCpu(server),
+      },
+    );
+    if (JSON.stringify(await server.ask('writes')) !== JSON.stringify(writesBefore)) throw new Error('a route missed while measured');
 
-    for (const path of ['/bare', '/cached']) await measure(child, base + path, 1); // warm up
-    const samples = { bare: [], cached: [] };
-    for (let round = 0; round < ROUNDS; round++) {
-      const order = round % 2 ? ['cached', 'bare'] : ['bare', 'cached'];
-      for (const name of order) samples[name].push(await measure(child, `${base}/${name}`, ROUND_SECONDS));
-    }
-    const perRound = (pick) => samples.cached.map((cached, round) => pick(cached, samples.bare[round]));
-    const row = {
-      'bare Koa req/s': Math.round(median(samples.bare.map((s) => s.rate))),
-      'cached hit req/s': Math.round(median(samples.cached.map((s) => s.rate))),
-      'cached ÷ bare (req/s)': +median(perRound((cached, bare) => cached.rate / bare.rate)).toFixed(3),
-      'bare µs CPU/req': +median(samples.bare.map((s) => s.cpuPerRequest)).toFixed(1),
-      'cached µs CPU/req': +median(samples.cached.map((s) => s.cpuPerRequest)).toFixed(1),
-      'bare ÷ cached (CPU)': +median(perRound((cached, bare) => bare.cpuPerRequest / cached.cpuPerRequest)).toFixed(3),
-    };
-    console.log(`10 KB response, ${CONNECTIONS} connections, ${ROUNDS} alternating rounds of ${ROUND_SECONDS} s each (medians)\n`);
-    console.log(table([row]));
-    const file = writeResult('response', { bodyBytes: BODY_BYTES, connections: CONNECTIONS, rounds: ROUNDS, roundSeconds: ROUND_SECONDS, samples, ...row });
+    const bare = ROUTES['/bare'];
+    const leastCpu = (name) => Math.min(...samples[name].map((s) => s.cpuPerRequest));
+    const rows = Object.values(ROUTES).map((name) => ({
+      route: name,
+      'req/s': Math.round(median(samples[name].map((s) => s.rate))),
+      '÷ bare Koa': round(ratioPerRound(samples, name, bare), 3),
+      'p99 ms': median(samples[name].map((s) => s.p99Ms)),
+      'µs CPU/req': round(leastCpu(name), 1),
+    }));
+    const ratio = (name) => rows.find((row) => row.route === name)['÷ bare Koa'];
+    const targets = [
+      { target: 'cached() on memory ≥ 0.95× bare Koa', measured: ratio('cached(): memory'), met: ratio('cached(): memory') >= 0.95 },
+      {
+        target: 'cached() on memory ahead of koa-cash on memory',
+        measured: round(ratioPerRound(samples, 'cached(): memory', 'koa-cash: memory (LRU)'), 3),
+      },
+      { target: 'cached() on Redis + L1 ≥ 0.9× bare Koa', measured: ratio('cached(): Redis + L1'), met: ratio('cached(): Redis + L1') >= 0.9 },
+    ];
+    targets[1].met = targets[1].measured > 1;
+    console.log(`\nResponse hits: 10 KB, ${CONNECTIONS} connections, ${ROUNDS} rounds of ${ROUND_SECONDS} s per route`);
+    console.log("req/s, p99: medians; ÷ bare Koa: median of the rounds' ratios; CPU: server process, least-disturbed round\n");
+    console.log(table(rows));
+    console.log(`\n${table(targets)}`);
+    const file = writeResult('response', { bodyBytes: BODY_BYTES, connections: CONNECTIONS, rounds: ROUNDS, roundSeconds: ROUND_SECONDS, rows, targets, samples });
     console.log(`\nwrote ${file}`);
   } finally {
-    child.disconnect();
+    await server.stop();
   }
 }
 
 if (process.argv[2] === 'serve') serve();
-else
-  main().catch((err) => {
-    console.error(err);
-    process.exitCode = 1;
-  });
+else runMain(module, main);

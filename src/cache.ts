@@ -4,12 +4,13 @@ import type { Keyv } from '@keyv/redis';
 import type Koa from 'koa';
 import { decodeEntry, encode, encodeEntry, withHeader, type Entry, type TagVersions } from './codec';
 import { attachDebugLog } from './log';
+import { PendingRemovals } from './pending';
 import { KeyvStore } from './store/keyv';
 import { MemoryStore } from './store/memory';
 import { Stats, type CacheKind, type CacheStats, type Outcome } from './stats';
 import type { Store } from './store/store';
 import { TieredStore } from './store/tiered';
-import { newTagVersion, tagKey, validateTags, versionsCurrent } from './tags';
+import { isTagKey, newTagVersion, tagKey, validateTags, versionsCurrent } from './tags';
 import { timeoutToMs, type Timeout } from './timeout';
 import { deleteMemoized, type MemoizedCallable } from './functions/delete-memoized';
 import { memoize, type Memoized, type MemoizeOptions } from './functions/memoize';
@@ -94,6 +95,12 @@ export class Cache extends EventEmitter {
   private readonly inFlight = new Map<string, Promise<unknown>>();
   private readonly lastReport = new Map<string, { at: number; suppressed: number }>();
   private readonly counters = new Stats();
+  private invalidationCount = 0;
+  private readonly pending = new PendingRemovals({
+    deleteKey: async (key) => (await this.call('delete', key, () => this.store.delete(key), undefined)) !== undefined,
+    invalidateTag: (tag) => this.writeTagVersion(tag),
+    giveUp: (what) => this.report('retry', what, new Error('too many removals pending while the store fails; gave up the oldest')),
+  });
 
   constructor(options: CacheOptions = {}) {
     super();
@@ -123,6 +130,7 @@ export class Cache extends EventEmitter {
             timeoutToMs(l1.ttl, 60_000, 'l1.ttl') || Infinity,
             `${this.keyPrefix}::invalidations`,
             onError,
+            (keys) => this.changedElsewhere(keys),
           )
         : shared;
     }
@@ -161,7 +169,8 @@ export class Cache extends EventEmitter {
   /** `peek`, with the tag versions the entry was written under. */
   peekEntry(key: string): Entry | undefined {
     const entry = this.store.peek?.(key);
-    if (!entry?.tags) return entry;
+    if (entry === undefined || this.pending.covers(key, entry.tags)) return undefined;
+    if (!entry.tags) return entry;
     return versionsCurrent(entry.tags, (tag) => this.store.peek!(tagKey(tag))?.value) ? entry : undefined;
   }
 
@@ -182,7 +191,7 @@ export class Cache extends EventEmitter {
   /** Stores `value`; resolves whether it was stored. `timeout` in seconds, `0` = never expires. */
   async set(key: string, value: unknown, timeout?: Timeout | SetOptions): Promise<boolean> {
     const { data, ttlMs } = await this.prepare(key, value, timeout);
-    return data !== undefined && this.call('set', key, () => this.store.set(key, data, ttlMs), false);
+    return data !== undefined && this.stored(key, await this.call('set', key, () => this.store.set(key, data, ttlMs), false));
   }
 
   /**
@@ -192,25 +201,39 @@ export class Cache extends EventEmitter {
   async setEntry(key: string, entry: Entry, timeout?: Timeout): Promise<boolean> {
     const ttlMs = this.ttlOf(key, timeout);
     const data = encodeEntry(key, entry);
-    return this.call('set', key, () => this.store.set(key, data, ttlMs), false);
+    return this.stored(key, await this.call('set', key, () => this.store.set(key, data, ttlMs), false));
   }
 
   /** Stores `value` only when `key` is absent; resolves whether it stored. */
   async add(key: string, value: unknown, timeout?: Timeout | SetOptions): Promise<boolean> {
     const { data, ttlMs } = await this.prepare(key, value, timeout);
-    return data !== undefined && this.call('add', key, () => this.store.add(key, data, ttlMs), false);
+    return data !== undefined && this.stored(key, await this.call('add', key, () => this.store.add(key, data, ttlMs), false));
   }
 
   /**
    * Makes every entry carrying any of `tags` a miss, in every process sharing the store:
-   * one write per tag, whatever the number of entries.
+   * one write per tag, whatever the number of entries. If the store fails, this process treats
+   * those entries as misses and retries the writes in the background until they land.
    */
   async invalidateTags(tags: readonly string[]): Promise<void> {
     validateTags(tags, 'invalidateTags');
     if (this.listenerCount('invalidate') > 0) this.emit('invalidate', { tags });
-    await Promise.all(
-      tags.map((tag) => this.call('invalidateTags', tagKey(tag), () => this.store.set(tagKey(tag), encode(tag, newTagVersion()), 0), false)),
-    );
+    this.tagsInvalidated();
+    await Promise.all(tags.map(async (tag) => (await this.writeTagVersion(tag)) || this.pending.tagFailed(tag)));
+  }
+
+  private async writeTagVersion(tag: string): Promise<boolean> {
+    const written = await this.call('invalidateTags', tagKey(tag), () => this.store.set(tagKey(tag), encode(tag, newTagVersion()), 0), false);
+    if (written) this.pending.tagSettled(tag);
+    return written;
+  }
+
+  /**
+   * How many tag invalidations this process has made or heard of. A value computed while this
+   * number changed may be stale if its tags were only known after computing it: don't store it.
+   */
+  get invalidations(): number {
+    return this.invalidationCount;
   }
 
   /** The current version of each tag, creating the missing ones. Resolves undefined if the store failed. */
@@ -240,10 +263,17 @@ export class Cache extends EventEmitter {
     return results.every(Boolean);
   }
 
-  /** Resolves whether there was an entry to delete. Emits `'delete'` with `{ key }`. */
+  /**
+   * Resolves whether there was an entry to delete. Emits `'delete'` with `{ key }`. If the store
+   * fails, this process treats the key as a miss and retries the delete until it lands.
+   */
   async delete(key: string): Promise<boolean> {
     if (this.listenerCount('delete') > 0) this.emit('delete', { key });
-    return this.call('delete', key, () => this.store.delete(key), false);
+    this.inFlight.delete(key); // a computation started before the delete serves only its own waiters
+    const deleted = await this.call('delete', key, () => this.store.delete(key), undefined);
+    if (deleted === undefined) this.pending.keyFailed(key);
+    else this.pending.keySettled(key);
+    return deleted === true;
   }
 
   /** Resolves how many of `keys` had an entry. */
@@ -281,29 +311,36 @@ export class Cache extends EventEmitter {
       this.record('hit', 'value', key, key);
       return hit.value as T;
     }
-    return this.coalesce(key, async () => {
+    const lookup = async () => {
       const cached = await this.getEntry(key);
-      this.record(cached ? 'hit' : 'miss', 'value', key, key);
-      if (cached) return cached.value as T;
+      if (cached) this.record('hit', 'value', key, key);
+      return cached && { value: cached.value as T };
+    };
+    const computeAndStore = async () => {
+      this.record('miss', 'value', key, key);
       const tags = options.tags && (await this.tagVersions(validateTags(options.tags, `key ${JSON.stringify(key)}`)));
       const value = await compute();
       if (value !== undefined && (tags || !options.tags) && (await this.setEntry(key, { value, tags }, options.timeout))) {
         this.record('set', 'value', key, key);
       }
-      return value;
-    });
+      return { value };
+    };
+    return (await this.coalesce(key, computeAndStore, lookup)).value;
   }
 
   /**
-   * Runs `fn` once for concurrent callers that name the same key; all get its outcome. On a
-   * shared store it also holds the key's lock while `fn` runs, so other processes wait for it
-   * (see the `lock` option). `fn` should start by reading the cache: after waiting, it finds the
-   * value the lock's owner stored.
+   * The value for `key`, found by `lookup` (a store read; `undefined` = miss) or else made by
+   * `compute` (which stores it), once for all concurrent callers in this process. On a shared
+   * store a miss also takes the key's lock while `compute` runs, so that other processes wait
+   * and then find the value with `lookup` (see the `lock` option). A delete or a tag invalidation
+   * detaches a running computation: callers arriving after it start a fresh one.
    */
-  coalesce<T>(key: string, fn: () => Promise<T>): Promise<T> {
+  coalesce<T>(key: string, compute: () => Promise<T>, lookup?: () => Promise<T | undefined>): Promise<T> {
     const running = this.inFlight.get(key);
     if (running) return running as Promise<T>;
-    const promise = (this.lockAgeMs > 0 ? this.underLock(key, fn) : fn()).finally(() => this.inFlight.delete(key));
+    const promise = this.lookupOrCompute(key, compute, lookup).finally(() => {
+      if (this.inFlight.get(key) === promise) this.inFlight.delete(key);
+    });
     this.inFlight.set(key, promise);
     return promise;
   }
@@ -314,7 +351,10 @@ export class Cache extends EventEmitter {
   }
 
   /** Closes the store's connection (if the cache opened it). */
+  /** Tries once more to write pending deletes and invalidations, then closes the connection the cache opened. */
   async close(): Promise<void> {
+    await this.pending.flush();
+    this.pending.stop();
     await this.store.close();
   }
 
@@ -368,22 +408,41 @@ export class Cache extends EventEmitter {
   }
 
   /**
-   * SET NX PX on `lock:<key>`. Whoever gets it runs `fn`; the others wait until the owner
-   * announces the key changed, the lock is gone, or `lock.wait` runs out, then run `fn` (which
-   * reads what the owner stored). A store failure means no lock: `fn` runs, as without one.
+   * `lookup`; on a miss, SET NX PX on `lock:<key>`. Whoever gets the lock runs `compute`; the
+   * others wait until the owner announces the key changed, the lock is gone, or `lock.wait` runs
+   * out, then `lookup` again (finding what the owner stored) or compute it themselves. A store
+   * failure means no lock: `compute` runs, as without one.
    */
-  private async underLock<T>(key: string, fn: () => Promise<T>): Promise<T> {
+  private async lookupOrCompute<T>(key: string, compute: () => Promise<T>, lookup?: () => Promise<T | undefined>): Promise<T> {
+    const found = await lookup?.();
+    if (found !== undefined || this.lockAgeMs === 0) return found ?? compute();
     const lockKey = `lock:${key}`;
-    const acquired = await this.call('lock', key, () => this.store.add(lockKey, encode(lockKey, newTagVersion()), this.lockAgeMs), undefined);
+    const attempt = this.store.add(lockKey, encode(lockKey, newTagVersion()), this.lockAgeMs);
+    const acquired = await this.call('lock', key, () => attempt, undefined);
+    // A lock request that timed out may still land: release it then, or it would hold for lock.age.
+    if (acquired === undefined) attempt.then((late) => late && this.store.delete(lockKey)).catch(() => undefined);
     if (acquired === false) {
       if (this.listenerCount('lockWait') > 0) this.emit('lockWait', { key });
       await this.waitForLock(key, lockKey);
+      const stored = await lookup?.();
+      if (stored !== undefined) return stored;
     }
     try {
-      return await fn();
+      return await compute();
     } finally {
       if (acquired) await this.call('unlock', key, () => this.store.delete(lockKey), false);
     }
+  }
+
+  private tagsInvalidated(): void {
+    this.invalidationCount++;
+    this.inFlight.clear();
+  }
+
+  /** Another process changed these keys: computations of them started before are detached. */
+  private changedElsewhere(keys: readonly string[] | 'all'): void {
+    if (keys === 'all' || keys.some(isTagKey)) this.tagsInvalidated();
+    else for (const key of keys) this.inFlight.delete(key);
   }
 
   private async waitForLock(key: string, lockKey: string): Promise<void> {
@@ -396,6 +455,12 @@ export class Cache extends EventEmitter {
     }
   }
 
+  /** A value stored under `key` supersedes a delete of it still pending. */
+  private stored(key: string, stored: boolean): boolean {
+    if (stored) this.pending.keySettled(key);
+    return stored;
+  }
+
   private ttlOf(key: string, timeout: Timeout): number {
     if (typeof key !== 'string' || key === '') throw new TypeError(`cache key must be a non-empty string, got ${String(key)}`);
     return timeoutToMs(timeout, this.defaultTimeoutMs, `timeout of key ${JSON.stringify(key)}`);
@@ -405,7 +470,10 @@ export class Cache extends EventEmitter {
   private async getEntries(keys: readonly string[]): Promise<(Entry | undefined)[]> {
     const data = await this.call('get', keys.length === 1 ? keys[0] : undefined, () => this.store.getMany(keys), undefined);
     if (!data) return keys.map(() => undefined);
-    const entries = data.map((item, i) => (item === undefined ? undefined : this.decodeOrMiss(keys[i], item)));
+    const entries = data.map((item, i) => {
+      const entry = item === undefined ? undefined : this.decodeOrMiss(keys[i], item);
+      return entry && !this.pending.covers(keys[i], entry.tags) ? entry : undefined;
+    });
     const tags = [...new Set(entries.flatMap((entry) => (entry?.tags ? Object.keys(entry.tags) : [])))];
     if (tags.length === 0) return entries;
     const versions = await this.call('get', undefined, () => this.store.getMany(tags.map(tagKey)), undefined);
@@ -496,6 +564,16 @@ export class Cache extends EventEmitter {
   /** Buffered writes through this cache; call `start()` on what it returns. */
   writeBehind(options?: WriteBehindOptions): WriteBehind {
     return new WriteBehind(this, options);
+  }
+
+  /**
+   * What this process holds in memory: the memory store, or the first tier in front of Redis
+   * (every kind of entry, tag versions included; expired entries count until they are dropped).
+   * `undefined` when the cache keeps nothing in process memory. Cheap: no store is walked.
+   */
+  memoryUsage(): { entries: number; bytes: number } | undefined {
+    const memory = this.store instanceof TieredStore ? this.store.l1 : this.store;
+    return memory instanceof MemoryStore ? { entries: memory.size, bytes: memory.bytes } : undefined;
   }
 }
 

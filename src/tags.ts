@@ -12,6 +12,11 @@ export function tagKey(tag: string): string {
   return digestIfLong(`tag:${tag}`);
 }
 
+/** Whether a store key is a tag's version (see `tagKey`, long tags are digested). */
+export function isTagKey(key: string): boolean {
+  return key.startsWith('tag:') || key.startsWith('tag#');
+}
+
 export function newTagVersion(): string {
   return randomBytes(6).toString('base64url');
 }

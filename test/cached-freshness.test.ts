@@ -1,7 +1,7 @@
 import type Koa from 'koa';
 import { Cache, CacheStoreError } from '../src';
 import { closeApps, counting, eventually, startApp } from './cached-support';
-import { cacheFactory, sleep, storeKinds } from './support/stores';
+import { cacheFactory, redisUrl, sleep, storeKinds, uniquePrefix } from './support/stores';
 
 describe.each(storeKinds)('cached responses over time on the %s store', (kind) => {
   const caches = cacheFactory(kind, 'cached-fresh');
@@ -276,3 +276,33 @@ function slowAfterFirst(delayMs: number): { runs: () => number; handler: (ctx: K
     },
   };
 }
+
+(redisUrl ? describe : describe.skip)('cached responses across processes sharing Redis', () => {
+  const caches: Cache[] = [];
+  afterEach(closeApps);
+  afterAll(async () => {
+    await caches[0]?.clear();
+    await Promise.all(caches.map((cache) => cache.close()));
+  });
+
+  it('runs the route once for concurrent misses in two processes, and both serve its response', async () => {
+    const keyPrefix = uniquePrefix('cached-processes');
+    let runs = 0;
+    const apps = await Promise.all(
+      [0, 1].map(() => {
+        const cache = new Cache({ store: redisUrl, keyPrefix, operationTimeoutMs: 2000 });
+        caches.push(cache);
+        return startApp((router) =>
+          router.get('/slow', cache.cached(), async (ctx) => {
+            runs++;
+            await sleep(200);
+            ctx.body = `computed ${runs}`;
+          }),
+        );
+      }),
+    );
+    const responses = await Promise.all(apps.flatMap(({ get }) => Array.from({ length: 10 }, () => get('/slow').set('Host', 'shop.example'))));
+    expect(runs).toBe(1);
+    expect(new Set(responses.map((r) => `${r.status} ${r.text}`))).toEqual(new Set(['200 computed 1']));
+  });
+});

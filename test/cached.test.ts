@@ -5,7 +5,7 @@ import { Readable } from 'node:stream';
 import type Koa from 'koa';
 import { inject } from 'light-my-request';
 import { Cache, CachedResponse } from '../src';
-import { closeApps, counting, startApp } from './cached-support';
+import { closeApps, counting, eventually, startApp } from './cached-support';
 import { freePort } from './support/redis-server';
 import { cacheFactory, sleep, storeKinds } from './support/stores';
 
@@ -118,6 +118,30 @@ describe.each(storeKinds)('cache.cached() on the %s store', (kind) => {
       expect([getHit.headers['x-cache'], getHit.text]).toEqual(['HIT', 'run 2']);
       expect(route.runs()).toBe(2);
     });
+  });
+
+  it('answers a hit synchronously from process memory, before anything is awaited', async () => {
+    const middleware = cache.cached();
+    const { app, get, host } = await startApp((router) => router.get('/page', middleware, counting().handler));
+    await get('/page');
+    const req = new IncomingMessage(new Socket());
+    Object.assign(req, { method: 'GET', url: '/page', headers: { host } });
+    const ctx = app.createContext(req, new ServerResponse(req));
+    const answered = middleware(ctx, () => Promise.reject(new Error('the route should not run')));
+    expect([ctx.status, String(ctx.body), ctx.response.get('X-Cache')]).toEqual([200, 'run 1', 'HIT']);
+    await answered;
+  });
+
+  it('counts hits, misses, stale answers, stores and refreshes per route in cache.stats()', async () => {
+    const { get } = await startApp((router) =>
+      router.get('/products/:id', cache.cached({ timeout: 0.1, staleWhileRevalidate: 10 }), counting().handler),
+    );
+    await get('/products/1');
+    await get('/products/1');
+    await sleep(150);
+    await get('/products/1');
+    await eventually(() => cache.stats().byKind.response.sets === 2);
+    expect(cache.stats().byName['/products/:id']).toMatchObject({ kind: 'response', hits: 1, misses: 1, stale: 1, sets: 2, refreshes: 1 });
   });
 
   describe('ETag, Age and the cache-status header', () => {
@@ -234,6 +258,8 @@ describe.each(storeKinds)('cache.cached() on the %s store', (kind) => {
       expect((await post('/search').send({ q: 'shoes' })).headers['x-cache']).toBe('HIT');
       expect((await post('/search').send({ q: 'hats' })).text).not.toBe(first.text);
       expect(route.runs()).toBe(2);
+      expect(await cache.delete('response:POST search:{"q":"shoes"}')).toBe(true);
+      expect((await post('/search').send({ q: 'shoes' })).headers['x-cache']).toBe('MISS');
     });
 
     it('splits entries by varyHeaders', async () => {
@@ -476,19 +502,6 @@ describe('cache.cached() when the store fails', () => {
 
 describe('cache.cached() on the memory store', () => {
   afterEach(closeApps);
-
-  it('answers a hit synchronously, before anything is awaited', async () => {
-    const cache = new Cache();
-    const middleware = cache.cached();
-    const { app, get, host } = await startApp((router) => router.get('/page', middleware, counting().handler));
-    await get('/page');
-    const req = new IncomingMessage(new Socket());
-    Object.assign(req, { method: 'GET', url: '/page', headers: { host } });
-    const ctx = app.createContext(req, new ServerResponse(req));
-    const answered = middleware(ctx, () => Promise.reject(new Error('the route should not run')));
-    expect([ctx.status, String(ctx.body), ctx.response.get('X-Cache')]).toEqual([200, 'run 1', 'HIT']);
-    await answered;
-  });
 
   it('takes an entry it cannot read for a miss, and reports it', async () => {
     const cache = new Cache();

@@ -1,6 +1,6 @@
 import { Cache, CacheStoreError, createEnvironment } from '../src';
 import { freePort, startOwnRedis, type OwnRedis } from './support/redis-server';
-import { canStartRedis, sleep } from './support/stores';
+import { canStartRedis, eventually, sleep } from './support/stores';
 
 /** Resolves `promise` and how long it took. */
 async function timed<T>(promise: Promise<T>): Promise<{ value: T; ms: number }> {
@@ -111,5 +111,38 @@ describe('a store that is not there', () => {
     }
     expect(stored).toBe(true);
     expect(await cache.get('k')).toBe('back');
+  });
+});
+
+(canStartRedis ? describe : describe.skip)('removals made while Redis is away', () => {
+  it('are never lost: this process treats them as done at once, and they are retried until Redis takes them', async () => {
+    const redis = await startOwnRedis();
+    const cache = new Cache({ store: redis.url, operationTimeoutMs: 100 });
+    const observer = new Cache({ store: redis.url, operationTimeoutMs: 1000, l1: false });
+    cache.on('error', () => undefined);
+    try {
+      await cache.set('card', 'old card', { tags: ['product:1'] });
+      await cache.set('page', 'old page');
+      expect(cache.peek('card')).toBe('old card');
+      redis.pause();
+      await cache.invalidateTags(['product:1']);
+      await cache.delete('page');
+      // Redis still holds both, but this process already answers as if the removals had landed.
+      expect(cache.peek('card')).toBeUndefined();
+      expect(cache.peek('page')).toBeUndefined();
+      redis.resume();
+      expect(await cache.get('card')).toBeUndefined();
+      expect(await cache.get('page')).toBeUndefined();
+      // The retries land: every process now sees them.
+      expect(await eventually(() => observer.get('card'), undefined, 3000)).toBeUndefined();
+      expect(await eventually(() => observer.get('page'), undefined, 3000)).toBeUndefined();
+      await cache.set('page', 'new page');
+      expect(await cache.get('page')).toBe('new page');
+    } finally {
+      redis.resume();
+      await cache.close();
+      await observer.close();
+      await redis.stop();
+    }
   });
 });

@@ -116,6 +116,21 @@ describe.each(storeKinds)('tag invalidation on the %s store', (kind) => {
       expect(renders).toEqual(['list', 'card 1']);
     });
 
+    it('does not store an outer fragment when an inner one could not record its tags (store failing)', async () => {
+      const products = [{ id: 1, name: 'A' }];
+      // The store fails just when the card asks for its tag versions (as when Redis is coming back).
+      const tagVersions = cache.tagVersions.bind(cache);
+      jest.spyOn(cache, 'tagVersions').mockImplementation(async (tags) => (tags.includes('product:1') ? undefined : tagVersions(tags)));
+      expect(await render(env, 'list.njk', { products })).toBe('[A]');
+      jest.restoreAllMocks();
+      expect(await cache.get(makeTemplateFragmentKey('list'))).toBeUndefined(); // it could not know it depends on product:1
+      expect(await cache.get(makeTemplateFragmentKey('product', [1]))).toBeUndefined();
+      expect(await render(env, 'list.njk', { products })).toBe('[A]');
+      await cache.invalidateTags(['product:1']);
+      products[0].name = 'A2';
+      expect(await render(env, 'list.njk', { products })).toBe('[A2]');
+    });
+
     it('refuses tags that are not a list of strings, naming the template', async () => {
       views.write('badtags.njk', '{% cache 60, "x", tags="product" %}x{% endcache %}');
       await expect(render(env, 'badtags.njk')).rejects.toThrow(/badtags\.njk[\s\S]*tags of the fragment must be an array/);

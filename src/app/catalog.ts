@@ -14,6 +14,11 @@ export interface Product {
 
 export type ProductPatch = Partial<Omit<Product, 'id'>>;
 
+export interface CategoryCount {
+  category: string;
+  count: number;
+}
+
 /** An edit the catalog refuses; its message is meant for the person who made it. */
 export class InvalidProductError extends Error {
   constructor(message: string) {
@@ -65,6 +70,13 @@ export class Catalog {
   async get(id: number): Promise<Product | undefined> {
     await sleep(this.latencyMs);
     return (await this.readAll()).find((product) => product.id === id);
+  }
+
+  /** How many products each category has, by category name: a slow query (it loads every record). */
+  async categoryCounts(): Promise<CategoryCount[]> {
+    const counts = new Map<string, number>();
+    for (const { category } of await this.list()) counts.set(category, (counts.get(category) ?? 0) + 1);
+    return [...counts].sort(([a], [b]) => a.localeCompare(b)).map(([category, count]) => ({ category, count }));
   }
 
   /**

@@ -1,6 +1,6 @@
 import cluster, { type Worker } from 'node:cluster';
 
-/** A worker dying more often than this within the window is a crash loop, not bad luck. */
+/** This many worker deaths within the window is a crash loop, not bad luck. */
 const MAX_RAPID_DEATHS = 5;
 const RAPID_DEATHS_WINDOW_MS = 10_000;
 

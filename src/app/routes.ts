@@ -1,48 +1,68 @@
 import Router from '@koa/router';
 import type { Context } from 'koa';
-import { makeTemplateFragmentKey, type Cache } from '../index';
-import { InvalidProductError, type Catalog } from './catalog';
-import { readUrlEncodedForm } from './form-body';
+import { CachedResponse, type Cache, type Refreshing } from '../index';
+import { InvalidProductError, type Catalog, type CategoryCount } from './catalog';
+import { csrfToken, readOwnForm } from './csrf';
 import { formValuesFrom, formValuesOf, patchFrom } from './product-form';
 
-/** The named fragments in views/ that show one product (the views spell the same names). */
-const PRODUCT_FRAGMENTS = ['product', 'product-page'];
+/** How long a product page stays cached: on-sale prices change often, so those pages only briefly. */
+const ON_SALE_PAGE_SECONDS = 10;
+const REGULAR_PAGE_SECONDS = 300;
 
-export function createRouter({ cache, catalog }: { cache: Cache; catalog: Catalog }): Router {
+/** The tag on everything that shows product `id`: its card, its page, and (carried up) the grid. */
+export const productTag = (id: number) => `product:${id}`;
+
+export interface CatalogRouterOptions {
+  cache: Cache;
+  catalog: Catalog;
+  /** The sidebar's counts, recomputed in the background. */
+  categoryCounts: Refreshing<CategoryCount[]>;
+}
+
+export function createRouter({ cache, catalog, categoryCounts }: CatalogRouterOptions): Router {
   const router = new Router();
 
   router.get('/', async (ctx) => {
     // Only ids here: the cards load their product inside the fragment, so cached cards cost nothing.
-    await ctx.render('home.njk', { productIds: await catalog.ids() });
+    await ctx.render('home.njk', {
+      productIds: await catalog.ids(),
+      categories: await categoryCounts.get(),
+      categoriesUpdatedAt: categoryCounts.lastUpdated,
+    });
   });
 
-  router.get('/products/:id', async (ctx) => {
-    const id = await existingProductId(catalog, ctx.params.id);
-    if (id === undefined) return renderNotFound(ctx, `There is no product ${ctx.params.id}.`);
-    await ctx.render('product.njk', { id });
+  // The whole page is stored as a response; the product's state decides for how long.
+  router.get('/products/:id', cache.cached({ timeout: REGULAR_PAGE_SECONDS }), async (ctx) => {
+    const id = parseProductId(ctx.params.id);
+    const product = id === undefined ? undefined : await catalog.get(id);
+    if (!product) return renderNotFound(ctx, `There is no product ${ctx.params.id}.`);
+    const timeout = product.onSale ? ON_SALE_PAGE_SECONDS : REGULAR_PAGE_SECONDS;
+    const html = await ctx.render('product.njk', { product, timeout, tag: productTag(product.id) });
+    return new CachedResponse(html, { timeout, tags: [productTag(product.id)] });
   });
 
   router.get('/products/:id/edit', async (ctx) => {
     const id = parseProductId(ctx.params.id);
     const product = id === undefined ? undefined : await catalog.get(id);
     if (!product) return renderNotFound(ctx, `There is no product ${ctx.params.id}.`);
-    await ctx.render('edit.njk', { id: product.id, form: formValuesOf(product) });
+    await ctx.render('edit.njk', { id: product.id, form: formValuesOf(product), csrfToken: csrfToken(ctx) });
   });
 
   router.post('/products/:id/edit', async (ctx) => {
     const id = await existingProductId(catalog, ctx.params.id);
     if (id === undefined) return renderNotFound(ctx, `There is no product ${ctx.params.id}.`);
-    const form = formValuesFrom(await readUrlEncodedForm(ctx));
+    const form = formValuesFrom(await readOwnForm(ctx));
     try {
       if (!(await catalog.update(id, patchFrom(form)))) return renderNotFound(ctx, `There is no product ${id}.`);
     } catch (err) {
       if (!(err instanceof InvalidProductError)) throw err;
       ctx.status = 400;
-      await ctx.render('edit.njk', { id, form, error: err.message });
+      await ctx.render('edit.njk', { id, form, error: err.message, csrfToken: csrfToken(ctx) });
       return;
     }
-    // Only this product's fragments go; every other card stays cached.
-    await cache.deleteMany(PRODUCT_FRAGMENTS.map((name) => makeTemplateFragmentKey(name, [id])));
+    // One write, whatever shows the product: its card, its page's fragment and response, and the
+    // grid around the cards (it carries its cards' tags). Every other product stays cached.
+    await cache.invalidateTags([productTag(id)]);
     ctx.status = 303;
     ctx.redirect(`/products/${id}`);
   });
@@ -52,7 +72,7 @@ export function createRouter({ cache, catalog }: { cache: Cache; catalog: Catalo
 
 export async function renderNotFound(ctx: Context, message: string): Promise<void> {
   ctx.status = 404;
-  await ctx.render('not-found.njk', { message });
+  await ctx.render('error.njk', { title: 'Not found', message });
 }
 
 /** The product id a route parameter spells, if it spells one. */

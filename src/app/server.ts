@@ -25,8 +25,9 @@ if (workers > 1 && cluster.isPrimary) {
         `invalidates the fragments of only the worker that saved it, and the others keep showing the old ` +
         `ones until they expire. Share one cache between the workers: CACHE_URL=redis://127.0.0.1:6379`,
     );
+  } else {
+    console.log(`Fragments stored in ${describeStore(env.CACHE_URL)}`);
   }
-  console.log(`Fragments stored in ${describeStore(env.CACHE_URL)}`);
   runPrimary(workers);
 } else {
   serve();
@@ -44,6 +45,7 @@ function serve(): void {
     console.log(`${who}Catalog demo listening on http://localhost:${actualPort}/`);
     if (!cluster.isWorker) console.log(`Fragments stored in ${describeStore(env.CACHE_URL)}`);
   });
+  server.on('error', (err) => fail(`${who}cannot listen on port ${port}: ${err.message}`));
 
   let closing = false;
   const shutDown = (signal: NodeJS.Signals) => {
@@ -51,8 +53,9 @@ function serve(): void {
     closing = true;
     console.log(`${who}${signal}: closing`);
     server.close(() => {
-      cache
+      app
         .close()
+        .then(() => cache.close())
         .catch((err: unknown) => console.error(`${who}closing the cache failed:`, err))
         // The IPC channel to the primary keeps a worker alive; disconnecting also tells the primary
         // that this exit is deliberate, so it does not start a replacement.

@@ -6,6 +6,8 @@ import type { Catalog } from './catalog';
 type FilterCallback = (err: Error | null, result?: unknown) => void;
 
 const money = new Intl.NumberFormat('en-US', { style: 'currency', currency: 'USD' });
+const percent = new Intl.NumberFormat('en-US', { style: 'percent', maximumFractionDigits: 1 });
+const whole = new Intl.NumberFormat('en-US');
 
 /**
  * What the views can call. Product records are loaded by async filters *inside* the fragments
@@ -14,17 +16,19 @@ const money = new Intl.NumberFormat('en-US', { style: 'currency', currency: 'USD
  */
 export function installTemplateHelpers(env: nunjucks.Environment, { cache, catalog }: { cache: Cache; catalog: Catalog }): void {
   env.addFilter('loadProduct', asyncFilter((id: number) => catalog.get(Number(id))), true);
-  env.addFilter('loadProducts', asyncFilter(async (ids: number[]) => (await catalog.list()).filter((p) => ids.includes(p.id))), true);
   env.addFilter('money', (amount: number) => money.format(amount));
+  env.addFilter('percent', (ratio: number) => percent.format(ratio));
+  env.addFilter('number', (n: number) => whole.format(n));
+  env.addFilter('kib', (bytes: number) => `${whole.format(Math.round(bytes / 1024))} KiB`);
   env.addGlobal('fragmentStore', cache.isLocal ? 'memory (this process)' : 'Redis (shared)');
-  env.addGlobal('clock', clock);
+  env.addGlobal('clock', () => timeOf(new Date()));
+  env.addGlobal('timeOf', timeOf);
   env.addGlobal('elapsedMs', (since: number) => (performance.now() - since).toFixed(1));
 }
 
-/** The time of day with milliseconds: fragments rendered a moment apart still differ. */
-function clock(): { text: string; iso: string } {
-  const now = new Date();
-  return { text: `${now.toTimeString().slice(0, 8)}.${String(now.getMilliseconds()).padStart(3, '0')}`, iso: now.toISOString() };
+/** The time of day with milliseconds (fragments rendered a moment apart still differ), and as ISO. */
+function timeOf(date: Date): { text: string; iso: string } {
+  return { text: `${date.toTimeString().slice(0, 8)}.${String(date.getMilliseconds()).padStart(3, '0')}`, iso: date.toISOString() };
 }
 
 /**

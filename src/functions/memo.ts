@@ -70,19 +70,22 @@ export class Memo {
     }
     const key = entryKey(name, versions, text);
     // A forced update must not be answered by a read that started before it.
-    return this.cache.coalesce(forced ? `${key}:forced` : key, async () => {
-      if (!forced) {
-        const box = await this.cache.get<unknown[]>(key);
-        this.cache.record(Array.isArray(box) ? 'hit' : 'miss', 'memoized', key, name);
-        if (Array.isArray(box)) return box[0];
-      }
+    const lookup = async () => {
+      const box = await this.cache.get<unknown[]>(key);
+      if (!Array.isArray(box)) return undefined;
+      this.cache.record('hit', 'memoized', key, name);
+      return { value: box[0] };
+    };
+    const compute = async () => {
+      this.cache.record('miss', 'memoized', key, name);
       // Tag versions are taken before computing, so that an invalidation landing meanwhile wins.
       const tags = this.options.tags && (await this.cache.tagVersions(validateTags(this.options.tags(...args), `memoized ${name}`)));
       const value = await this.fn.apply(instance, args);
       const storable = value !== undefined || this.options.cacheUndefined;
       if (storable && (tags || !this.options.tags)) await this.store(name, key, value, versionKeys, versions, tags);
-      return value;
-    });
+      return { value };
+    };
+    return (await this.cache.coalesce(forced ? `${key}:forced` : key, compute, forced ? undefined : lookup)).value;
   }
 
   /** The key a call with `args` reads now, or undefined when the store cannot tell its version. */

@@ -31,8 +31,9 @@ type Computed =
 
 /**
  * Koa middleware caching whole responses of a route or router; see docs/response-caching.md.
- * A hit on the memory store is answered synchronously; concurrent misses of one key run the route
- * once; store failures are reported through the cache's `'error'` event and never fail a request.
+ * A hit found in process memory is answered synchronously; concurrent misses of one key run the
+ * route once; store failures are reported through the cache's `'error'` event and never fail a
+ * request.
  */
 export function cached(cache: Cache, options: CachedOptions = {}): Middleware {
   const config = resolveCachedOptions(cache, options);
@@ -40,8 +41,14 @@ export function cached(cache: Cache, options: CachedOptions = {}): Middleware {
   const setCacheStatus = (ctx: Context, status: CacheStatus) => {
     if (config.cacheStatusHeader) ctx.set(config.cacheStatusHeader, status);
   };
-  const serve = (ctx: Context, response: StoredResponse, status: CacheStatus, now?: number) =>
+  /** Counts what a client's request got; the cache's own replays are counted as refreshes instead. */
+  const count = (ctx: Context, status: Exclude<CacheStatus, 'BYPASS'>, key: string) => {
+    if (!isReplay(ctx.req)) cache.record(OUTCOME[status], 'response', key, routeName(ctx));
+  };
+  const answer = (ctx: Context, key: string, response: StoredResponse, status: Exclude<CacheStatus, 'BYPASS'>, now?: number) => {
+    count(ctx, status, key);
     serveStored(ctx, response, status, config.cacheStatusHeader, now);
+  };
 
   function keyOf(ctx: Context): string {
     const prefix = checkedString(config.keyPrefix(ctx), 'keyPrefix');
@@ -51,7 +58,8 @@ export function cached(cache: Cache, options: CachedOptions = {}): Middleware {
     return digestIfLong(prefix + method + checkedString(config.makeCacheKey(ctx), 'makeCacheKey'));
   }
 
-  function findLocal(ctx: Context, base: string): Found {
+  /** What process memory can answer synchronously: everything on the memory store, the L1 tier on Redis. */
+  function findInMemory(ctx: Context, base: string): Found {
     const index = decodeStored(cache, base, cache.peek(base));
     if (!isVaryIndex(index)) return { base, key: base };
     const key = variantKey(base, index, requestHeader(ctx));
@@ -67,6 +75,7 @@ export function cached(cache: Cache, options: CachedOptions = {}): Middleware {
 
   /** Runs the route on `ctx` and stores its response if it may be shared. */
   async function computeAndStore(ctx: Context, next: Next, found: Found): Promise<Computed> {
+    const invalidationsBefore = cache.invalidations;
     const before = snapshotHeaders(ctx);
     const declared = unwrapCachedResponse(ctx, await next());
     const body = isStorableResponse(ctx, config.statuses) ? await bodyBytes(ctx, config.maxBodyBytes) : undefined;
@@ -79,22 +88,39 @@ export function cached(cache: Cache, options: CachedOptions = {}): Middleware {
     const response = captureResponse(ctx, body, before, freshMs, config.cacheStatusHeader);
     // Kept past freshness for as long as a stale copy may still be served; freshUntil decides.
     const storeSeconds = freshMs === 0 ? 0 : (freshMs + Math.max(config.staleWhileRevalidateMs, config.staleIfErrorMs)) / 1000;
+    // Its tags were only known once it was made: if a tag invalidation landed meanwhile, it may
+    // show data from before it, so it is served but not stored.
+    if (declared?.tags && cache.invalidations !== invalidationsBefore) return { kind: 'cacheable', response, index, variantKey: key };
     // The variant before the index: whoever finds the index finds the variant.
-    await cache.set(key, encodeResponse(response), { timeout: storeSeconds, tags: declared?.tags });
+    if (await cache.set(key, encodeResponse(response), { timeout: storeSeconds, tags: declared?.tags })) {
+      cache.record('set', 'response', key, routeName(ctx));
+    }
     await cache.set(found.base, encodeVaryIndex(index), storeSeconds);
     return { kind: 'cacheable', response, index, variantKey: key };
   }
 
-  /** Runs the route once for all concurrent misses of the key; falls back to `fallback` on failure. */
-  async function answerMiss(ctx: Context, next: Next, found: Found, fallback: StoredResponse | undefined): Promise<void> {
+  /**
+   * Runs the route once for all concurrent misses of the key (in this process; with Redis, in every
+   * process taking the cache's lock); falls back to `fallback` on failure.
+   */
+  async function answerMiss(ctx: Context, next: Next, found: Found, recompute: boolean, fallback: StoredResponse | undefined): Promise<void> {
     let ran = false;
-    const compute = () => {
+    const compute = (): Promise<Computed> => {
       ran = true;
       return computeAndStore(ctx, next, found);
     };
+    // On a shared store another process may have stored it meanwhile (or while we waited for its lock).
+    const lookup =
+      recompute || cache.isLocal
+        ? undefined
+        : async (): Promise<Computed | undefined> => {
+            const again = await findShared(ctx, found.base);
+            if (!again.response || !isFresh(again.response, Date.now())) return undefined;
+            return { kind: 'cacheable', response: again.response, index: again.index!, variantKey: again.key };
+          };
     let computed: Computed;
     try {
-      computed = await cache.coalesce(found.key, compute);
+      computed = await cache.coalesce(found.key, compute, lookup);
       // A waiter may not take a response meant for another variant, or one that was not shareable.
       const usable =
         computed.kind === 'cacheable'
@@ -104,10 +130,11 @@ export function cached(cache: Cache, options: CachedOptions = {}): Middleware {
     } catch (err) {
       if (!fallback) throw err;
       ctx.app.emit('error', err, ctx);
-      return serve(ctx, fallback, 'STALE');
+      return answer(ctx, found.key, fallback, 'STALE');
     }
-    if (computed.kind === 'cacheable') return serve(ctx, computed.response, 'MISS');
-    if (computed.serverError && fallback) return serve(ctx, fallback, 'STALE');
+    if (computed.kind === 'cacheable') return answer(ctx, found.key, computed.response, 'MISS');
+    if (computed.serverError && fallback) return answer(ctx, found.key, fallback, 'STALE');
+    count(ctx, 'MISS', found.key);
     setCacheStatus(ctx, 'MISS');
   }
 
@@ -118,7 +145,12 @@ export function cached(cache: Cache, options: CachedOptions = {}): Middleware {
       const value = ctx.get(name);
       if (name !== 'host' && value !== '') headers[name] = value;
     }
-    refreshes.schedule(found.key, () => replay(cache, ctx.app, ctx.originalUrl, headers, 'refresh'));
+    const { app, originalUrl } = ctx;
+    const name = routeName(ctx);
+    refreshes.schedule(found.key, () => {
+      cache.record('refresh', 'response', found.key, name);
+      return replay(cache, app, originalUrl, headers, 'refresh');
+    });
   }
 
   return async function cachedResponse(ctx, next) {
@@ -128,24 +160,37 @@ export function cached(cache: Cache, options: CachedOptions = {}): Middleware {
       return;
     }
     const base = keyOf(ctx);
-    const found = cache.isLocal ? findLocal(ctx, base) : await findShared(ctx, base);
+    let found = findInMemory(ctx, base);
+    if (!found.response && !cache.isLocal) found = await findShared(ctx, base);
     const recompute = isReplay(ctx.req) || config.forcedUpdate?.(ctx) === true;
     let fallback: StoredResponse | undefined;
     if (found.response && !recompute) {
       const { response } = found;
       const now = Date.now();
-      if (response.freshUntil === 0 || now < response.freshUntil) {
+      if (isFresh(response, now)) {
         if (response.freshUntil !== 0 && now >= response.freshUntil - config.refreshMarginMs) refreshInBackground(ctx, found);
-        return serve(ctx, response, 'HIT', now);
+        return answer(ctx, found.key, response, 'HIT', now);
       }
       if (now < response.freshUntil + config.staleWhileRevalidateMs) {
         refreshInBackground(ctx, found);
-        return serve(ctx, response, 'STALE', now);
+        return answer(ctx, found.key, response, 'STALE', now);
       }
       if (now < response.freshUntil + config.staleIfErrorMs) fallback = response;
     }
-    await answerMiss(ctx, next, found, fallback);
+    await answerMiss(ctx, next, found, recompute, fallback);
   };
+}
+
+const OUTCOME = { HIT: 'hit', STALE: 'stale', MISS: 'miss' } as const;
+
+function isFresh(response: StoredResponse, now: number): boolean {
+  return response.freshUntil === 0 || now < response.freshUntil;
+}
+
+/** The route pattern @koa/router matched (`/products/:id`), which names the counts in `cache.stats()`. */
+function routeName(ctx: Context): string | undefined {
+  const route = (ctx as { _matchedRoute?: unknown })._matchedRoute;
+  return typeof route === 'string' ? route : undefined;
 }
 
 /** A request's value of a header the entry varies by (`host` as Koa sees it, lower-cased). */

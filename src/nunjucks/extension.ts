@@ -25,10 +25,23 @@ const MAX_SYNC_DEPTH = 32;
 let syncDepth = 0;
 
 /**
- * The tag versions gathered by the fragment whose body is rendering: every fragment inside it adds
- * the versions it was rendered under, so invalidating an inner fragment's tag misses the outer too.
+ * What the fragment whose body is rendering depends on: every fragment inside it adds the tag
+ * versions it was rendered under, so invalidating an inner fragment's tag misses the outer too.
+ * `untracked`: some fragment inside has tags whose versions the store could not give (it was
+ * failing); the outer one then cannot know when it goes stale, so it is served but not stored.
  */
-const enclosingTags = new AsyncLocalStorage<TagVersions>();
+interface Dependencies {
+  tags: TagVersions;
+  untracked: boolean;
+}
+const enclosing = new AsyncLocalStorage<Dependencies>();
+
+/** A fragment as rendered or found, with whether its dependencies are all known. */
+interface Rendered {
+  entry: Entry;
+  rendered: boolean;
+  untracked: boolean;
+}
 
 /**
  * `{% cache timeout [, name [, vary…]] %}…{% endcache %}`: renders its body once and serves the
@@ -119,47 +132,49 @@ export class CacheExtension implements nunjucks.Extension {
       const hit = this.cache.peekEntry(key);
       if (hit !== undefined && typeof hit.value === 'string') {
         this.cache.record('hit', 'fragment', key, name);
-        if (hit.tags) addToEnclosing(hit.tags);
+        if (hit.tags) addToEnclosing(hit.tags, false);
         return deliver(cb, null, this.debugMarkers ? marked(hit, 'HIT', name, key) : hit.value);
       }
     }
-    const served = (entry: Entry, state: string) => {
-      if (entry.tags) addToEnclosing(entry.tags);
+    const served = ({ entry, untracked }: Rendered, state: string) => {
+      if (entry.tags || untracked) addToEnclosing(entry.tags, untracked);
       deliver(cb, null, this.debugMarkers ? marked(entry, state, name, key) : String(entry.value));
     };
     const fail = (err: unknown) => deliver(cb, placed(err, templateName, line, column));
     if (timeout === 'del') {
       this.cache
         .delete(key)
-        .then(() => renderCollecting(body, undefined))
-        .then((entry) => served(entry, 'DELETED'), fail);
+        .then(() => renderCollecting(body, undefined, false))
+        .then((rendered) => served(rendered, 'DELETED'), fail);
       return;
     }
+    const lookup = async (): Promise<Rendered | undefined> => {
+      const cached = await this.cache.getEntry(key);
+      if (!cached || typeof cached.value !== 'string') return undefined;
+      this.cache.record('hit', 'fragment', key, name);
+      return { entry: cached, rendered: false, untracked: false };
+    };
     this.cache
-      .coalesce(key, () => this.renderMiss(key, name, body, timeout, tags))
-      .then(({ entry, rendered }) => served(entry, rendered ? 'MISS' : 'HIT'), fail);
+      .coalesce(key, () => this.renderAndStore(key, name, body, timeout, tags), lookup)
+      .then((found) => served(found, found.rendered ? 'MISS' : 'HIT'), fail);
   }
 
-  /** The fragment from the store, or else rendered and stored (`rendered` says which). */
-  private async renderMiss(
+  private async renderAndStore(
     key: string,
     name: string,
     body: Body,
     timeout: unknown,
     tags: readonly string[] | undefined,
-  ): Promise<{ entry: Entry; rendered: boolean }> {
-    const cached = await this.cache.getEntry(key);
-    if (cached && typeof cached.value === 'string') {
-      this.cache.record('hit', 'fragment', key, name);
-      return { entry: cached, rendered: false };
-    }
+  ): Promise<Rendered> {
     this.cache.record('miss', 'fragment', key, name);
     // Versions are taken before rendering, so an invalidation during the render makes it a miss.
     const own = tags && (await this.cache.tagVersions(tags));
-    const entry = await renderCollecting(body, own);
-    if (this.debugMarkers) entry.storedAt = Date.now();
-    if ((own || !tags) && (await this.cache.setEntry(key, entry, timeout as never))) this.cache.record('set', 'fragment', key, name);
-    return { entry, rendered: true };
+    const rendered = await renderCollecting(body, own, tags !== undefined && own === undefined);
+    if (this.debugMarkers) rendered.entry.storedAt = Date.now();
+    if (!rendered.untracked && (await this.cache.setEntry(key, rendered.entry, timeout as never))) {
+      this.cache.record('set', 'fragment', key, name);
+    }
+    return rendered;
   }
 
   private sourceDigest(parser: { tokens: { str: string } }): string {
@@ -176,12 +191,16 @@ export class CacheExtension implements nunjucks.Extension {
  * The body's full output, with the tag versions of `own` and of every fragment inside it.
  * A synchronous template error is thrown out of `body()`, not passed to its callback.
  */
-function renderCollecting(body: Body, own: TagVersions | undefined): Promise<Entry> {
-  const tags: TagVersions = { ...own };
+function renderCollecting(body: Body, own: TagVersions | undefined, untracked: boolean): Promise<Rendered> {
+  const dependencies: Dependencies = { tags: { ...own }, untracked };
+  const done = (html: string): Rendered => {
+    const tags = Object.keys(dependencies.tags).length > 0 ? dependencies.tags : undefined;
+    return { entry: { value: html, tags }, rendered: true, untracked: dependencies.untracked };
+  };
   return new Promise((resolve, reject) => {
-    enclosingTags.run(tags, () => {
+    enclosing.run(dependencies, () => {
       try {
-        body((err, html) => (err ? reject(err) : resolve({ value: html, tags: Object.keys(tags).length > 0 ? tags : undefined })));
+        body((err, html) => (err ? reject(err) : resolve(done(html))));
       } catch (err) {
         reject(err);
       }
@@ -218,15 +237,17 @@ function settle(cb: Callback, err: Error | null, html: string | undefined): void
 /** The fragment's HTML between comments naming it, unless it is part of an enclosing fragment. */
 function marked(entry: Entry, state: string, name: string, key: string): string {
   const html = String(entry.value);
-  if (enclosingTags.getStore()) return html;
+  if (enclosing.getStore()) return html;
   const age = entry.storedAt === undefined ? '' : ` age=${((Date.now() - entry.storedAt) / 1000).toFixed(1)}s`;
   const label = `${name} ${key}`.replace(/--/g, '- -');
   return `<!-- kfc ${state} ${label}${age} -->${html}<!-- /kfc ${name.replace(/--/g, '- -')} -->`;
 }
 
-function addToEnclosing(tags: TagVersions): void {
-  const enclosing = enclosingTags.getStore();
-  if (enclosing) Object.assign(enclosing, tags);
+function addToEnclosing(tags: TagVersions | undefined, untracked: boolean): void {
+  const outer = enclosing.getStore();
+  if (!outer) return;
+  if (tags) Object.assign(outer.tags, tags);
+  if (untracked) outer.untracked = true;
 }
 
 function keywordTags(keywords: Record<string, unknown>): readonly string[] {

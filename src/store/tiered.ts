@@ -4,34 +4,44 @@ import type { KeyvStore } from './keyv';
 import type { MemoryStore } from './memory';
 import type { Store } from './store';
 
-/** How long a key counts as "just changed" for reads that were under way (see `getMany`). */
-const RECENT_CHANGE_MS = 5_000;
+/** Past this many remembered changes, the oldest half is forgotten (reads then skip filling L1). */
+const MAX_REMEMBERED_CHANGES = 10_000;
 
 /**
  * A shared store (L2, Redis) with an in-process first tier (L1) in front: hits are answered from
  * process memory synchronously; misses read L2 and fill L1 for at most `l1TtlMs` and never past
- * the entry's own expiry. Every write and delete is announced on the invalidation bus, and every
- * other process drops those keys from its L1 within milliseconds.
+ * the entry's own expiry. Every write and delete is announced on the invalidation bus once L2 has
+ * it, and every other process drops those keys from its L1 within milliseconds.
  *
- * Invariants: L1 holds only values L2 had (a write that L2 refused is dropped from L1); a read from
- * L2 that started before a change of its key was announced does not fill L1 with the old value.
+ * Invariants:
+ * - a key being changed here is dropped from L1 before L2 is written, so this process never serves
+ *   the old value again, even when the write fails (Redis away);
+ * - a read or write fills L1 only if nothing changed its key after it started: every change takes
+ *   a number from one counter, and a late reply (after a timeout, a pause) with an older number
+ *   than the key's last change is not kept;
+ * - other processes are told after L2 holds the change, so they cannot re-read the old value.
  */
 export class TieredStore implements Store {
   readonly local = false;
   private readonly bus: InvalidationBus;
+  /** Numbers the changes seen in this process (own writes and other processes' announcements). */
+  private changes = 0;
   private readonly changedAt = new Map<string, number>();
-  private clearedAt = 0;
-  private prunedAt = 0;
+  /** Changes numbered below this were forgotten: anything started before them may be stale. */
+  private forgottenBelow = 0;
 
   constructor(
     private readonly l2: KeyvStore,
-    private readonly l1: MemoryStore,
+    /** Read-only use outside: `Cache.memoryUsage()` reports its size. */
+    readonly l1: MemoryStore,
     private readonly l1TtlMs: number,
     channel: string,
     onError: (err: unknown) => void,
+    /** Told of the keys other processes changed (`'all'` after lost messages or a clear). */
+    private readonly onRemoteChange: (keys: Invalidation) => void,
   ) {
     if (!l2.redis) throw new TypeError('an in-process tier (l1) needs a Redis store, whose pub/sub keeps it coherent');
-    this.bus = new InvalidationBus(l2.redis, channel, (keys) => this.forget(keys), onError);
+    this.bus = new InvalidationBus(l2.redis, channel, (keys) => this.remoteChange(keys), onError);
   }
 
   peek(key: string): Entry | undefined {
@@ -46,30 +56,33 @@ export class TieredStore implements Store {
     const found = keys.map((key) => this.l1.read(key));
     const missing = keys.filter((_, i) => found[i] === undefined);
     if (missing.length === 0) return found;
-    const startedAt = Date.now();
+    const mark = this.changes;
     const rows = await this.l2.getManyWithExpiry(missing);
     let next = 0;
     return found.map((data, i) => {
       if (data !== undefined) return data;
       const row = rows[next++];
       if (row === undefined) return undefined;
-      if (!this.changedSince(keys[i], startedAt)) this.fill(keys[i], row.data, row.expiresAt);
+      if (!this.changedAfter(keys[i], mark)) this.fill(keys[i], row.data, row.expiresAt);
       return row.data;
     });
   }
 
   async set(key: string, data: string, ttlMs: number): Promise<boolean> {
-    return this.written(key, data, ttlMs, await this.l2.set(key, data, ttlMs));
+    return this.write(key, data, ttlMs, () => this.l2.set(key, data, ttlMs));
   }
 
   async add(key: string, data: string, ttlMs: number): Promise<boolean> {
-    const stored = await this.l2.add(key, data, ttlMs);
-    return stored ? this.written(key, data, ttlMs, true) : false;
+    return this.write(key, data, ttlMs, () => this.l2.add(key, data, ttlMs));
   }
 
   async delete(key: string): Promise<boolean> {
-    this.changed(key);
-    return this.l2.delete(key);
+    this.forget(key);
+    try {
+      return await this.l2.delete(key);
+    } finally {
+      this.bus.publish(key);
+    }
   }
 
   async has(key: string): Promise<boolean> {
@@ -77,14 +90,21 @@ export class TieredStore implements Store {
   }
 
   async increment(key: string, delta: number, ttlMs: number): Promise<number> {
-    this.changed(key);
-    return this.l2.increment(key, delta, ttlMs);
+    this.forget(key);
+    try {
+      return await this.l2.increment(key, delta, ttlMs);
+    } finally {
+      this.bus.publish(key);
+    }
   }
 
   async clear(): Promise<void> {
-    this.forget('all');
-    this.bus.publishAll();
-    await this.l2.clear();
+    this.forgetAll();
+    try {
+      await this.l2.clear();
+    } finally {
+      this.bus.publishAll();
+    }
   }
 
   async close(): Promise<void> {
@@ -96,10 +116,16 @@ export class TieredStore implements Store {
     return this.bus.changed(key, ms);
   }
 
-  private written(key: string, data: string, ttlMs: number, stored: boolean): boolean {
-    this.changed(key);
-    if (stored) this.fill(key, data, ttlMs > 0 ? Date.now() + ttlMs : undefined);
-    return stored;
+  /** Drops `key` here, writes L2, keeps the value in L1 if nothing changed it meanwhile, tells the others. */
+  private async write(key: string, data: string, ttlMs: number, writeL2: () => Promise<boolean>): Promise<boolean> {
+    const mark = this.forget(key);
+    try {
+      const stored = await writeL2();
+      if (stored && !this.changedAfter(key, mark)) this.fill(key, data, ttlMs > 0 ? Date.now() + ttlMs : undefined);
+      return stored;
+    } finally {
+      this.bus.publish(key);
+    }
   }
 
   private fill(key: string, data: string, expiresAt: number | undefined): void {
@@ -108,32 +134,35 @@ export class TieredStore implements Store {
     else if (ttlMs > 0) this.l1.write(key, data, ttlMs);
   }
 
-  /** Drops `key` here and tells the other processes to drop it. */
-  private changed(key: string): void {
-    this.forgetKey(key);
-    this.bus.publish(key);
+  private remoteChange(keys: Invalidation): void {
+    if (keys === 'all') this.forgetAll();
+    else for (const key of keys) this.forget(key);
+    this.onRemoteChange(keys);
   }
 
-  private forget(keys: Invalidation): void {
-    if (keys === 'all') {
-      this.l1.dropAll();
-      this.clearedAt = Date.now();
-      return;
-    }
-    for (const key of keys) this.forgetKey(key);
-  }
-
-  private forgetKey(key: string): void {
+  /** Drops `key` from L1 and numbers the change; returns its number. */
+  private forget(key: string): number {
     this.l1.drop(key);
-    const now = Date.now();
-    this.changedAt.set(key, now);
-    if (this.changedAt.size > 10_000 && now - this.prunedAt > 1000) {
-      this.prunedAt = now;
-      for (const [k, at] of this.changedAt) if (now - at > RECENT_CHANGE_MS) this.changedAt.delete(k);
+    const number = ++this.changes;
+    this.changedAt.delete(key); // re-inserted last: the map stays in order of change
+    this.changedAt.set(key, number);
+    if (this.changedAt.size > MAX_REMEMBERED_CHANGES) {
+      for (const [oldest, at] of this.changedAt) {
+        this.changedAt.delete(oldest);
+        this.forgottenBelow = at + 1;
+        if (this.changedAt.size <= MAX_REMEMBERED_CHANGES / 2) break;
+      }
     }
+    return number;
   }
 
-  private changedSince(key: string, since: number): boolean {
-    return this.clearedAt >= since || (this.changedAt.get(key) ?? 0) >= since;
+  private forgetAll(): void {
+    this.l1.dropAll();
+    this.changedAt.clear();
+    this.forgottenBelow = ++this.changes;
+  }
+
+  private changedAfter(key: string, mark: number): boolean {
+    return mark < this.forgottenBelow || (this.changedAt.get(key) ?? 0) > mark;
   }
 }

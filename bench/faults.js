@@ -1,0 +1,162 @@
+// Scenario 7, faults under load: a private redis-server is paused (SIGSTOP, then SIGCONT) and later
+// killed (SIGKILL, then restarted empty) while two cached routes on it are under load side by side:
+// Redis + L1 and Redis alone, both with the default operationTimeoutMs (50 ms). The load is our own
+// loop of keep-alive GETs (it needs each answer's X-Cache, which autocannon does not give), over 50
+// keys whose handler takes 5 ms. Reports per route: answers, failures, latency before and during
+// each fault, and the recovery time after the restart: until hits are back to their level before
+// the faults (the last time bucket below 90 % of that level ends). BENCH_QUICK=1: a compressed
+// timeline.
+const http = require('node:http');
+const { quick, percentile, round, runMain, serveChild, sleep, startChild, startRedis, table, writeResult } = require('./lib');
+
+/** Seconds from the start of the load. */
+const TIMELINE = quick
+  ? { pause: 1, resume: 2, kill: 3, restart: 4, end: 6 }
+  : { pause: 4, resume: 6, kill: 10, restart: 13, end: 20 };
+const WORKERS_PER_ROUTE = 8;
+const KEYS = 50;
+const HANDLER_MS = 5;
+/** The charts' time resolution; recovery is found at a finer one. */
+const BUCKET_MS = 250;
+const RECOVERY_WINDOW_MS = 50;
+const ROUTES = { '/l1': 'Redis + L1', '/l2': 'Redis alone' };
+
+function serve() {
+  const Koa = require('koa');
+  const Router = require('@koa/router');
+  const { Cache } = require('../dist');
+  const { htmlPage, listen } = require('./lib');
+  const page = htmlPage(10 * 1024);
+  const url = process.env.FAULTS_REDIS_URL;
+  const caches = { l1: new Cache({ store: url, keyPrefix: 'faults-l1' }), l2: new Cache({ store: url, keyPrefix: 'faults-l2', l1: false }) };
+  const router = new Router();
+  for (const [name, cache] of Object.entries(caches)) {
+    cache.on('error', () => undefined); // expected during the faults; the answers tell the story
+    router.get(`/${name}/:n`, cache.cached({ timeout: 60 }), async (ctx) => {
+      await sleep(HANDLER_MS);
+      ctx.type = 'html';
+      ctx.body = page;
+    });
+  }
+  const app = new Koa().use(router.routes());
+  let server;
+  serveChild({
+    async ready() {
+      ({ server } = await listen(app));
+      return { port: server.address().port };
+    },
+    async close() {
+      server?.close();
+      await Promise.all(Object.values(caches).map((cache) => cache.close()));
+    },
+  });
+}
+
+/** GETs `base + route/<random key>` back to back until `until`, logging each answer. */
+async function worker(agent, base, route, startedAt, until, log) {
+  while (performance.now() < until) {
+    const at = performance.now();
+    const answer = await new Promise((resolve) => {
+      const request = http.get(`${base}${route}/${Math.floor(Math.random() * KEYS)}`, { agent }, (res) => {
+        res.resume();
+        res.on('end', () => resolve({ status: res.statusCode, cache: res.headers['x-cache'] }));
+      });
+      request.setTimeout(10_000, () => request.destroy(new Error('timed out')));
+      request.on('error', () => resolve({ status: 0 }));
+    });
+    log.push({ at: at - startedAt, ms: performance.now() - at, ...answer });
+  }
+}
+
+/** Runs the fault timeline against `redis`; resolves when it is over, with when each step happened (ms). */
+async function faults(redis, startedAt) {
+  const since = () => performance.now() - startedAt;
+  const until = (seconds) => sleep(Math.max(0, seconds * 1000 - since()));
+  const at = {};
+  await until(TIMELINE.pause);
+  redis.pause();
+  at.pause = since();
+  await until(TIMELINE.resume);
+  redis.resume();
+  at.resume = since();
+  await until(TIMELINE.kill);
+  await redis.stop();
+  at.kill = since();
+  await until(TIMELINE.restart);
+  await redis.start(); // resolves once it answers PING: the restart counts from there
+  at.restart = since();
+  return at;
+}
+
+/** Per-bucket p99 and hit ratio, and the summary row of one route. */
+function summarize(name, log, at) {
+  const within = (from, to) => log.filter((r) => r.at >= from && r.at < to);
+  const p99 = (rows) => round(percentile(rows.map((r) => r.ms), 99), 1);
+  const hitRatio = (rows) => (rows.length === 0 ? undefined : rows.filter((r) => r.cache === 'HIT').length / rows.length);
+  const buckets = [];
+  for (let from = 0; from < TIMELINE.end * 1000; from += BUCKET_MS) {
+    const rows = within(from, from + BUCKET_MS);
+    buckets.push({ at: from, requests: rows.length, p99Ms: p99(rows), hitRatio: round(hitRatio(rows), 3), failed: rows.filter((r) => r.status !== 200).length });
+  }
+  // Before the faults: from the second second on (the first fills the cache).
+  const steady = within(1000 * Math.min(1, TIMELINE.pause / 2), at.pause);
+  const level = hitRatio(steady);
+  // Recovery: from the restart to the end of the last 50 ms window whose hit ratio is below 90 % of
+  // the level before the faults (0 when none is); "never" when that window is the last one.
+  const windows = [];
+  for (let from = at.restart; from < TIMELINE.end * 1000; from += RECOVERY_WINDOW_MS) windows.push(within(from, from + RECOVERY_WINDOW_MS));
+  const lastLow = windows.findLastIndex((rows) => rows.length > 0 && hitRatio(rows) < 0.9 * level);
+  const filled = windows.findLastIndex((rows) => rows.length > 0);
+  const recovery = lastLow === -1 ? 0 : lastLow === filled ? undefined : ((lastLow + 1) * RECOVERY_WINDOW_MS) / 1000;
+  const firstHit = log.find((r) => r.at >= at.restart && r.cache === 'HIT');
+  const failed = log.filter((r) => r.status !== 200).length;
+  return {
+    buckets,
+    row: {
+      route: name,
+      requests: log.length,
+      failed,
+      'failed %': round((100 * failed) / log.length, 2),
+      'hit ratio before': round(level, 3),
+      'p99 ms before': p99(steady),
+      'p99 ms paused': p99(within(at.pause, at.resume)),
+      'p99 ms down': p99(within(at.kill, at.restart)),
+      'hit ratio down': round(hitRatio(within(at.kill, at.restart)), 3),
+      'first HIT after restart, s': firstHit ? round((firstHit.at - at.restart) / 1000, 2) : 'none',
+      'recovery s': recovery === undefined ? 'not recovered' : round(recovery, 2),
+    },
+  };
+}
+
+async function main() {
+  const redis = await startRedis();
+  let server;
+  try {
+    server = await startChild(__filename, ['serve'], { env: { FAULTS_REDIS_URL: redis.url } });
+    const base = `http://127.0.0.1:${server.ready.port}`;
+    const agent = new http.Agent({ keepAlive: true, maxSockets: WORKERS_PER_ROUTE * Object.keys(ROUTES).length });
+    const logs = Object.fromEntries(Object.keys(ROUTES).map((route) => [route, []]));
+    const startedAt = performance.now();
+    const until = startedAt + TIMELINE.end * 1000;
+    const load = Object.keys(ROUTES).flatMap((route) =>
+      Array.from({ length: WORKERS_PER_ROUTE }, () => worker(agent, base, route, startedAt, until, logs[route])),
+    );
+    const [at] = await Promise.all([faults(redis, startedAt), ...load]);
+    agent.destroy();
+    const summaries = Object.entries(ROUTES).map(([route, name]) => summarize(name, logs[route], at));
+    const rows = summaries.map((s) => s.row);
+    const targets = rows.map((row) => ({ target: `${row.route}: every request answered during the faults`, measured: `${row.failed} failed`, met: row.failed === 0 }));
+    const events = Object.fromEntries(Object.entries(at).map(([step, ms]) => [step, round(ms / 1000, 2)]));
+    console.log(`\nFaults under load: Redis paused ${events.pause}–${events.resume} s, killed ${events.kill} s, answering again ${events.restart} s; ${WORKERS_PER_ROUTE} clients per route\n`);
+    console.log(table(rows));
+    console.log(`\n${table(targets)}`);
+    const buckets = Object.fromEntries(summaries.map((s, i) => [rows[i].route, s.buckets]));
+    console.log(`\nwrote ${writeResult('faults', { timeline: TIMELINE, events, bucketMs: BUCKET_MS, handlerMs: HANDLER_MS, keys: KEYS, rows, targets, buckets })}`);
+  } finally {
+    await server?.stop();
+    await redis.stop();
+  }
+}
+
+if (process.argv[2] === 'serve') serve();
+else runMain(module, main);

@@ -1,0 +1,43 @@
+import Router from '@koa/router';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Cache } from '../index';
+import type { Catalog, Product } from './catalog';
+
+/** /live-prices stays fresh this long, then is served stale while one request recomputes it. */
+const LIVE_PRICES_FRESH_SECONDS = 5;
+const LIVE_PRICES_STALE_SECONDS = 60;
+/** How long the box on /demo/del stays cached between fresh renders. */
+const DEL_DEMO_SECONDS = 60;
+
+export interface DemoRouterOptions {
+  cache: Cache;
+  catalog: Catalog;
+  /** How long computing /live-prices takes, in milliseconds. */
+  livePricesMs: number;
+}
+
+/** Pages that each show one more capability of the library: see docs/demo.md. */
+export function createDemoRouter({ cache, catalog, livePricesMs }: DemoRouterOptions): Router {
+  const router = new Router();
+
+  const staleWhileRevalidate = cache.cached({ timeout: LIVE_PRICES_FRESH_SECONDS, staleWhileRevalidate: LIVE_PRICES_STALE_SECONDS });
+  router.get('/live-prices', staleWhileRevalidate, async (ctx) => {
+    await sleep(livePricesMs); // a slow upstream price feed: what the cache hides from visitors
+    const quotes = (await catalog.list()).map(quoteOf);
+    await ctx.render('live-prices.njk', { quotes, freshSeconds: LIVE_PRICES_FRESH_SECONDS, staleSeconds: LIVE_PRICES_STALE_SECONDS });
+  });
+
+  // `'del'` as the fragment's timeout: delete it and render it fresh, without storing.
+  router.get('/demo/del', async (ctx) => {
+    const fresh = ctx.query.fresh === '1';
+    await ctx.render('del-demo.njk', { fresh, timeout: fresh ? 'del' : DEL_DEMO_SECONDS, seconds: DEL_DEMO_SECONDS });
+  });
+
+  return router;
+}
+
+/** A made-up market price: the list price moved by up to 3 % either way. */
+function quoteOf(product: Product): { product: Product; price: number; change: number } {
+  const change = (Math.random() - 0.5) * 0.06;
+  return { product, price: product.price * (1 + change), change };
+}

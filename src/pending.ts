@@ -1,0 +1,91 @@
+import type { TagVersions } from './codec';
+
+/** How often removals the store refused are tried again. */
+const RETRY_INTERVAL_MS = 500;
+/** Past this many, the oldest pending removal is given up (and reported). */
+const MAX_PENDING = 10_000;
+
+export interface Removals {
+  /** Resolves true once the store has deleted (or never had) `key`. */
+  deleteKey(key: string): Promise<boolean>;
+  /** Resolves true once the store holds a new version of `tag`. */
+  invalidateTag(tag: string): Promise<boolean>;
+  giveUp(what: string): void;
+}
+
+/**
+ * Deletes and tag invalidations that a failing store did not take (Redis away, a timeout). Until a
+ * retry lands, the entries they cover count as misses here, so the process that made a change never
+ * serves what it removed, even if Redis comes back holding the old entry or tag version.
+ */
+export class PendingRemovals {
+  private readonly keys = new Set<string>();
+  private readonly tags = new Set<string>();
+  private timer?: NodeJS.Timeout;
+  private flushing?: Promise<void>;
+
+  constructor(private readonly removals: Removals) {}
+
+  /** Whether an entry under `key`, written under `tags`, may have been removed here. */
+  covers(key: string, tags: TagVersions | undefined): boolean {
+    if (this.keys.size > 0 && this.keys.has(key)) return true;
+    if (this.tags.size === 0 || !tags) return false;
+    for (const tag in tags) if (this.tags.has(tag)) return true;
+    return false;
+  }
+
+  keyFailed(key: string): void {
+    this.add(this.keys, key);
+  }
+
+  /** A delete or a new value landed: nothing is pending for `key` any more. */
+  keySettled(key: string): void {
+    this.keys.delete(key);
+  }
+
+  tagFailed(tag: string): void {
+    this.add(this.tags, tag);
+  }
+
+  tagSettled(tag: string): void {
+    this.tags.delete(tag);
+  }
+
+  /** Tries every pending removal once more. */
+  flush(): Promise<void> {
+    this.flushing ??= this.retry().finally(() => (this.flushing = undefined));
+    return this.flushing;
+  }
+
+  stop(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+
+  private add(set: Set<string>, item: string): void {
+    set.add(item);
+    if (this.keys.size + this.tags.size > MAX_PENDING) {
+      const [oldest] = set;
+      set.delete(oldest);
+      this.removals.giveUp(oldest);
+    }
+    this.timer ??= setTimeout(() => {
+      this.timer = undefined;
+      this.flush().then(() => this.scheduleIfPending(), () => this.scheduleIfPending());
+    }, RETRY_INTERVAL_MS).unref();
+  }
+
+  private scheduleIfPending(): void {
+    const [key] = this.keys;
+    const [tag] = this.tags;
+    if (key !== undefined) this.add(this.keys, key);
+    else if (tag !== undefined) this.add(this.tags, tag);
+  }
+
+  private async retry(): Promise<void> {
+    await Promise.all([
+      ...[...this.keys].map(async (key) => (await this.removals.deleteKey(key)) && this.keys.delete(key)),
+      ...[...this.tags].map(async (tag) => (await this.removals.invalidateTag(tag)) && this.tags.delete(tag)),
+    ]);
+  }
+}
