@@ -541,7 +541,7 @@ export class Cache extends EventEmitter {
     return schedulePeriodicRefresh(this, app, path, options);
   }
 
-  /** `fn`, cached by its arguments: see docs/functions.md. */
+  /** `fn`, cached by its arguments: see "Function caching" in README.md. */
   memoize<A extends unknown[], R>(fn: (...args: A) => R, options?: NoInfer<MemoizeOptions<A>>): Memoized<A, R> {
     return memoize(this, fn, options);
   }

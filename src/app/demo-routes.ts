@@ -16,7 +16,7 @@ export interface DemoRouterOptions {
   livePricesMs: number;
 }
 
-/** Pages that each show one more capability of the library: see docs/demo.md. */
+/** Pages that each show one more capability of the library: see "The demo app" in README.md. */
 export function createDemoRouter({ cache, catalog, livePricesMs }: DemoRouterOptions): Router {
   const router = new Router();
 

@@ -30,7 +30,7 @@ type Computed =
   | { kind: 'uncacheable'; serverError: boolean };
 
 /**
- * Koa middleware caching whole responses of a route or router; see docs/response-caching.md.
+ * Koa middleware caching whole responses of a route or router; see "Response caching" in README.md.
  * A hit found in process memory is answered synchronously; concurrent misses of one key run the
  * route once; store failures are reported through the cache's `'error'` event and never fail a
  * request.

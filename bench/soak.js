@@ -1,0 +1,197 @@
+// Scenario 6, soak (`npm run soak`, not in CI): the demo app under mixed traffic for SOAK_SECONDS
+// (default 600): catalog pages (fragment hits), product pages (response hits), product pages with a
+// new query string each time (misses that fill the store until it evicts), stale-while-revalidate
+// prices, 'del' fragments, unknown paths, and edits through the real form (CSRF token and cookie,
+// then a POST that invalidates the product's tag). The app runs in a child process on its own copy
+// of the catalog; its RSS and the cache's stats are sampled every SOAK_SAMPLE_SECONDS (default 10).
+// Reports errors (network errors and unexpected statuses), RSS at the start, end and peak, the RSS
+// trend over the second half, and the hit ratios. SOAK_CACHE_URL: run it on Redis instead of memory.
+const http = require('node:http');
+const path = require('node:path');
+const { quick, median, round, runMain, serveChild, sleep, startChild, table, writeResult } = require('./lib');
+
+const SECONDS = Number(process.env.SOAK_SECONDS) || (quick ? 3 : 600);
+const SAMPLE_SECONDS = Number(process.env.SOAK_SAMPLE_SECONDS) || (SECONDS < 60 ? 1 : 10);
+const WORKERS = 8;
+const PRODUCT_IDS = require('../data/catalog.seed.json').map((product) => product.id);
+
+function serve() {
+  const fs = require('node:fs');
+  const os = require('node:os');
+  const { Cache } = require('../dist');
+  const { createApp } = require('../dist/app/app');
+  const { listen } = require('./lib');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kfc-soak-'));
+  const url = process.env.SOAK_CACHE_URL;
+  const cache = new Cache(url ? { store: url, keyPrefix: `kfc-soak-${process.pid}` } : {});
+  cache.on('error', (err) => console.error(`soak: ${err.message}`));
+  // A slow "database" as in the demo, a little faster so that a soak sees more requests.
+  const app = createApp({ cache, dataFile: path.join(dir, 'catalog.json'), latencyMs: 20, livePricesMs: 100, statsSampleSeconds: 60 });
+  app.on('error', (err) => console.error(`soak app: ${err.stack}`));
+  let server;
+  serveChild({
+    async ready() {
+      ({ server } = await listen(app));
+      return { port: server.address().port };
+    },
+    sample: () => ({ rss: process.memoryUsage().rss, heapUsed: process.memoryUsage().heapUsed, stats: cache.stats(), memory: cache.memoryUsage() }),
+    async close() {
+      await new Promise((resolve) => server.close(resolve));
+      await app.close();
+      if (url) await cache.clear();
+      await cache.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  });
+}
+
+/** One request; resolves status, headers and body (bodies only when asked for). */
+function request(agent, base, { method = 'GET', path: url, headers = {}, body, keepBody = false }) {
+  return new Promise((resolve) => {
+    const req = http.request(`${base}${url}`, { method, agent, headers }, (res) => {
+      const chunks = [];
+      res.on('data', (chunk) => keepBody && chunks.push(chunk));
+      res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks).toString() }));
+    });
+    req.setTimeout(30_000, () => req.destroy(new Error('timed out')));
+    req.on('error', (err) => resolve({ status: 0, error: err.message }));
+    req.end(body);
+  });
+}
+
+const pick = (list) => list[Math.floor(Math.random() * list.length)];
+
+/** An edit through the form, as a browser makes it: the page sets the CSRF cookie its form carries. */
+async function edit(agent, base) {
+  const id = pick(PRODUCT_IDS);
+  const form = await request(agent, base, { path: `/products/${id}/edit`, keepBody: true });
+  if (form.status !== 200) return [form];
+  const token = /name="_csrf" value="([^"]+)"/.exec(form.body)?.[1];
+  const cookie = [form.headers['set-cookie'] ?? []].flat().map((c) => c.split(';')[0]).join('; ');
+  const fields = new URLSearchParams({ _csrf: token ?? '', name: `Product ${id}`, price: (10 + Math.random() * 90).toFixed(2), category: 'Soak', description: `Edited at ${Date.now()}` });
+  const saved = await request(agent, base, {
+    method: 'POST',
+    path: `/products/${id}/edit`,
+    headers: { cookie, 'content-type': 'application/x-www-form-urlencoded', origin: base },
+    body: fields.toString(),
+  });
+  return [form, { ...saved, ok: saved.status === 303 }];
+}
+
+/** The traffic mix: weight, and a request (or two) with the statuses that count as answered. */
+const MIX = [
+  [50, 'catalog page', (agent, base) => request(agent, base, { path: '/' })],
+  [22, 'product page', (agent, base) => request(agent, base, { path: `/products/${pick(PRODUCT_IDS)}` })],
+  [10, 'product page, new query', (agent, base) => request(agent, base, { path: `/products/${pick(PRODUCT_IDS)}?ref=${Math.random().toString(36).slice(2)}` })],
+  [6, 'live prices', (agent, base) => request(agent, base, { path: '/live-prices' })],
+  [4, "'del' fragment", (agent, base) => request(agent, base, { path: Math.random() < 0.5 ? '/demo/del' : '/demo/del?fresh=1' })],
+  [3, 'unknown path', async (agent, base) => ({ ...(await request(agent, base, { path: '/no-such-page' })), expect: 404 })],
+  [5, 'edit', edit],
+];
+const TOTAL_WEIGHT = MIX.reduce((sum, [weight]) => sum + weight, 0);
+
+function choose() {
+  let n = Math.random() * TOTAL_WEIGHT;
+  for (const entry of MIX) if ((n -= entry[0]) < 0) return entry;
+  return MIX[0];
+}
+
+async function worker(agent, base, until, counts) {
+  while (performance.now() < until) {
+    const [, kind, run] = choose();
+    const answers = [await run(agent, base)].flat();
+    for (const answer of answers) {
+      const ok = answer.ok ?? answer.status === (answer.expect ?? 200);
+      counts.requests++;
+      counts.byKind[kind] = (counts.byKind[kind] ?? 0) + 1;
+      if (!ok) {
+        counts.errors++;
+        if (counts.errorSamples.length < 10) counts.errorSamples.push(`${kind}: ${answer.status} ${answer.error ?? ''}`.trim());
+      }
+    }
+  }
+}
+
+/** Least-squares slope of y over x. */
+function slope(points) {
+  const n = points.length;
+  const mx = points.reduce((s, p) => s + p.x, 0) / n;
+  const my = points.reduce((s, p) => s + p.y, 0) / n;
+  const num = points.reduce((s, p) => s + (p.x - mx) * (p.y - my), 0);
+  const den = points.reduce((s, p) => s + (p.x - mx) ** 2, 0);
+  return den === 0 ? 0 : num / den;
+}
+
+async function main() {
+  const server = await startChild(__filename, ['serve']);
+  try {
+    const base = `http://127.0.0.1:${server.ready.port}`;
+    const agent = new http.Agent({ keepAlive: true, maxSockets: WORKERS });
+    const counts = { requests: 0, errors: 0, byKind: {}, errorSamples: [] };
+    const startedAt = performance.now();
+    const until = startedAt + SECONDS * 1000;
+    const samples = [];
+    const sample = async () => {
+      const { rss, heapUsed, stats, memory } = await server.ask('sample');
+      samples.push({
+        seconds: round((performance.now() - startedAt) / 1000, 1),
+        rssMiB: round(rss / 2 ** 20, 1),
+        heapMiB: round(heapUsed / 2 ** 20, 1),
+        cacheMiB: memory ? round(memory.bytes / 2 ** 20, 1) : undefined,
+        requests: counts.requests,
+        errors: counts.errors,
+        fragmentHitRatio: round(stats.byKind.fragment.hitRatio, 3),
+        responseHitRatio: round(stats.byKind.response.hitRatio, 3),
+      });
+    };
+    const sampling = (async () => {
+      await sample();
+      while (performance.now() + SAMPLE_SECONDS * 1000 <= until) {
+        await sleep(startedAt + samples.length * SAMPLE_SECONDS * 1000 - performance.now());
+        await sample();
+      }
+    })();
+    await Promise.all(Array.from({ length: WORKERS }, () => worker(agent, base, until, counts)));
+    await sampling;
+    await sample();
+    agent.destroy();
+    const { stats } = await server.ask('sample');
+
+    const rss = samples.map((s) => s.rssMiB);
+    const secondHalf = samples.filter((s) => s.seconds >= SECONDS / 2).map((s) => ({ x: s.seconds / 60, y: s.rssMiB }));
+    const trend = secondHalf.length > 1 ? slope(secondHalf) : 0;
+    const reads = ['fragment', 'response'].map((kind) => stats.byKind[kind]);
+    const overall = reads.reduce((s, k) => s + k.hits + k.stale, 0) / reads.reduce((s, k) => s + k.hits + k.stale + k.misses, 0);
+    const row = {
+      seconds: SECONDS,
+      requests: counts.requests,
+      'req/s': Math.round(counts.requests / SECONDS),
+      errors: counts.errors,
+      'RSS MiB start': rss[0],
+      'RSS MiB end': rss.at(-1),
+      'RSS MiB max': Math.max(...rss),
+      'RSS MiB/min, 2nd half': round(trend, 2),
+      'hit ratio': round(overall, 3),
+      'fragment hit ratio': round(stats.byKind.fragment.hitRatio, 3),
+      'response hit ratio': round(stats.byKind.response.hitRatio, 3),
+    };
+    // "Flat": over the second half RSS moves by less than 5 % of its median per 10 minutes.
+    const flat = Math.abs(trend * 10) < 0.05 * median(secondHalf.map((p) => p.y));
+    const targets = [
+      { target: 'zero errors', measured: counts.errors, met: counts.errors === 0 },
+      { target: 'RSS flat (2nd-half trend < 5 % per 10 min)', measured: `${round(trend, 2)} MiB/min`, met: secondHalf.length > 1 ? flat : undefined },
+    ];
+    console.log(`\nSoak: ${SECONDS} s of mixed traffic on the demo app, ${WORKERS} clients\n`);
+    console.log(table([row]));
+    console.log(`\n${table(Object.entries(counts.byKind).map(([kind, n]) => ({ request: kind, count: n })))}`);
+    console.log(`\n${table(targets)}`);
+    if (counts.errorSamples.length) console.log(`\nfirst errors:\n  ${counts.errorSamples.join('\n  ')}`);
+    const file = writeResult('soak', { seconds: SECONDS, sampleSeconds: SAMPLE_SECONDS, workers: WORKERS, store: process.env.SOAK_CACHE_URL ? 'redis' : 'memory', rows: [row], targets, mix: counts.byKind, errorSamples: counts.errorSamples, samples, stats });
+    console.log(`\nwrote ${file}`);
+  } finally {
+    await server.stop();
+  }
+}
+
+if (process.argv[2] === 'serve') serve();
+else runMain(module, main);
