@@ -325,7 +325,8 @@ export class Cache extends EventEmitter {
       }
       return { value };
     };
-    return (await this.coalesce(key, computeAndStore, lookup)).value;
+    // In process memory `peekEntry` has just answered; a shared store may have it.
+    return (await this.coalesce(key, computeAndStore, this.store.local ? undefined : lookup)).value;
   }
 
   /**

@@ -148,12 +148,15 @@ export class CacheExtension implements nunjucks.Extension {
         .then((rendered) => served(rendered, 'DELETED'), fail);
       return;
     }
-    const lookup = async (): Promise<Rendered | undefined> => {
-      const cached = await this.cache.getEntry(key);
-      if (!cached || typeof cached.value !== 'string') return undefined;
-      this.cache.record('hit', 'fragment', key, name);
-      return { entry: cached, rendered: false, untracked: false };
-    };
+    // In process memory `peek` has just answered; a shared store may have it (or get it from the lock's owner).
+    const lookup = this.cache.isLocal
+      ? undefined
+      : async (): Promise<Rendered | undefined> => {
+          const cached = await this.cache.getEntry(key);
+          if (!cached || typeof cached.value !== 'string') return undefined;
+          this.cache.record('hit', 'fragment', key, name);
+          return { entry: cached, rendered: false, untracked: false };
+        };
     this.cache
       .coalesce(key, () => this.renderAndStore(key, name, body, timeout, tags), lookup)
       .then((found) => served(found, found.rendered ? 'MISS' : 'HIT'), fail);
