@@ -93,6 +93,18 @@ function ratioPerRound(samples, name, baseline, pick = (s) => s.rate) {
 }
 
 /**
+ * What must happen even when a scenario is interrupted (SIGINT, SIGTERM): servers and redis-servers
+ * it started are stopped, so none outlives the bench. Each entry is synchronous (kills).
+ */
+const cleanups = new Set();
+for (const signal of ['SIGINT', 'SIGTERM']) {
+  process.once(signal, () => {
+    for (const cleanup of cleanups) cleanup();
+    process.exit(130);
+  });
+}
+
+/**
  * A `measure` hook for loadRounds that also reports the server child's CPU microseconds per request
  * (user + system), which a busy machine blurs less than requests/second.
  */
@@ -113,12 +125,12 @@ function withServerCpu(server) {
  * event loop). The child runs `file` with `args` and answers `ask(type, payload)` through
  * `serveChild` below. `stop()` asks it to close (its 'close' handler) and kills it if it lingers.
  */
-async function startChild(file, args = [], { env } = {}) {
+async function startChild(file, args = [], { env, execArgv = [] } = {}) {
   // BENCH_CPU_PROF=<dir>: every server child writes a V8 CPU profile there when it exits.
   const profile = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(process.env.BENCH_CPU_PROF)}`] : [];
   const child = fork(file, args, {
     env: { ...process.env, ...env },
-    execArgv: [...process.execArgv, ...profile],
+    execArgv: [...process.execArgv, ...execArgv, ...profile],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   let nextId = 0;
@@ -130,8 +142,11 @@ async function startChild(file, args = [], { env } = {}) {
     if (message.error) waiter.reject(new Error(`${path.basename(file)}: ${message.error}`));
     else waiter.resolve(message.result);
   });
+  const kill = () => child.kill('SIGKILL');
+  cleanups.add(kill);
   const exited = new Promise((resolve) => child.once('exit', resolve));
   exited.then((code) => {
+    cleanups.delete(kill);
     for (const waiter of pending.values()) waiter.reject(new Error(`${path.basename(file)} exited (${code})`));
     pending.clear();
   });
@@ -231,8 +246,12 @@ async function startRedis() {
     },
     /** Resolves once the server answers PING (the time it took is the caller's to measure). */
     async start() {
-      child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
-      child.once('error', () => undefined); // reported below as "did not start"
+      const server = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+      child = server;
+      const kill = () => server.kill('SIGKILL');
+      cleanups.add(kill);
+      server.once('exit', () => cleanups.delete(kill));
+      server.once('error', () => undefined); // reported below as "did not start"
       for (let i = 0; i < 100 && !(await redisAnswers(port)); i++) await sleep(50);
       if (!(await redisAnswers(port))) throw new Error(`redis-server did not start on port ${port}`);
     },

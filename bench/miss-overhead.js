@@ -7,8 +7,10 @@
 //    each fragment is rendered and stored, vs the same page without {% cache %} (in-process,
 //    lib.interleave).
 // Entries live 2 s, so the stores hold a bounded number of them. BENCH_QUICK=1: a smoke run.
+const fs = require('node:fs');
+const path = require('node:path');
 const { Cache, createEnvironment } = require('../dist');
-const { addFilters, products, renderWith, views } = require('./fragments');
+const { addFilters, plainEnvironment, products, renderWith, views } = require('./fragments');
 const { quick, REDIS_URL, interleave, loadRounds, median, ratioPerRound, round, runMain, serveChild, startChild, table, withServerCpu, writeResult } = require('./lib');
 
 const BODY_BYTES = 10 * 1024;
@@ -74,7 +76,7 @@ async function responseMisses() {
       page: `10 KB route, ${name}`,
       'per second': Math.round(median(samples[name].map((s) => s.rate))),
       '÷ no cache': round(ratioPerRound(samples, name, ROUTES['/bare']), 3),
-      'µs CPU each': round(Math.min(...samples[name].map((s) => s.cpuPerRequest)), 1),
+      'µs CPU each': round(median(samples[name].map((s) => s.cpuPerRequest)), 1),
     }));
   } finally {
     await server.stop();
@@ -84,8 +86,6 @@ async function responseMisses() {
 /** The 50-fragment page with every fragment a miss on `cache`, vs the page without the tag. */
 async function fragmentMisses(label, cache, options) {
   const dir = views();
-  const fs = require('node:fs');
-  const path = require('node:path');
   const cached = fs.readFileSync(path.join(dir, 'cached.njk'), 'utf8');
   // The render number as a vary value: every fragment of every render is a new key.
   fs.writeFileSync(path.join(dir, 'misses.njk'), cached.replace('{% cache 300, "product", p.id %}', `{% cache ${ENTRY_SECONDS}, "product", p.id, render %}`));
@@ -93,7 +93,7 @@ async function fragmentMisses(label, cache, options) {
   let render = 0;
   const context = { products, currency: 'EUR' };
   const misses = () => renderWith(env, 'misses.njk', { ...context, render: ++render })();
-  const uncached = renderWith(addFilters(createEnvironment({ cache, views: dir })), 'uncached.njk', context);
+  const uncached = renderWith(plainEnvironment(dir), 'uncached.njk', context);
   if ((await misses()) !== (await uncached())) throw new Error('the page of misses differs from the uncached page');
   const hitsBefore = cache.stats().byKind.fragment.hits;
   const rate = await interleave({ misses, uncached }, options);

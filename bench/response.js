@@ -7,12 +7,13 @@
 // autocannon over loopback, the routes in rotating order round after round so that drift on a shared
 // machine hits them alike; each ratio is the median of the rounds' ratios. The server runs in a child
 // process so the load generator does not compete with it for its event loop; its CPU time per request
-// is reported too (least-disturbed round), which a busy machine blurs less, but it leaves out the
-// redis-server's CPU. Build first: npx tsc -p tsconfig.build.json. BENCH_QUICK=1: a smoke run.
+// is reported too: when autocannon saturates first, requests/second cannot tell fast routes apart
+// and CPU per request still can (it leaves out the redis-server's CPU, though). Build first:
+// npx tsc -p tsconfig.build.json. BENCH_QUICK=1: a smoke run.
 const { quick, REDIS_URL, loadRounds, median, ratioPerRound, round, runMain, serveChild, startChild, table, withServerCpu, writeResult } = require('./lib');
 
 const BODY_BYTES = 10 * 1024;
-const ROUNDS = quick ? 1 : 10;
+const ROUNDS = quick ? 1 : 14;
 const ROUND_SECONDS = 1;
 const CONNECTIONS = 16;
 
@@ -140,26 +141,31 @@ async function main() {
     if (JSON.stringify(await server.ask('writes')) !== JSON.stringify(writesBefore)) throw new Error('a route missed while measured');
 
     const bare = ROUTES['/bare'];
-    const leastCpu = (name) => Math.min(...samples[name].map((s) => s.cpuPerRequest));
+    /** Median over rounds of `versus`'s CPU per request ÷ `name`'s (higher: `name` is cheaper). */
+    const cpuRatio = (name, versus) => 1 / ratioPerRound(samples, name, versus, (s) => s.cpuPerRequest);
     const rows = Object.values(ROUTES).map((name) => ({
       route: name,
       'req/s': Math.round(median(samples[name].map((s) => s.rate))),
       '÷ bare Koa': round(ratioPerRound(samples, name, bare), 3),
       'p99 ms': median(samples[name].map((s) => s.p99Ms)),
-      'µs CPU/req': round(leastCpu(name), 1),
+      'µs CPU/req': round(median(samples[name].map((s) => s.cpuPerRequest)), 1),
+      'bare CPU ÷ this': round(cpuRatio(name, bare), 3),
     }));
-    const ratio = (name) => rows.find((row) => row.route === name)['÷ bare Koa'];
-    const targets = [
-      { target: 'cached() on memory ≥ 0.95× bare Koa', measured: ratio('cached(): memory'), met: ratio('cached(): memory') >= 0.95 },
-      {
-        target: 'cached() on memory ahead of koa-cash on memory',
-        measured: round(ratioPerRound(samples, 'cached(): memory', 'koa-cash: memory (LRU)'), 3),
-      },
-      { target: 'cached() on Redis + L1 ≥ 0.9× bare Koa', measured: ratio('cached(): Redis + L1'), met: ratio('cached(): Redis + L1') >= 0.9 },
-    ];
-    targets[1].met = targets[1].measured > 1;
+    // Each target on requests/second (as the issue states it) and on the server's CPU per request:
+    // when the load generator saturates first (2 cores shared with the server), req/s ratios sit
+    // near 1 whatever the server does, and only the CPU column still tells the routes apart.
+    const targets = [];
+    const check = (target, name, versus, min) => {
+      const rate = round(ratioPerRound(samples, name, versus ?? bare), 3);
+      const cpu = round(cpuRatio(name, versus ?? bare), 3);
+      targets.push({ target: `${target} (req/s)`, measured: rate, met: versus ? rate > min : rate >= min });
+      targets.push({ target: `${target} (server CPU per request)`, measured: cpu, met: versus ? cpu > min : cpu >= min });
+    };
+    check('cached() on memory ≥ 0.95× bare Koa', 'cached(): memory', undefined, 0.95);
+    check('cached() on memory ahead of koa-cash on memory', 'cached(): memory', 'koa-cash: memory (LRU)', 1);
+    check('cached() on Redis + L1 ≥ 0.9× bare Koa', 'cached(): Redis + L1', undefined, 0.9);
     console.log(`\nResponse hits: 10 KB, ${CONNECTIONS} connections, ${ROUNDS} rounds of ${ROUND_SECONDS} s per route`);
-    console.log("req/s, p99: medians; ÷ bare Koa: median of the rounds' ratios; CPU: server process, least-disturbed round\n");
+    console.log("req/s, p99, CPU (the server process's): medians; ratios: medians of the rounds' ratios\n");
     console.log(table(rows));
     console.log(`\n${table(targets)}`);
     const file = writeResult('response', { bodyBytes: BODY_BYTES, connections: CONNECTIONS, rounds: ROUNDS, roundSeconds: ROUND_SECONDS, rows, targets, samples });
