@@ -88,6 +88,7 @@ function floorExtension(tag, cards, async) {
 /** A folder with the page templates: cached fragments, no cache, the inlined cards, the floors. */
 function views() {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kfc-bench-'));
+  process.once('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
   const loop = (open, close) => `<main>{% for p in products %}${open}${CARD}${close}{% endfor %}</main>`;
   fs.writeFileSync(path.join(dir, 'cached.njk'), loop('{% cache 300, "product", p.id %}', '{% endcache %}'));
   fs.writeFileSync(path.join(dir, 'uncached.njk'), loop('', ''));

@@ -51,7 +51,7 @@ function svg(width, height, body) {
 
 /** Horizontal bars of `rows` ({ label, value }), with optional dashed target lines. */
 function barChart({ title, rows, targets = [], unit = '' }) {
-  const left = 230;
+  const left = 270;
   const barWidth = 420;
   const rowHeight = 26;
   const top = 40;

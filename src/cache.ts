@@ -73,6 +73,7 @@ const DEFAULT_MAX_BYTES = 64 * 1024 * 1024;
 const DEFAULT_L1_MAX_BYTES = 32 * 1024 * 1024;
 /** How often a process waiting for another's lock checks whether the lock is gone. */
 const LOCK_POLL_MS = 50;
+const LOCK_VALUE = encode('lock', 1);
 const DEFAULT_OPERATION_TIMEOUT_MS = 50;
 /** Identical error reports within this window are counted, not repeated. */
 const ERROR_REPORT_INTERVAL_MS = 1000;
@@ -418,7 +419,8 @@ export class Cache extends EventEmitter {
     const found = await lookup?.();
     if (found !== undefined || this.lockAgeMs === 0) return found ?? compute();
     const lockKey = `lock:${key}`;
-    const attempt = this.store.add(lockKey, encode(lockKey, newTagVersion()), this.lockAgeMs);
+    // The lock's value is never read: whoever stored it owns it.
+    const attempt = this.store.add(lockKey, LOCK_VALUE, this.lockAgeMs);
     const acquired = await this.call('lock', key, () => attempt, undefined);
     // A lock request that timed out may still land: release it then, or it would hold for lock.age.
     if (acquired === undefined) attempt.then((late) => late && this.store.delete(lockKey)).catch(() => undefined);

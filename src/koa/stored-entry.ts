@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import type { Cache } from '../cache';
 
@@ -43,7 +43,8 @@ export function encodeVaryIndex(index: VaryIndex): string {
 }
 
 export function newVaryIndex(vary: string[]): VaryIndex {
-  return { vary, generation: randomBytes(6).toString('base64url') };
+  // randomUUID draws from a pool: a miss of a new URL does not pay for a fresh random draw.
+  return { vary, generation: randomUUID() };
 }
 
 export function isVaryIndex(entry: StoredEntry | undefined): entry is VaryIndex {
