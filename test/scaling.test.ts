@@ -81,6 +81,7 @@ describeRedis('several processes sharing one Redis', () => {
   it('see a tag invalidation in one in their L1 within 100 ms', async () => {
     const [a, b] = processes;
     await a.call('set', 'tagged', 'v', { tags: ['product:1'] });
+    await sleep(50); // a's own announcements of this write (entry and tag version) have landed
     expect(await b.call('get', 'tagged')).toBe('v');
     expect(await b.call('peek', 'tagged')).toBe('v');
     await a.call('invalidateTags', ['product:1']);
