@@ -3,8 +3,8 @@
 const fs = require('node:fs');
 const path = require('node:path');
 const os = require('node:os');
-const net = require('node:net');
-const { fork, spawn } = require('node:child_process');
+const { fork } = require('node:child_process');
+const { freePort, startOwnRedis } = require('../scripts/own-redis');
 
 const quick = process.env.BENCH_QUICK === '1';
 /** Redis for the scenarios that need one; `npm run bench` points it at a private redis-server. */
@@ -204,60 +204,13 @@ function listen(app) {
   });
 }
 
-/** A port nobody listens on right now. */
-async function freePort() {
-  const server = net.createServer();
-  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address();
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
-function redisAnswers(port) {
-  return new Promise((resolve) => {
-    const socket = net.connect(port, '127.0.0.1');
-    socket.setTimeout(200, () => (socket.destroy(), resolve(false)));
-    socket.on('error', () => resolve(false));
-    socket.on('connect', () => socket.write('PING\r\n'));
-    socket.on('data', () => (socket.destroy(), resolve(true)));
-  });
-}
-
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/**
- * A redis-server of our own on a free port (no persistence), which a scenario may pause, kill and
- * restart: the JS twin of test/support/redis-server.ts. Always `stop()` it (also on error).
- */
+/** Our own redis-server (scripts/own-redis.js), killed with the other children if the run dies. */
 async function startRedis() {
-  const port = await freePort();
-  let child;
-  const own = {
-    port,
-    url: `redis://127.0.0.1:${port}`,
-    pause: () => child?.kill('SIGSTOP'),
-    resume: () => child?.kill('SIGCONT'),
-    async stop() {
-      if (!child || child.exitCode !== null || child.signalCode !== null) return;
-      const exited = new Promise((resolve) => child.once('exit', resolve));
-      child.kill('SIGCONT');
-      child.kill('SIGKILL');
-      await exited;
-    },
-    /** Resolves once the server answers PING (the time it took is the caller's to measure). */
-    async start() {
-      const server = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
-      child = server;
-      const kill = () => server.kill('SIGKILL');
-      cleanups.add(kill);
-      server.once('exit', () => cleanups.delete(kill));
-      server.once('error', () => undefined); // reported below as "did not start"
-      for (let i = 0; i < 100 && !(await redisAnswers(port)); i++) await sleep(50);
-      if (!(await redisAnswers(port))) throw new Error(`redis-server did not start on port ${port}`);
-    },
-  };
-  await own.start();
-  return own;
+  const redis = await startOwnRedis();
+  cleanups.add(redis.kill);
+  return redis;
 }
 
 function machine() {
