@@ -7,7 +7,7 @@
 // the faults (the last time bucket below 90 % of that level ends). BENCH_QUICK=1: a compressed
 // timeline.
 const http = require('node:http');
-const { quick, percentile, round, runMain, serveChild, sleep, startChild, startRedis, table, writeResult } = require('./lib');
+const { quick, percentile, round, runMain, serveApp, sleep, startChild, startRedis, table, writeResult } = require('./lib');
 
 /** Seconds from the start of the load. */
 const TIMELINE = quick
@@ -25,7 +25,7 @@ function serve() {
   const Koa = require('koa');
   const Router = require('@koa/router');
   const { Cache } = require('../dist');
-  const { htmlPage, listen } = require('./lib');
+  const { htmlPage } = require('./lib');
   const page = htmlPage(10 * 1024);
   const url = process.env.FAULTS_REDIS_URL;
   const caches = { l1: new Cache({ store: url, keyPrefix: 'faults-l1' }), l2: new Cache({ store: url, keyPrefix: 'faults-l2', l1: false }) };
@@ -39,14 +39,8 @@ function serve() {
     });
   }
   const app = new Koa().use(router.routes());
-  let server;
-  serveChild({
-    async ready() {
-      ({ server } = await listen(app));
-      return { port: server.address().port };
-    },
+  serveApp(app, {
     async close() {
-      server?.close();
       await Promise.all(Object.values(caches).map((cache) => cache.close()));
     },
   });

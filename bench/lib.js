@@ -191,6 +191,26 @@ function serveChild(handlers) {
   process.on('disconnect', () => close().catch(() => process.exit(1)));
 }
 
+/**
+ * `serveChild` for a Koa app: `ready` runs `before`, listens on 127.0.0.1 and answers the port;
+ * `close` stops listening, then runs the handlers' own `close`.
+ */
+function serveApp(app, { before, close, ...handlers }) {
+  let server;
+  serveChild({
+    ...handlers,
+    async ready() {
+      await before?.();
+      ({ server } = await listen(app));
+      return { port: server.address().port };
+    },
+    async close() {
+      server?.close();
+      await close?.();
+    },
+  });
+}
+
 /** `bytes` of HTML (ASCII, so bytes = characters): the body the response scenarios serve. */
 function htmlPage(bytes) {
   return Buffer.from('<!doctype html><main>'.padEnd(bytes - 7, '<p>cached page text</p>') + '</main>');
@@ -264,6 +284,7 @@ module.exports = {
   ratioPerRound,
   withServerCpu,
   startChild,
+  serveApp,
   serveChild,
   htmlPage,
   listen,

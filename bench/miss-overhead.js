@@ -11,7 +11,7 @@ const fs = require('node:fs');
 const path = require('node:path');
 const { Cache, createEnvironment } = require('../dist');
 const { addFilters, plainEnvironment, products, renderWith, views } = require('./fragments');
-const { quick, REDIS_URL, interleave, loadRounds, median, ratioPerRound, round, runMain, serveChild, startChild, table, withServerCpu, writeResult } = require('./lib');
+const { quick, REDIS_URL, interleave, loadRounds, median, ratioPerRound, round, runMain, serveApp, startChild, table, withServerCpu, writeResult } = require('./lib');
 
 const BODY_BYTES = 10 * 1024;
 const ROUNDS = quick ? 1 : 10;
@@ -22,7 +22,7 @@ const ROUTES = { '/bare': 'bare Koa', '/memory': 'cached(): memory', '/redis-l1'
 function serve() {
   const Koa = require('koa');
   const Router = require('@koa/router');
-  const { htmlPage, listen } = require('./lib');
+  const { htmlPage } = require('./lib');
   const page = htmlPage(BODY_BYTES);
   const send = (ctx) => {
     ctx.type = 'html';
@@ -39,15 +39,9 @@ function serve() {
     router.get(`/${name}`, cache.cached({ timeout: ENTRY_SECONDS }), send);
   }
   const app = new Koa().use(router.routes());
-  let server;
-  serveChild({
-    async ready() {
-      ({ server } = await listen(app));
-      return { port: server.address().port };
-    },
+  serveApp(app, {
     counts: () => Object.values(caches).map((cache) => cache.stats().byKind.response),
     async close() {
-      server?.close();
       for (const cache of Object.values(caches)) {
         await cache.clear();
         await cache.close();

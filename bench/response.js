@@ -10,7 +10,7 @@
 // is reported too: when autocannon saturates first, requests/second cannot tell fast routes apart
 // and CPU per request still can (it leaves out the redis-server's CPU, though). Build first:
 // npx tsc -p tsconfig.build.json. BENCH_QUICK=1: a smoke run.
-const { quick, REDIS_URL, loadRounds, median, ratioPerRound, round, runMain, serveChild, startChild, table, withServerCpu, writeResult } = require('./lib');
+const { quick, REDIS_URL, loadRounds, median, ratioPerRound, round, runMain, serveApp, startChild, table, withServerCpu, writeResult } = require('./lib');
 
 const BODY_BYTES = 10 * 1024;
 const ROUNDS = quick ? 1 : 14;
@@ -35,7 +35,7 @@ function serve() {
   const { LRUCache } = require('lru-cache');
   const { createClient } = require('@keyv/redis');
   const { Cache } = require('../dist');
-  const { htmlPage, listen } = require('./lib');
+  const { htmlPage } = require('./lib');
 
   const page = htmlPage(BODY_BYTES);
   const send = (ctx) => {
@@ -87,18 +87,13 @@ function serve() {
   router.get('/koa-cash-memory', cashMemory, cashed);
   router.get('/koa-cash-redis', cashRedis, cashed);
   const app = new Koa().use(router.routes());
-  let server;
-
-  serveChild({
-    async ready() {
+  serveApp(app, {
+    async before() {
       await redis.connect();
-      ({ server } = await listen(app));
-      return { port: server.address().port };
     },
     /** Writes so far: a route that missed while measured would move them. */
     writes: () => ({ ours: Object.values(caches).map((cache) => cache.stats().byKind.response.sets), koaCash: koaCashWrites }),
     async close() {
-      server?.close();
       for (const cache of Object.values(caches)) {
         await cache.clear();
         await cache.close();

@@ -10,7 +10,7 @@
 // bound, default 16 MiB (see DEFAULT_MAX_BYTES).
 const http = require('node:http');
 const path = require('node:path');
-const { quick, median, round, runMain, serveChild, sleep, startChild, table, writeResult } = require('./lib');
+const { quick, median, round, runMain, serveApp, sleep, startChild, table, writeResult } = require('./lib');
 
 const SECONDS = Number(process.env.SOAK_SECONDS) || (quick ? 3 : 600);
 const SAMPLE_SECONDS = Number(process.env.SOAK_SAMPLE_SECONDS) || (SECONDS < 60 ? 1 : 10);
@@ -28,7 +28,6 @@ function serve() {
   const os = require('node:os');
   const { Cache } = require('../dist');
   const { createApp } = require('../dist/app/app');
-  const { listen } = require('./lib');
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kfc-soak-'));
   const url = process.env.SOAK_CACHE_URL;
   const maxBytes = Number(process.env.SOAK_MAX_BYTES) || DEFAULT_MAX_BYTES;
@@ -37,12 +36,7 @@ function serve() {
   // A slow "database" as in the demo, a little faster so that a soak sees more requests.
   const app = createApp({ cache, dataFile: path.join(dir, 'catalog.json'), latencyMs: 20, livePricesMs: 100, statsSampleSeconds: 60 });
   app.on('error', (err) => console.error(`soak app: ${err.stack}`));
-  let server;
-  serveChild({
-    async ready() {
-      ({ server } = await listen(app));
-      return { port: server.address().port };
-    },
+  serveApp(app, {
     sample() {
       // A full collection first (the child runs with --expose-gc), so heapUsed is what is live.
       global.gc();
@@ -50,7 +44,6 @@ function serve() {
       return { rss, heapUsed, external, stats: cache.stats(), memory: cache.memoryUsage() };
     },
     async close() {
-      await new Promise((resolve) => server.close(resolve));
       await app.close();
       if (url) await cache.clear();
       await cache.close();

@@ -7,7 +7,7 @@
 // new key. BENCH_QUICK=1: one trial.
 const http = require('node:http');
 const { createClient } = require('@keyv/redis');
-const { quick, REDIS_URL, median, percentile, round, runMain, serveChild, sleep, startChild, table, writeResult } = require('./lib');
+const { quick, REDIS_URL, median, percentile, round, runMain, serveApp, sleep, startChild, table, writeResult } = require('./lib');
 
 const REQUESTS = 500;
 const HANDLER_MS = 200;
@@ -22,7 +22,7 @@ function serve() {
   const Koa = require('koa');
   const Router = require('@koa/router');
   const { Cache } = require('../dist');
-  const { htmlPage, listen } = require('./lib');
+  const { htmlPage } = require('./lib');
   const { STAMPEDE_STORE: store, STAMPEDE_PREFIX: prefix } = process.env;
   const page = htmlPage(10 * 1024);
   const counter = createClient({ url: REDIS_URL });
@@ -39,16 +39,12 @@ function serve() {
     ctx.body = page;
   });
   const app = new Koa().use(router.routes());
-  let server;
-  serveChild({
-    async ready() {
+  serveApp(app, {
+    async before() {
       await counter.connect();
-      ({ server } = await listen(app));
-      return { port: server.address().port };
     },
     storeErrors: () => storeErrors,
     async close() {
-      server?.close();
       await cache.clear();
       await cache.close();
       await counter.close();
