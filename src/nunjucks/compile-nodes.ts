@@ -1,0 +1,228 @@
+import type { AstNode, NodeTypes } from './nunjucks-copy';
+
+/**
+ * The nodes the template rewrite (rewrite.ts) puts into a template's AST, and how nunjucks' compiler
+ * compiles them. They are added to one copy of nunjucks once; only templates of Environments holding
+ * the cache extension ever contain them.
+ *
+ * - `KfcFor` / `KfcIf`: a `for` / `if` that may have to wait for something inside it (an include,
+ *   a block, a cache tag) before the template goes on. They compile to exactly what nunjucks' own
+ *   `for` / `if` compile to — same bindings, same frames, same `else` rules — except that what
+ *   follows them runs in a continuation, called as soon as their body has finished: on the same
+ *   stack when nothing waited, later when something did. A loop resumes iteratively, never one
+ *   stack frame per item. (nunjucks' `asyncEach`/`ifAsync` differ from `for`/`if` in many ways.)
+ *   They extend `For` / `If`, so nunjucks' transformer lifts async filters out of their headers and
+ *   turns them into `asyncEach`/`ifAsync` exactly when it would turn a plain `for`/`if` into those.
+ * - `KfcCache`: the `{% cache %}` tag. A call of the extension's async `run`, but not a
+ *   `CallExtensionAsync`, so nunjucks' transformer does not rewrite the loops around it into
+ *   `asyncEach`, nor mistake it for an async filter inside `{% call %}`/`{% filter %}`.
+ * - `KfcRuntime`: compiles to the `runtime` of the rendering template, so that the tag builds its
+ *   SafeString with the nunjucks copy that will test for it.
+ * - `KfcSyncOnly`: a macro, `{% call %}`, `{% set %}` or `{% filter %}` body that includes other
+ *   templates: while it runs, nunjucks cannot wait, and a cache tag reached from it must answer at once.
+ */
+
+interface Frame {
+  push(): Frame;
+  set(name: string, value: string): void;
+}
+
+interface Compiler {
+  codebuf: string[];
+  kfcLatches?: number;
+  _tmpid(): string;
+  _emit(code: string): void;
+  _emitLine(code: string): void;
+  _emitLoopBindings(node: AstNode, arr: string, i: string, len: string): void;
+  _withScopedSyntax(body: () => void): void;
+  _addScopeLevel(): void;
+  _compileExpression(node: AstNode, frame: Frame): void;
+  compile(node: AstNode, frame: Frame): void;
+  compileCallExtension(node: AstNode, frame: Frame, async: boolean): void;
+}
+
+/** What compiled templates call on the extension: `env.getExtension(extName)`. */
+export interface TemplateRuntime {
+  /** Runs `body(i, next)` for i = 0, 1, … while `more(i)`, then `done()`; see `iterate`. */
+  loop(more: (i: number) => boolean, body: (i: number, next: () => void) => void, done: () => void): void;
+  /** A continuation to run once a branch has finished (see `Latch`). */
+  latch(): Latch;
+  enterSyncOnly(what: string): void;
+  leaveSyncOnly(): void;
+}
+
+export function defineNodes(nodes: NodeTypes, compilerPrototype: Record<string, unknown>): void {
+  nodes.KfcFor = nodes.For.extend('KfcFor', { fields: ['arr', 'name', 'body', 'else_', 'extName'] });
+  nodes.KfcIf = nodes.If.extend('KfcIf', { fields: ['cond', 'body', 'else_', 'extName'] });
+  nodes.KfcCache = nodes.CallExtension.extend('KfcCache');
+  nodes.KfcRuntime = nodes.Literal.extend('KfcRuntime'); // a Literal to nunjucks' expression checks
+  nodes.KfcSyncOnly = nodes.Node.extend('KfcSyncOnly', { fields: ['body', 'what', 'extName'] });
+  Object.assign(compilerPrototype, { compileKfcFor, compileKfcIf, compileKfcCache, compileKfcRuntime, compileKfcSyncOnly });
+}
+
+function extension(node: AstNode): string {
+  return `env.getExtension(${JSON.stringify(node.extName)})`;
+}
+
+/**
+ * Mirrors nunjucks' `compileFor` statement by statement, taking the same temporary names in the
+ * same order (they show in some error messages); the body is a function the loop resumes.
+ */
+function compileKfcFor(this: Compiler, node: AstNode, outer: Frame): void {
+  const [i, len, arr] = [this._tmpid(), this._tmpid(), this._tmpid()];
+  const [keys, next] = [`${i}_keys`, `${i}_next`];
+  const frame = outer.push();
+  this._emitLine('frame = frame.push();');
+  this._emit(`var ${arr} = `);
+  this._compileExpression(node.arr, frame);
+  this._emitLine(';');
+  this._emitLine(`var ${len}, ${keys};`);
+  const body = (bindings: () => void) => {
+    bindings();
+    this._emitLoopBindings(node, arr, i, len);
+    this._withScopedSyntax(() => {
+      this.compile(node.body, frame);
+      this._emitLine(`${next}();`);
+    });
+  };
+  if (node.name.typename === 'Array') {
+    const names: AstNode[] = node.name.children;
+    const ids = names.map(() => this._tmpid());
+    // nunjucks names the object branch's variables after compiling the array branch: declared then.
+    const declarations = this.codebuf.push('') - 1;
+    this._emitLine(`var ${ids.join(', ')};`);
+    this._emitLine(`if (${arr}) { ${arr} = runtime.fromIterator(${arr});`);
+    this._emitLine(`if (runtime.isArray(${arr})) { ${len} = ${arr}.length; }`);
+    // nunjucks iterates an object with for…in (inherited keys too) and counts its own keys.
+    this._emitLine(`else { ${keys} = []; for (var ${i}_key in ${arr}) ${keys}.push(${i}_key); ${len} = runtime.keys(${arr}).length; } }`);
+    this._emitLine(`${extension(node)}.loop(function(${i}) { return ${keys} ? ${i} < ${keys}.length : !!${arr} && ${i} < ${arr}.length; }, function(${i}, ${next}) {`);
+    this._emitLine(`if (!${keys}) {`);
+    body(() =>
+      names.forEach((name, u) => {
+        this._emitLine(`${ids[u]} = ${arr}[${i}][${u}];`);
+        // As nunjucks does it: the frame gets the node's string form, not its name (its quirk, kept).
+        this._emitLine(`frame.set("${String(name)}", ${arr}[${i}][${u}]);`);
+        frame.set(name.value, ids[u]);
+      }),
+    );
+    this._emitLine('} else {');
+    const [key, value] = names;
+    const [k, v] = [this._tmpid(), this._tmpid()];
+    this.codebuf[declarations] = `var ${k}, ${v};\n`;
+    body(() => {
+      frame.set(key.value, k);
+      frame.set(value.value, v);
+      this._emitLine(`${k} = ${keys}[${i}]; ${v} = ${arr}[${k}];`);
+      this._emitLine(`frame.set("${key.value}", ${k}); frame.set("${value.value}", ${v});`);
+    });
+    this._emitLine('}');
+  } else {
+    const v = this._tmpid();
+    frame.set(node.name.value, v);
+    this._emitLine(`var ${v};`);
+    this._emitLine(`if (${arr}) { ${arr} = runtime.fromIterator(${arr}); ${len} = ${arr}.length; }`);
+    this._emitLine(`${extension(node)}.loop(function(${i}) { return !!${arr} && ${i} < ${arr}.length; }, function(${i}, ${next}) {`);
+    body(() => {
+      this._emitLine(`${v} = ${arr}[${i}];`);
+      this._emitLine(`frame.set("${node.name.value}", ${v});`);
+    });
+  }
+  this._emitLine('}, function() {');
+  if (node.else_) {
+    this._emitLine(`if (!${len}) {`);
+    this.compile(node.else_, frame);
+    this._emitLine('}');
+  }
+  this._emitLine('frame = frame.pop();');
+  this._addScopeLevel();
+}
+
+/**
+ * Mirrors nunjucks' `compileIf`, bodies inline in the same function (so what they declare stays
+ * visible after the `if`, as in nunjucks); what follows runs once the branch has finished.
+ */
+function compileKfcIf(this: Compiler, node: AstNode, frame: Frame): void {
+  // Not a _tmpid(): nunjucks' own names stay numbered as without the extension.
+  const latch = `kfc_latch_${(this.kfcLatches = (this.kfcLatches ?? 0) + 1)}`;
+  this._emitLine(`var ${latch} = ${extension(node)}.latch();`);
+  this._emit('if(');
+  this._compileExpression(node.cond, frame);
+  this._emitLine(') {');
+  const branch = (body: AstNode | null) =>
+    this._withScopedSyntax(() => {
+      if (body) this.compile(body, frame);
+      this._emitLine(`${latch}.done();`);
+    });
+  branch(node.body);
+  this._emitLine('}\nelse {');
+  branch(node.else_);
+  this._emitLine('}');
+  this._emitLine(`${latch}.then(function() {`);
+  this._addScopeLevel();
+}
+
+function compileKfcCache(this: Compiler, node: AstNode, frame: Frame): void {
+  this.compileCallExtension(node, frame, true);
+}
+
+function compileKfcRuntime(this: Compiler): void {
+  this._emit('runtime');
+}
+
+function compileKfcSyncOnly(this: Compiler, node: AstNode, frame: Frame): void {
+  this._emitLine(`${extension(node)}.enterSyncOnly(${JSON.stringify(node.what)});`);
+  this._emitLine('try {');
+  this._withScopedSyntax(() => this.compile(node.body, frame));
+  this._emitLine(`} finally { ${extension(node)}.leaveSyncOnly(); }`);
+}
+
+/**
+ * The loop of `KfcFor`: `body(i, next)` for each i while `more(i)` (re-evaluated each time, as
+ * nunjucks' `for` re-reads the length), then `done()`. A body that calls `next` before returning
+ * continues the loop right here; one that returns first (it waits for something) resumes it from its
+ * `next`. Either way the stack does not grow with the number of items. A second call of one `next`
+ * (nunjucks calls some callbacks twice after errors) is ignored.
+ */
+export function iterate(more: (i: number) => boolean, body: (i: number, next: () => void) => void, done: () => void): void {
+  let i = 0;
+  const run = (): void => {
+    while (more(i)) {
+      let finished = false;
+      let onStack = true;
+      body(i, () => {
+        if (finished) return;
+        finished = true;
+        if (onStack) return;
+        i++;
+        run();
+      });
+      onStack = false;
+      if (!finished) return;
+      i++;
+    }
+    done();
+  };
+  run();
+}
+
+/**
+ * Joins a branch that may finish later with the code after it: `then(k)` runs `k` at once if
+ * `done()` was called already, else when it is. Each runs at most once.
+ */
+export class Latch {
+  #done = false;
+  #next?: () => void;
+
+  done(): void {
+    if (this.#done) return;
+    this.#done = true;
+    const next = this.#next;
+    this.#next = undefined;
+    next?.();
+  }
+
+  then(next: () => void): void {
+    if (this.#done) next();
+    else this.#next = next;
+  }
+}

@@ -1,0 +1,94 @@
+import path from 'node:path';
+import { defineNodes, type TemplateRuntime } from './compile-nodes';
+import { isSupported, type AstNode, type NunjucksCopy, type TemplateLike } from './nunjucks-copy';
+import { rewriteTemplate } from './rewrite';
+
+/** What the hooks need of the extension an Environment holds. */
+export interface HookedExtension extends TemplateRuntime {
+  readonly __name: string;
+  /** Throws the error for a cache tag inside a body that cannot wait. */
+  refuse(tag: AstNode, what: string, template: string): never;
+}
+
+const installed = new WeakSet<object>();
+let templateBeingCompiled: TemplateLike | undefined;
+
+/**
+ * Installs the hooks into one copy of nunjucks, once. They act only for Environments that hold an
+ * extension `isOurs` accepts; every other Environment of the process compiles and renders as before.
+ * - `parser.parse`: the rewrite of rewrite.ts, after nunjucks parsed a template;
+ * - `Template.prototype._compile`: remembers which template is compiling (nunjucks tells the
+ *   parser neither its name nor its Environment);
+ * - `Template.prototype.render` without a callback: a synchronous render, during which a cache tag
+ *   must answer at once;
+ * - new node types and their compile methods (compile-nodes.ts).
+ */
+export function installHooks(copy: NunjucksCopy, isOurs: (extension: unknown) => extension is HookedExtension): void {
+  if (installed.has(copy.nodes)) return;
+  if (!isSupported(copy)) {
+    throw new Error(
+      `koa-fragment-cache supports nunjucks 3.2.x; the Environment given the extension uses nunjucks ${copy.version} at ${copy.root}`,
+    );
+  }
+  installed.add(copy.nodes);
+  defineNodes(copy.nodes, copy.compiler.Compiler.prototype);
+  const ourExtension = (list: unknown[] | undefined) => list?.find(isOurs);
+
+  const { parse } = copy.parser;
+  copy.parser.parse = function parseAndRewrite(src, extensions, opts) {
+    const root = parse(src, extensions, opts);
+    const extension = ourExtension(extensions);
+    if (extension) {
+      const template = templateName(templateBeingCompiled) ?? '(string)';
+      rewriteTemplate(root, {
+        nodes: copy.nodes,
+        extName: extension.__name,
+        refuse: (tag, what) => extension.refuse(tag, what, template),
+      });
+    }
+    return root;
+  };
+
+  const proto = copy.Template.prototype;
+  const { _compile: compile, render } = proto;
+  proto._compile = function compileTracked() {
+    const previous = templateBeingCompiled;
+    // eslint-disable-next-line @typescript-eslint/no-this-alias -- read by the parse hook and the tag's parse()
+    templateBeingCompiled = this;
+    try {
+      compile.call(this);
+    } finally {
+      templateBeingCompiled = previous;
+    }
+  };
+  proto.render = function renderTracked(...args: unknown[]) {
+    const extension = args.some((arg) => typeof arg === 'function') ? undefined : ourExtension(this.env.extensionsList);
+    if (!extension) return render.apply(this, args);
+    extension.enterSyncOnly('render');
+    try {
+      return render.apply(this, args);
+    } finally {
+      extension.leaveSyncOnly();
+    }
+  };
+}
+
+/** The template being compiled, if any: its name relative to the loader's search path. */
+export function currentTemplateName(): string | undefined {
+  return templateName(templateBeingCompiled);
+}
+
+/**
+ * A template's name relative to the search path that holds it (so it is the same on every machine),
+ * or undefined for a template rendered from a string.
+ */
+function templateName(template: TemplateLike | undefined): string | undefined {
+  if (!template?.path) return undefined;
+  for (const loader of template.env.loaders) {
+    for (const root of loader.searchPaths ?? []) {
+      const relative = path.relative(root, template.path);
+      if (!relative.startsWith('..') && !path.isAbsolute(relative)) return relative.split(path.sep).join('/');
+    }
+  }
+  return template.path;
+}
