@@ -26,8 +26,9 @@ const PRODUCT_IDS = require('../data/catalog.seed.json').map((product) => produc
 function serve() {
   const fs = require('node:fs');
   const os = require('node:os');
-  const { Cache } = require('../dist');
-  const { createApp } = require('../dist/app/app');
+  // One compile for both: the app checks `instanceof CachedResponse` against the Cache's own copy.
+  const { Cache } = require('../demo-dist');
+  const { createApp } = require('../demo-dist/app/app');
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kfc-soak-'));
   const url = process.env.SOAK_CACHE_URL;
   const maxBytes = Number(process.env.SOAK_MAX_BYTES) || DEFAULT_MAX_BYTES;

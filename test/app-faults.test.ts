@@ -11,13 +11,13 @@ import { freePort, startOwnRedis, type OwnRedis } from './support/redis-server';
 import { canStartRedis, sleep } from './support/stores';
 
 /*
- * The demo app as users run it (`node dist/app/server.js`, a process of its own) on a Redis the test
+ * The demo app as users run it (`node demo-dist/app/server.js`, a process of its own) on a Redis the test
  * starts, pauses, kills and restarts. The child has Node's default handling: an unhandled rejection
  * or an uncaught exception would kill it, which `expectHealthy` checks. (Inside jest, a listener on
  * `process` would never hear one: jest takes those events over.)
  */
 
-const SERVER = path.join(appPaths.root, 'dist', 'app', 'server.js');
+const SERVER = path.join(appPaths.root, 'demo-dist', 'app', 'server.js');
 const seed = JSON.parse(readFileSync(appPaths.seedFile, 'utf8')) as Product[];
 /** What the server's Cache.fromEnv uses: every store call gives up after this long. */
 const OPERATION_TIMEOUT_MS = 50;

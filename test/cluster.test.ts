@@ -10,8 +10,8 @@ import { appPaths } from '../src/app/paths';
 import { freePort } from './support/redis-server';
 import { redisUrl, sleep, uniquePrefix } from './support/stores';
 
-// `npm start` as users run it: the compiled server (jest's global setup builds dist/).
-const SERVER = path.join(appPaths.root, 'dist', 'app', 'server.js');
+// `npm start` as users run it: the compiled server (jest's global setup builds demo-dist/).
+const SERVER = path.join(appPaths.root, 'demo-dist', 'app', 'server.js');
 const seed = JSON.parse(readFileSync(appPaths.seedFile, 'utf8')) as Product[];
 const product = seed[0];
 
@@ -59,7 +59,7 @@ interface Demo {
 const running: Demo[] = [];
 const dataDirs: string[] = [];
 
-/** `node dist/app/server.js` with `env`, on a port of its own and a copy of the catalog; resolves once it answers. */
+/** `node demo-dist/app/server.js` with `env`, on a port of its own and a copy of the catalog; resolves once it answers. */
 async function startDemo(env: Record<string, string>, port?: number): Promise<Demo> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'kfc-cluster-'));
   dataDirs.push(dir);

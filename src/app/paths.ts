@@ -3,7 +3,7 @@ import path from 'node:path';
 
 /**
  * The folder holding package.json, found by walking up from this file: the same answer whether
- * this runs as src/app/paths.ts (ts-jest) or dist/app/paths.js (compiled).
+ * this runs as src/app/paths.ts (ts-jest) or demo-dist/app/paths.js (compiled).
  */
 function findRepoRoot(from: string): string {
   for (let dir = from; ; dir = path.dirname(dir)) {

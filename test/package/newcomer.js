@@ -1,0 +1,368 @@
+#!/usr/bin/env node
+// The newcomer's path, scripted (`npm run test:package`): pack the library as npm would publish it,
+// look inside the tarball, install it into fresh apps beside the app's own koa and nunjucks, and run
+// the README's "Using it in your app" code in every module flavour over real HTTP.
+//
+//   app "plain": the tarball + koa@~3.1.0 nunjucks@3.2.3 @koa/router@14 (+ types, typescript 5.9)
+//     esm      strict TypeScript, "type": "module", module/moduleResolution nodenext  (checked, run)
+//     cjs      strict TypeScript, "type": "commonjs", module/moduleResolution nodenext (checked, run)
+//     bundler  strict TypeScript, module preserve, moduleResolution bundler           (checked)
+//     mjs      plain JavaScript ESM, no build                                        (run)
+//   app "full": the same + @ladjs/koa-views and the optional peers @keyv/redis, keyv, prom-client
+//     koa-views  strict TypeScript CommonJS, module commonjs (node10), koa-fragment-cache/metrics (checked, run)
+//   both apps: what require('koa-fragment-cache') + new Cache() loads (test/package/app/import-graph.js)
+//
+// Everything happens in a temporary folder (removed afterwards; KEEP_TMP=1 keeps it); the repo's
+// node_modules is never touched. `npm pack` runs the package's prepack (the library build into dist/).
+// Prints one line per check and a closing "N passed, N failed"; exits 1 when any check failed.
+'use strict';
+
+const { spawn } = require('node:child_process');
+const fs = require('node:fs');
+const http = require('node:http');
+const os = require('node:os');
+const path = require('node:path');
+
+const repo = path.join(__dirname, '..', '..');
+const fixtures = path.join(__dirname, 'app');
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'kfc-newcomer-'));
+const started = Date.now();
+const results = [];
+const notes = [];
+
+/** The environment for child npm/node: none of the npm_* variables `npm run` sets for this script. */
+const childEnv = Object.fromEntries(Object.entries(process.env).filter(([name]) => !/^npm_/i.test(name) && name !== 'INIT_CWD' && name !== 'CACHE_URL'));
+
+function check(name, ok, detail) {
+  results.push({ name, ok: Boolean(ok), detail });
+  console.log(`${ok ? 'ok  ' : 'FAIL'} ${name}${!ok && detail ? `\n       ${String(detail).replace(/\n/g, '\n       ')}` : ''}`);
+  return Boolean(ok);
+}
+
+/** Runs a command; resolves { code, stdout, stderr, ms }. Never rejects (a spawn error is code -1). */
+function run(command, args, { cwd, timeoutMs = 300_000, env = childEnv } = {}) {
+  const t0 = Date.now();
+  return new Promise((resolve) => {
+    const child = spawn(command, args, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk) => (stdout += chunk));
+    child.stderr.on('data', (chunk) => (stderr += chunk));
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.on('error', (err) => {
+      clearTimeout(timer);
+      resolve({ code: -1, stdout, stderr: `${stderr}${err.message}`, ms: Date.now() - t0 });
+    });
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code: code ?? (signal ? `${signal}` : -1), stdout, stderr, ms: Date.now() - t0 });
+    });
+  });
+}
+
+const tail = (text, lines = 25) => text.trim().split('\n').slice(-lines).join('\n');
+
+// ---------------------------------------------------------------------------------------------
+// 1. The tarball
+// ---------------------------------------------------------------------------------------------
+
+async function packAndInspect() {
+  const pack = await run('npm', ['pack', '--json', '--pack-destination', tmp], { cwd: repo });
+  if (!check('npm pack (prepack builds the library)', pack.code === 0, tail(pack.stderr + pack.stdout))) return undefined;
+  const [info] = JSON.parse(pack.stdout.slice(pack.stdout.indexOf('[')));
+  const tarball = path.join(tmp, info.filename);
+  notes.push(`tarball: ${info.filename}, ${info.entryCount} files, ${(info.size / 1024).toFixed(1)} kB packed, ${(info.unpackedSize / 1024).toFixed(1)} kB unpacked (npm pack ${(pack.ms / 1000).toFixed(1)} s)`);
+
+  const list = await run('tar', ['tzf', tarball]);
+  check('tar tzf lists the tarball', list.code === 0, list.stderr);
+  const files = list.stdout.split('\n').filter(Boolean).map((entry) => entry.replace(/^package\//, ''));
+  const under = (prefix) => files.filter((file) => file === prefix || file.startsWith(`${prefix}/`));
+  for (const prefix of ['dist/app', 'demo-dist', 'src/app', 'bench', 'test', 'scripts', 'views', 'public', 'data', 'node_modules']) {
+    const found = under(prefix);
+    check(`tarball has no ${prefix}/`, found.length === 0, `${found.length} entries, e.g. ${found.slice(0, 3).join(', ')}`);
+  }
+  for (const file of ['LICENSE', 'README.md', 'CHANGELOG.md', 'package.json', 'dist/index.js', 'dist/index.d.ts', 'dist/metrics.js', 'dist/metrics.d.ts']) {
+    check(`tarball has ${file}`, files.includes(file));
+  }
+
+  // Every source map it ships must resolve inside the package, and every sourceMappingURL to a map.
+  const unpacked = path.join(tmp, 'unpacked');
+  fs.mkdirSync(unpacked);
+  const untar = await run('tar', ['xzf', tarball, '-C', unpacked]);
+  check('tarball unpacks', untar.code === 0, untar.stderr);
+  const root = path.join(unpacked, 'package');
+  const unresolved = [];
+  const maps = files.filter((file) => file.endsWith('.map'));
+  for (const map of maps) {
+    let parsed;
+    try {
+      parsed = JSON.parse(fs.readFileSync(path.join(root, map), 'utf8'));
+    } catch (err) {
+      unresolved.push(`${map}: not JSON (${err.message})`);
+      continue;
+    }
+    for (const source of parsed.sources || []) {
+      const resolved = path.resolve(path.dirname(path.join(root, map)), parsed.sourceRoot || '', source);
+      if (!resolved.startsWith(root + path.sep) || !fs.existsSync(resolved)) unresolved.push(`${map} → ${source}`);
+    }
+  }
+  for (const js of files.filter((file) => /\.(c|m)?js$/.test(file))) {
+    const match = /\/\/# sourceMappingURL=(\S+)\s*$/.exec(fs.readFileSync(path.join(root, js), 'utf8'));
+    if (match && !match[1].startsWith('data:') && !fs.existsSync(path.resolve(path.dirname(path.join(root, js)), match[1]))) {
+      unresolved.push(`${js} → ${match[1]}`);
+    }
+  }
+  check(`every source map resolves (${maps.length} .map files shipped)`, unresolved.length === 0, `${unresolved.length} unresolved, e.g.\n${unresolved.slice(0, 5).join('\n')}`);
+
+  const manifest = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8'));
+  const deps = Object.keys(manifest.dependencies || {});
+  const peers = manifest.peerDependencies || {};
+  const optional = manifest.peerDependenciesMeta || {};
+  for (const name of ['koa', 'nunjucks', '@koa/router', 'koa-static', '@keyv/redis', 'keyv', 'prom-client']) {
+    check(`${name} is not a dependency of the package`, !deps.includes(name));
+  }
+  check('koa and nunjucks are (required) peer dependencies', peers.koa && peers.nunjucks && !optional.koa?.optional && !optional.nunjucks?.optional, JSON.stringify(peers));
+  for (const name of ['@keyv/redis', 'keyv', 'prom-client']) {
+    check(`${name} is an optional peer dependency`, peers[name] && optional[name]?.optional === true, JSON.stringify({ peer: peers[name], meta: optional[name] }));
+  }
+  check('exports has ".", "./metrics" and "./package.json"', ['.', './metrics', './package.json'].every((key) => manifest.exports?.[key]), JSON.stringify(manifest.exports));
+  return tarball;
+}
+
+// ---------------------------------------------------------------------------------------------
+// 2. Fresh apps
+// ---------------------------------------------------------------------------------------------
+
+const COMMON = ['koa@~3.1.0', 'nunjucks@3.2.3', '@koa/router@14', '@types/koa__router@12', '@types/koa@3', '@types/nunjucks', 'typescript@~5.9', '@types/node@20'];
+const APPS = {
+  plain: { specs: COMMON },
+  full: { specs: [...COMMON, '@ladjs/koa-views@9', '@keyv/redis', 'keyv', 'prom-client'] },
+};
+
+async function installApp(name, tarball) {
+  const dir = path.join(tmp, name);
+  fs.mkdirSync(dir);
+  fs.writeFileSync(path.join(dir, 'package.json'), `${JSON.stringify({ name: `newcomer-${name}`, version: '1.0.0', private: true }, null, 2)}\n`);
+  const args = ['install', '--no-audit', '--no-fund', tarball, ...APPS[name].specs];
+  let install = await run('npm', args, { cwd: dir });
+  if (install.code !== 0 && /ERESOLVE/.test(install.stderr)) {
+    const why = install.stderr.split('\n').filter((line) => /Conflicting peer|peerOptional|Could not resolve/.test(line)).slice(0, 3);
+    notes.push(`app "${name}": npm install failed with ERESOLVE and needed --legacy-peer-deps:\n      ${why.map((line) => line.replace(/^npm (error|warn) */, '')).join('\n      ')}`);
+    install = await run('npm', [...args, '--legacy-peer-deps'], { cwd: dir });
+  } else if (/ERESOLVE/.test(install.stderr)) {
+    notes.push(`app "${name}": npm install warned (no --legacy-peer-deps needed): ${install.stderr.match(/peerOptional [^\n]*/)?.[0] ?? 'ERESOLVE'}`);
+  }
+  if (!check(`app "${name}": npm install ${APPS[name].specs.join(' ')} + the tarball (${(install.ms / 1000).toFixed(1)} s)`, install.code === 0, tail(install.stderr))) return undefined;
+
+  const ls = await run('npm', ['ls', 'koa', 'nunjucks', '--all', '--parseable'], { cwd: dir });
+  const paths = ls.stdout.split('\n').filter(Boolean);
+  for (const pkg of ['koa', 'nunjucks']) {
+    const copies = paths.filter((p) => path.basename(p) === pkg && path.basename(path.dirname(p)) === 'node_modules');
+    check(`app "${name}": exactly one ${pkg} (npm ls ${pkg} --all)`, copies.length === 1, `${copies.length} copies:\n${copies.join('\n')}\n${tail(ls.stderr, 5)}`);
+  }
+  fs.cpSync(path.join(fixtures, 'views'), path.join(dir, 'views'), { recursive: true });
+  return dir;
+}
+
+const TSCONFIG_BASE = { strict: true, target: 'ES2022', lib: ['ES2022'], types: ['node'], outDir: 'out', rootDir: '.' };
+const FLAVOURS = [
+  { name: 'esm', app: 'plain', source: 'app.ts', type: 'module', options: { module: 'nodenext', moduleResolution: 'nodenext' }, runs: true },
+  { name: 'cjs', app: 'plain', source: 'app.ts', type: 'commonjs', options: { module: 'nodenext', moduleResolution: 'nodenext' }, runs: true },
+  { name: 'bundler', app: 'plain', source: 'app.ts', type: 'module', options: { module: 'preserve', moduleResolution: 'bundler', noEmit: true }, runs: false },
+  { name: 'mjs', app: 'plain', source: 'app.mjs', runs: true },
+  { name: 'koa-views', app: 'full', source: 'app-koa-views.ts', type: 'commonjs', options: { module: 'commonjs', esModuleInterop: true }, runs: true },
+];
+
+function writeFlavour(appDir, flavour) {
+  const dir = path.join(appDir, flavour.name);
+  fs.mkdirSync(dir);
+  fs.copyFileSync(path.join(fixtures, flavour.source), path.join(dir, flavour.source));
+  if (flavour.type) fs.writeFileSync(path.join(dir, 'package.json'), `${JSON.stringify({ type: flavour.type })}\n`);
+  if (flavour.options) {
+    const tsconfig = { compilerOptions: { ...TSCONFIG_BASE, ...flavour.options }, files: [flavour.source] };
+    fs.writeFileSync(path.join(dir, 'tsconfig.json'), `${JSON.stringify(tsconfig, null, 2)}\n`);
+  }
+  return dir;
+}
+
+async function typecheck(appDir, flavour) {
+  const dir = path.join(appDir, flavour.name);
+  const tsc = path.join(appDir, 'node_modules', 'typescript', 'bin', 'tsc');
+  const label = `${flavour.name}: tsc --noEmit --strict (${Object.entries(flavour.options).filter(([key]) => key !== 'noEmit').map(([key, value]) => `${key} ${value}`).join(', ')})`;
+  const checked = await run(process.execPath, [tsc, '-p', dir, '--noEmit', '--strict'], { cwd: appDir });
+  const ok = check(label, checked.code === 0, tail(checked.stdout + checked.stderr, 30));
+  if (flavour.runs) {
+    // Emit without checking again (TypeScript 5.5+): the check above already ran.
+    const emitted = await run(process.execPath, [tsc, '-p', dir, '--noCheck'], { cwd: appDir });
+    check(`${flavour.name}: tsc emits`, emitted.code === 0, tail(emitted.stdout + emitted.stderr));
+  }
+  return ok;
+}
+
+// ---------------------------------------------------------------------------------------------
+// 3. Running the apps over HTTP
+// ---------------------------------------------------------------------------------------------
+
+function request(port, method, url, headers = {}) {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: '127.0.0.1', port, method, path: url, agent: false, headers: { connection: 'close', ...headers } }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk) => (body += chunk));
+      res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body }));
+    });
+    req.setTimeout(10_000, () => req.destroy(new Error(`${method} ${url}: no answer within 10 s`)));
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+/** Starts `node entry` in appDir (cwd: the app, as the README's views: 'views' expects); resolves the child and its port. */
+function startApp(appDir, entry) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [entry], { cwd: appDir, env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    const fail = (why) => {
+      child.kill('SIGKILL');
+      // The start of stderr: an error's message and require stack come before its frames.
+      reject(new Error(`${why}\n${(stderr || stdout).trim().split('\n').slice(0, 12).join('\n')}`));
+    };
+    const timer = setTimeout(() => fail('did not print its port within 20 s'), 20_000);
+    child.stderr.on('data', (chunk) => (stderr += chunk));
+    child.stdout.on('data', (chunk) => {
+      stdout += chunk;
+      const match = /\{"listening":(\d+)\}/.exec(stdout);
+      if (match) {
+        clearTimeout(timer);
+        resolve({ child, port: Number(match[1]), output: () => stderr });
+      }
+    });
+    child.on('exit', (code, signal) => {
+      clearTimeout(timer);
+      fail(`exited (${code ?? signal}) before listening`);
+    });
+  });
+}
+
+function stopApp(child) {
+  return new Promise((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) return resolve({ code: child.exitCode, inTime: true });
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      resolve({ code: 'SIGKILL', inTime: false });
+    }, 5000);
+    child.removeAllListeners('exit');
+    child.on('exit', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code: code ?? signal, inTime: true });
+    });
+    child.kill('SIGTERM');
+  });
+}
+
+/** The fragment's parts, from the product page: the escaped name and the render number. */
+function fragment(body) {
+  return { name: /<h1 id="name">([^<]*)<\/h1>/.exec(body)?.[1], rendered: /fragment render (\d+)/.exec(body)?.[1] };
+}
+
+async function exercise(appDir, flavour) {
+  const entry = flavour.source.endsWith('.ts') ? path.join(flavour.name, 'out', flavour.source.replace(/\.ts$/, '.js')) : path.join(flavour.name, flavour.source);
+  let app;
+  try {
+    app = await startApp(appDir, entry);
+  } catch (err) {
+    check(`${flavour.name}: node ${entry} starts a Koa server on port 0`, false, err.message);
+    return;
+  }
+  check(`${flavour.name}: node ${entry} starts a Koa server on port 0`, true);
+  try {
+    const miss = await request(app.port, 'GET', '/products/1');
+    const hit = await request(app.port, 'GET', '/products/1');
+    const [m, h] = [fragment(miss.body), fragment(hit.body)];
+    check(`${flavour.name}: GET /products/1 twice answers 200 HTML`, miss.status === 200 && hit.status === 200 && /text\/html/.test(hit.headers['content-type']), `${miss.status} ${hit.status} ${hit.headers['content-type']}\n${tail(miss.body + app.output(), 15)}`);
+    check(`${flavour.name}: the second request is a fragment hit (render #1 both times)`, m.rendered === '1' && h.rendered === '1', `renders: ${m.rendered}, ${h.rendered}`);
+    check(`${flavour.name}: "<b>" is escaped exactly once on miss and hit (&lt;b&gt;)`, m.name === '&lt;b&gt;' && h.name === '&lt;b&gt;' && !/&amp;(lt|gt);/.test(miss.body + hit.body), `miss: ${m.name}, hit: ${h.name}`);
+    const post = await request(app.port, 'POST', '/products/1', { 'x-new-name': '<i>' });
+    const after = fragment((await request(app.port, 'GET', '/products/1')).body);
+    check(`${flavour.name}: cache.delete(makeTemplateFragmentKey(…)) after a POST re-renders the fragment`, post.status === 302 && after.rendered === '2' && after.name === '&lt;i&gt;', `POST ${post.status}; then render #${after.rendered}, name ${after.name}`);
+    if (flavour.name === 'koa-views') {
+      const legacy = await request(app.port, 'GET', '/legacy');
+      check('koa-views: a page rendered by @ladjs/koa-views in the same app', legacy.status === 200 && /rendered by koa-views: hello/.test(legacy.body), `${legacy.status}\n${tail(legacy.body + app.output(), 10)}`);
+      const metrics = await request(app.port, 'GET', '/metrics');
+      check('koa-views: koa-fragment-cache/metrics serves Prometheus metrics', metrics.status === 200 && /kfc_|cache_/.test(metrics.body), `${metrics.status}\n${tail(metrics.body, 5)}`);
+    }
+  } catch (err) {
+    check(`${flavour.name}: HTTP requests`, false, `${err.message}\n${tail(app.output(), 15)}`);
+  } finally {
+    const stopped = await stopApp(app.child);
+    check(`${flavour.name}: exits by itself after SIGTERM (server.close + cache.close)`, stopped.inTime && stopped.code === 0, `exit ${stopped.code}\n${tail(app.output(), 10)}`);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// 4. The import graph
+// ---------------------------------------------------------------------------------------------
+
+async function importGraph(appDir, appName) {
+  fs.copyFileSync(path.join(fixtures, 'import-graph.js'), path.join(appDir, 'import-graph.cjs'));
+  const probe = await run(process.execPath, ['import-graph.cjs'], { cwd: appDir, timeoutMs: 30_000 });
+  let result;
+  try {
+    result = JSON.parse(probe.stdout.trim().split('\n').pop());
+  } catch {
+    check(`app "${appName}": import-graph probe runs`, false, tail(probe.stdout + probe.stderr));
+    return;
+  }
+  const peers = appName === 'full' ? 'installed' : 'not installed';
+  if (result.error) {
+    const from = result.error.requireStack.map((file) => file.replace(/.*node_modules[\\/]/, '')).join(' ← ');
+    check(`app "${appName}": require('koa-fragment-cache') + new Cache() works with the optional peers ${peers}`, false, `${result.error.code}: ${result.error.message}${from ? `\n  required from ${from}` : ''}`);
+    return;
+  }
+  check(`app "${appName}": require('koa-fragment-cache') + new Cache() works with the optional peers ${peers}`, true);
+  notes.push(`app "${appName}": require('koa-fragment-cache') + new Cache(): ${result.files} module files from ${result.packages.length} packages (${result.packages.join(', ')}), ${result.builtins} more built-ins, ${result.ms.toFixed(1)} ms`);
+  for (const name of ['@keyv/redis', '@redis/client', 'keyv', 'prom-client']) {
+    const loaded = result.optionalLoaded.find((entry) => entry.name === name);
+    check(`app "${appName}": the memory store does not load ${name}`, !loaded, loaded && `${name} was loaded (${loaded.file}), required along\n  ${loaded.chain.join('\n  → ')}`);
+  }
+  for (const [specifier, resolved] of Object.entries(result.resolves)) {
+    check(`app "${appName}": require.resolve('${specifier}')`, !resolved.startsWith('ERROR'), resolved);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+
+async function main() {
+  console.log(`newcomer: working in ${tmp}`);
+  const tarball = await packAndInspect();
+  if (!tarball) return;
+  const apps = {};
+  // Both installs at once: they wait on the network and the npm cache more than on the CPU.
+  await Promise.all(Object.keys(APPS).map(async (name) => (apps[name] = await installApp(name, tarball))));
+
+  const flavours = FLAVOURS.filter((flavour) => apps[flavour.app]);
+  for (const flavour of flavours) writeFlavour(apps[flavour.app], flavour);
+  // Two type-checks at a time (the machine has two cores).
+  const typed = flavours.filter((flavour) => flavour.options);
+  const queue = [...typed];
+  const checked = new Map();
+  await Promise.all([0, 1].map(async () => {
+    for (let flavour = queue.shift(); flavour; flavour = queue.shift()) checked.set(flavour, await typecheck(apps[flavour.app], flavour));
+  }));
+  for (const flavour of flavours.filter((f) => f.runs)) await exercise(apps[flavour.app], flavour);
+  for (const name of Object.keys(apps)) if (apps[name]) await importGraph(apps[name], name);
+}
+
+main()
+  .catch((err) => check('newcomer script', false, err.stack))
+  .finally(() => {
+    if (process.env.KEEP_TMP === '1') notes.push(`kept ${tmp}`);
+    else fs.rmSync(tmp, { recursive: true, force: true });
+    const failed = results.filter((result) => !result.ok);
+    console.log(`\nnewcomer report (${((Date.now() - started) / 1000).toFixed(1)} s):`);
+    for (const note of notes) console.log(`  - ${note}`);
+    for (const result of failed) console.log(`  FAILED: ${result.name}`);
+    console.log(`\npackage: ${results.length - failed.length} passed, ${failed.length} failed`);
+    process.exitCode = failed.length ? 1 : 0;
+  });
