@@ -1,0 +1,56 @@
+// Render and syntax errors: both sides must fail with the same message (line and column included).
+const { page } = require('../case');
+
+const fails = { fails: true };
+const explodes = { 'boom.njk': 'before {{ explode() }} after' };
+
+module.exports = [
+  page('calling an undefined function', 'a{{ nope() }}b', {}, fails),
+  page('calling a value that is not a function', '{{ x() }}', { x: 1 }, fails),
+  page('calling a method of undefined', '{{ user.name.first() }}', { user: {} }, fails),
+  page('a global function that throws', 'x{{ explode() }}y', {}, fails),
+  page('a sync filter that throws', '{{ "v" | refuse }}', {}, fails),
+  page('an unknown filter', '{{ x | nofilter }}', { x: 1 }, fails),
+  page('an async filter that fails', 'a{{ "v" | laterRefuse }}b', {}, fails),
+  page('an async filter that fails inside for', '{% for x in items %}{{ x | laterRefuse }}{% endfor %}', { items: [1, 2] }, fails),
+  page('an async filter that fails inside an include', '{% include "p.njk" %}', {}, { ...fails, files: { 'p.njk': '{{ "in" | laterRefuse }}' } }),
+  page('an async filter that fails inside an include inside for', '{% for x in items %}{% include "p.njk" %}{% endfor %}', { items: [1] }, {
+    ...fails,
+    expect: 'sync-equivalent',
+    files: { 'p.njk': '{{ x | laterRefuse }}' },
+  }),
+  page('a missing top-level template', undefined, {}, fails),
+  page('a missing include', 'a{% include "nope.njk" %}b', {}, fails),
+  page('a missing include with a dynamic name', '{% include name %}', { name: 'gone.njk' }, fails),
+  page('a missing include inside for', '{% for x in items %}{% include "nope.njk" %}{% endfor %}', { items: [1, 2] }, fails),
+  page('a missing include inside if', '{% if true %}{% include "nope.njk" %}{% endif %}', {}, fails),
+  page('a missing parent template', '{% extends "nope.njk" %}{% block a %}{% endblock %}', {}, fails),
+  page('a missing import', '{% import "nope.njk" as n %}{{ n.x() }}', {}, fails),
+  page('a missing template with the async loader', '{% include "nope.njk" %}', {}, { ...fails, loader: 'async' }),
+  page('an error inside an included template', 'a{% include "boom.njk" %}b', {}, { ...fails, files: explodes }),
+  page('an error inside an included template inside for', '{% for x in items %}{% include "boom.njk" %}{% endfor %}', { items: [1, 2] }, { ...fails, files: explodes }),
+  page('an error inside an included template inside if inside for', '{% for x in items %}{% if x > 1 %}{% include "boom.njk" %}{% endif %}{% endfor %}', { items: [1, 2] }, { ...fails, files: explodes }),
+  page('an error inside an included template included twice deep', '{% include "a.njk" %}', {}, { ...fails, files: { ...explodes, 'a.njk': 'A{% include "boom.njk" %}' } }),
+  page('an error at the second iteration', '{% for x in items %}{{ x.f() }}{% endfor %}', () => ({ items: [{ f: () => 'ok' }, {}] }), fails),
+  page('an error in the else branch of for', '{% for x in items %}{{ x }}{% else %}{{ explode() }}{% endfor %}', { items: [] }, fails),
+  page('an error in a macro', '{% macro m() %}{{ explode() }}{% endmacro %}{{ m() }}', {}, fails),
+  page('an error in a caller body', '{% macro m() %}{{ caller() }}{% endmacro %}{% call m() %}{{ explode() }}{% endcall %}', {}, fails),
+  page('an error in a set block', '{% set s %}{{ explode() }}{% endset %}{{ s }}', {}, fails),
+  page('an error in a child block', '{% extends "base.njk" %}{% block a %}{{ explode() }}{% endblock %}', {}, { ...fails, files: { 'base.njk': '{% block a %}{% endblock %}' } }),
+  page('an error in a block inside for', '{% for x in items %}{% block b %}{{ explode() }}{% endblock %}{% endfor %}', { items: [1] }, fails),
+  page('syntax error: unclosed if on line 3', 'one\ntwo\n{% if x %}three', {}, fails),
+  page('syntax error: unknown tag', 'a\n  {% frobnicate %}', {}, fails),
+  page('syntax error: unexpected endfor', '{% if x %}{% endfor %}', {}, fails),
+  page('syntax error: unclosed variable', 'a {{ x b', {}, fails),
+  page('syntax error: bad expression on line 2', 'a\n{{ 1 + }}', {}, fails),
+  page('syntax error: unterminated comment', 'a {# never closed', {}, fails),
+  page('syntax error: for without in', '{% for x items %}{% endfor %}', {}, fails),
+  page('syntax error: extends after content is fine but block twice is not', '{% block a %}{% endblock %}{% block a %}{% endblock %}', {}, fails),
+  page('syntax error in an included template', '{% include "bad.njk" %}', {}, { ...fails, files: { 'bad.njk': 'line one\n{% if %}' } }),
+  page('syntax error with custom delimiters', '<% if x %>never closed', {}, {
+    ...fails,
+    options: { tags: { blockStart: '<%', blockEnd: '%>', variableStart: '<$', variableEnd: '$>', commentStart: '<#', commentEnd: '#>' } },
+  }),
+  page('syntax error in renderString', 'ok\n{% for %}', {}, { ...fails, string: true }),
+  page('an error in renderString', '{{ nope() }}', {}, { ...fails, string: true }),
+];
