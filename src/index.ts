@@ -1,22 +1,28 @@
 /**
- * koa-fragment-cache: the whole public API. Durations are seconds (or strings like '5m') everywhere;
- * names ending in `Ms` are the only milliseconds.
+ * koa-fragment-cache: the whole public API (Prometheus metrics: `koa-fragment-cache/metrics`).
+ * Lifetimes are seconds (or strings like '5m') everywhere; names ending in `Ms` are the only
+ * milliseconds.
  */
-export { Cache, CacheStoreError, type CacheOptions, type SetOptions } from './cache';
-export { UnstorableValueError } from './codec';
-export { makeTemplateFragmentKey } from './keys';
-export { CacheExtension } from './nunjucks/extension';
+export { Cache, type CacheOptions, type SetOptions } from './cache';
+export { CacheStoreError, type CacheEvents, type StoreCallEvent } from './core/events';
+export type { CacheKind, Outcome, OutcomeEvent } from './core/outcomes';
+export type { CacheStats, Counts } from './core/stats';
+export type { MemoryUse } from './core/memory-accounts';
+export type { Clock } from './core/clock';
+export type { Timeout } from './core/timeout';
+export { UnstorableValueError } from './core/codec';
+export { makeTemplateFragmentKey } from './core/keys';
+export type { Store } from './store/store';
+export type { KeyvLike, StoreOption } from './store/create-store';
+export { CacheExtension, type CacheExtensionOptions } from './nunjucks/extension';
 export { createEnvironment, type EnvironmentOptions } from './nunjucks/environment';
 export { views } from './koa/views';
-export type { Timeout } from './timeout';
-export type { CacheKind, CacheStats, Counts } from './stats';
-export type { Memoized, MemoizeOptions } from './functions/memoize';
-export { CacheWaitTimeout } from './functions/wait-timeout';
-export type { Refreshing, RefreshingOptions } from './functions/refreshing';
-export type { WriteBehind, WriteBehindOptions, PushOptions } from './functions/write-behind';
 export { CachedResponse, type CachedResponseOptions } from './koa/cached-response';
 export type { CachedOptions } from './koa/cached-options';
 export type { DeleteCachedOptions } from './koa/delete-cached';
 export type { PeriodicRefresh, PeriodicRefreshOptions } from './koa/periodic-refresh';
 export type { QueryInput } from './koa/response-key';
-export { cacheMetrics, metricsMiddleware, type CacheMetrics, type CacheMetricsOptions } from './metrics';
+export type { Memoized, MemoizeOptions } from './functions/memoize';
+export { CacheWaitTimeout } from './functions/wait-timeout';
+export type { Refreshing, RefreshingOptions } from './functions/refreshing';
+export type { WriteBehind, WriteBehindOptions, PushOptions } from './functions/write-behind';

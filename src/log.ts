@@ -1,8 +1,9 @@
 import createDebug from 'debug';
 import type { EventEmitter } from 'node:events';
+import type { CacheEvents } from './core/events';
+import { KINDS, OUTCOMES } from './core/outcomes';
 
 const NAMESPACE = 'koa-fragment-cache';
-const KINDS = ['fragment', 'response', 'memoized', 'value'] as const;
 
 /**
  * `DEBUG=koa-fragment-cache:*` logs one line per decision (hit, miss, stale, set, refresh, delete,
@@ -10,17 +11,15 @@ const KINDS = ['fragment', 'response', 'memoized', 'value'] as const;
  * `:value`, `:store`. Keys and names only, never cached content. Attached through the cache's
  * events, and only when a namespace is enabled, so it costs nothing otherwise.
  */
-export function attachDebugLog(cache: EventEmitter): void {
+export function attachDebugLog(cache: EventEmitter<CacheEvents>): void {
   const byKind = Object.fromEntries(KINDS.map((kind) => [kind, createDebug(`${NAMESPACE}:${kind}`)]));
   const store = createDebug(`${NAMESPACE}:store`);
   if (!KINDS.some((kind) => byKind[kind].enabled) && !store.enabled) return;
-  for (const outcome of ['hit', 'miss', 'stale', 'set', 'refresh']) {
-    cache.on(outcome, ({ key, kind, name }: { key: string; kind: (typeof KINDS)[number]; name?: string }) =>
-      byKind[kind](`${outcome} ${name ?? ''} ${key}`.replace(/\s+/g, ' ')),
-    );
+  for (const outcome of OUTCOMES) {
+    cache.on(outcome, ({ key, kind, name }) => byKind[kind](`${outcome} ${name ?? ''} ${key}`.replace(/\s+/g, ' ')));
   }
-  cache.on('delete', ({ key }: { key: string }) => store(`delete ${key}`));
-  cache.on('invalidate', ({ tags }: { tags: string[] }) => store(`invalidate tags ${tags.join(', ')}`));
-  cache.on('lockWait', ({ key }: { key: string }) => store(`waiting for another process computing ${key}`));
-  if (store.enabled) cache.on('error', (err: Error) => store(`error ${err.message}`));
+  cache.on('delete', ({ key }) => store(`delete ${key}`));
+  cache.on('invalidate', ({ tags }) => store(`invalidate tags ${tags.join(', ')}`));
+  cache.on('lockWait', ({ key }) => store(`waiting for another process computing ${key}`));
+  if (store.enabled) cache.on('error', (err) => store(`error ${err.message}`));
 }

@@ -1,7 +1,8 @@
 import type { Middleware } from 'koa';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
-import type { Cache, CacheStoreError } from './cache';
-import type { CacheKind, Outcome } from './stats';
+import type { Cache } from './cache';
+import type { CacheEvents } from './core/events';
+import { KINDS, OUTCOMES } from './core/outcomes';
 
 export interface CacheMetricsOptions {
   /** Where the metrics are registered. Default: a registry of their own (`metrics.registry`). */
@@ -16,20 +17,9 @@ export interface CacheMetrics {
   stop(): void;
 }
 
-const KINDS: readonly CacheKind[] = ['fragment', 'response', 'memoized', 'value'];
-const OUTCOMES: readonly Outcome[] = ['hit', 'miss', 'stale', 'set', 'refresh'];
 /** A healthy store call takes well under a millisecond; past `operationTimeoutMs` (50 ms by default) it failed. */
 const STORE_CALL_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25];
 
-interface OutcomeEvent {
-  kind: CacheKind;
-}
-
-interface StoreCallEvent {
-  operation: string;
-  seconds: number;
-  ok: boolean;
-}
 
 /**
  * Prometheus metrics of `cache`, fed by its events (listeners cost only while attached):
@@ -90,20 +80,23 @@ export function cacheMetrics(cache: Cache, { registry = new Registry(), prefix =
 
   // Every series exists from the start at 0, so that rate() sees the first event of each.
   for (const kind of KINDS) for (const outcome of OUTCOMES) events.inc({ kind, outcome }, 0);
-  const listeners = new Map<string, (...args: any[]) => void>();
-  for (const outcome of OUTCOMES) listeners.set(outcome, ({ kind }: OutcomeEvent) => events.inc({ kind, outcome }));
-  listeners.set('storeCall', ({ operation, seconds, ok }: StoreCallEvent) => storeCalls.observe({ operation, ok: String(ok) }, seconds));
-  listeners.set('error', (err: CacheStoreError) => {
+  const stops: (() => void)[] = [];
+  const listen = <K extends keyof CacheEvents>(event: K, listener: (...args: CacheEvents[K]) => void) => {
+    cache.on(event, listener as never);
+    stops.push(() => cache.off(event, listener as never));
+  };
+  for (const outcome of OUTCOMES) listen(outcome, ({ kind }) => events.inc({ kind, outcome }));
+  listen('storeCall', ({ operation, seconds, ok }) => storeCalls.observe({ operation, ok: String(ok) }, seconds));
+  listen('error', (err) => {
     errors.inc({ operation: err.operation });
     // A cache with no other 'error' listener logs its errors itself; counting them must not silence that.
     if (cache.listenerCount('error') === 1) console.error(`[koa-fragment-cache] ${err.message}`);
   });
-  for (const [event, listener] of listeners) cache.on(event, listener);
 
   return {
     registry,
     stop() {
-      for (const [event, listener] of listeners) cache.off(event, listener);
+      for (const stop of stops) stop();
       for (const name of ['cache_events_total', 'store_call_seconds', 'cache_errors_total', 'cache_hit_ratio', 'memory_entries', 'memory_bytes']) {
         registry.removeSingleMetric(prefix + name);
       }

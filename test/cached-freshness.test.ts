@@ -258,7 +258,7 @@ describe.each(storeKinds)('cached responses over time on the %s store', (kind) =
     it('refuses a missing or zero interval', () => {
       const app = {} as Koa;
       expect(() => cache.schedulePeriodicRefresh(app, '/x', {} as { interval: number })).toThrow(/needs an interval/);
-      expect(() => cache.schedulePeriodicRefresh(app, '/x', { interval: 0 })).toThrow(/interval must be more than 0/);
+      expect(() => cache.schedulePeriodicRefresh(app, '/x', { interval: 0 })).toThrow(/interval must be > 0/);
       expect(() => cache.schedulePeriodicRefresh(app, '/x', { interval: -1 })).toThrow(RangeError);
     });
   });

@@ -1,9 +1,10 @@
+import { engineOf } from '../src/core/registry';
 import { Cache, CacheWaitTimeout } from '../src';
 import { cacheFactory, sleep, storeKinds } from './support/stores';
 
 /** Counts every call the cache makes to its store, whatever the method. */
 function countStoreCalls(cache: Cache): () => number {
-  const store = (cache as unknown as { store: Record<string, unknown> }).store;
+  const store = engineOf(cache, 'test').store as unknown as Record<string, unknown>;
   const spies = ['get', 'getMany', 'set', 'add', 'delete', 'has', 'increment', 'clear'].map((method) =>
     jest.spyOn(store as Record<string, () => unknown>, method),
   );
@@ -149,7 +150,7 @@ describe.each(storeKinds)('memoize on the %s store', (kind) => {
       await cached(-1);
       expect(calls).toHaveLength(2);
       expect(unless).toHaveBeenLastCalledWith(-1);
-      expect(await cache.get((await cached.makeCacheKey(-1))!)).toBeUndefined();
+      expect(await cache.get((await cached.keyFor(-1))!)).toBeUndefined();
       await cached(1);
       await cached(1);
       expect(calls).toHaveLength(3);
@@ -327,12 +328,12 @@ describe.each(storeKinds)('memoize on the %s store', (kind) => {
       expect(() => cache.memoize(bound)).toThrow(/bound load is bound or native .* needs a name option/);
       const named = cache.memoize(async () => 1, { name: 'one' });
       expect(await named()).toBe(1);
-      expect(await named.makeCacheKey()).toMatch(/^memo:one:[\w-]{8}:[\w-]{22}$/);
+      expect(await named.keyFor()).toMatch(/^memo:one:[\w-]{8}:[\w-]{22}$/);
     });
 
     it('keeps keys bounded whatever the arguments', async () => {
       const cached = cache.memoize(async (text: string) => text.length, { name: 'length' });
-      const key = await cached.makeCacheKey('x'.repeat(100_000));
+      const key = await cached.keyFor('x'.repeat(100_000));
       expect(key!.length).toBeLessThan(60);
     });
 
@@ -350,16 +351,16 @@ describe.each(storeKinds)('memoize on the %s store', (kind) => {
   });
 
   describe('deleting', () => {
-    it('bust(...args) and deleteMemoized(fn, ...args) drop only that call’s result', async () => {
+    it('deleteMemoized(...args) and cache.deleteMemoized(fn, ...args) drop only that call’s result', async () => {
       const { calls, record } = recorder<[number, { full: boolean }?]>();
       const load = async (id: number, opts?: { full: boolean }) => (record(id, opts), `${id}${opts?.full ? '+' : ''}`);
       const cached = cache.memoize(load);
       await cached(1);
       await cached(2);
       await cached(3, { full: true });
-      expect(await cached.bust(1)).toBe(true);
+      expect(await cached.deleteMemoized(1)).toBe(true);
       expect(await cache.deleteMemoized(cached, 3, { full: true })).toBe(true);
-      expect(await cached.bust(4)).toBe(false);
+      expect(await cached.deleteMemoized(4)).toBe(false);
       await cached(1);
       await cached(2);
       await cached(3, { full: true });

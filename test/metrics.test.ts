@@ -2,7 +2,8 @@ import Koa from 'koa';
 import { Keyv } from 'keyv';
 import { Registry } from 'prom-client';
 import request from 'supertest';
-import { Cache, cacheMetrics, createEnvironment, metricsMiddleware } from '../src';
+import { Cache, createEnvironment, type Store } from '../src';
+import { cacheMetrics, metricsMiddleware } from '../src/metrics';
 import { renderString } from './support/templates';
 
 /** The value of one series in Prometheus text, or undefined when the series is absent. */
@@ -90,14 +91,19 @@ describe('cacheMetrics', () => {
   });
 
   it('keeps the cache logging errors itself when counting them is its only error listener', async () => {
-    const cache = new Cache();
+    const down = (message: string) => () => Promise.reject(new Error(message));
+    const failing: Store = {
+      local: false, get: down('store down'), getMany: down('store down'), set: down('store still down'), add: down('store still down'),
+      delete: down('x'), has: down('x'), increment: down('x'), clear: down('x'), close: async () => undefined,
+    };
+    const cache = new Cache({ store: failing });
     const logged = jest.spyOn(console, 'error').mockImplementation(() => {});
     const { registry } = metricsOf(cache);
-    cache.report('get', 'k', new Error('store down'));
+    await cache.get('k');
     expect(logged).toHaveBeenCalledWith('[koa-fragment-cache] cache get of "k" failed: store down');
 
     cache.on('error', () => {}); // once the application listens, it decides what to log
-    cache.report('set', 'k', new Error('store still down'));
+    await cache.set('k', 'v');
     expect(logged).toHaveBeenCalledTimes(1);
     expect(sample(await registry.metrics(), 'kfc_cache_errors_total{operation="set"}')).toBe(1);
   });

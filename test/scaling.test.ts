@@ -32,7 +32,7 @@ describeRedis('the in-process tier (L1) in front of Redis', () => {
   });
 
   it('never keeps an entry past its own expiry, nor past the l1 ttl', async () => {
-    const cache = make({ l1: { ttl: 0.3 } });
+    const cache = make({ l1: { timeout: 0.3 } });
     await cache.set('short', 'x', 0.2);
     await cache.set('long', 'y', 60);
     await sleep(250);
@@ -117,9 +117,9 @@ describeRedis('several processes sharing one Redis', () => {
 describeRedis('the stampede lock', () => {
   it('is taken over when its owner died: the waiter computes once the lock has aged out', async () => {
     const prefix = uniquePrefix('lock');
-    const waiter = new Cache({ store: redisUrl, keyPrefix: prefix, operationTimeoutMs: 2000, lock: { age: 0.3, wait: 5 } });
+    const waiter = new Cache({ store: redisUrl, keyPrefix: prefix, operationTimeoutMs: 2000, lock: { timeout: 0.3, waitMs: 5000 } });
     // A process that took the lock and died: the lock is there, nobody will release it.
-    await waiter.add('lock:orphan', 'dead-owner', 0.3);
+    await waiter.add('lock:orphan', Date.now() + 300, 0.3); // as a lock's owner writes it: when it expires
     let runs = 0;
     const started = Date.now();
     expect(await waiter.getOrSet('orphan', async () => (runs++, 'value'))).toBe('value');
@@ -132,8 +132,8 @@ describeRedis('the stampede lock', () => {
 
   it('gives up waiting after lock.wait and computes anyway', async () => {
     const prefix = uniquePrefix('lock-wait');
-    const waiter = new Cache({ store: redisUrl, keyPrefix: prefix, operationTimeoutMs: 2000, lock: { age: 30, wait: 0.2 } });
-    await waiter.add('lock:stuck', 'slow-owner', 30);
+    const waiter = new Cache({ store: redisUrl, keyPrefix: prefix, operationTimeoutMs: 2000, lock: { timeout: 30, waitMs: 200 } });
+    await waiter.add('lock:stuck', Date.now() + 30_000, 30);
     const started = Date.now();
     expect(await waiter.getOrSet('stuck', async () => 'mine')).toBe('mine');
     expect(Date.now() - started).toBeGreaterThanOrEqual(180);

@@ -1,6 +1,7 @@
 import type nunjucks from 'nunjucks';
 import { Cache, createEnvironment, makeTemplateFragmentKey } from '../src';
-import { tagKey } from '../src/tags';
+import { engineOf } from '../src/core/registry';
+import { tagKey } from '../src/core/tags';
 import { cacheFactory, eventually, redisUrl, storeKinds, uniquePrefix } from './support/stores';
 import { render, viewsFolder } from './support/templates';
 
@@ -34,7 +35,7 @@ describe.each(storeKinds)('tag invalidation on the %s store', (kind) => {
 
   it('costs one store write per tag, whatever the number of entries (no key walking)', async () => {
     await Promise.all(Array.from({ length: 500 }, (_, i) => cache.set(`item${i}`, i, { tags: ['catalog'] })));
-    const store = (cache as unknown as { store: Record<string, (...args: unknown[]) => unknown> }).store;
+    const store = engineOf(cache, 'test').store as unknown as Record<string, (...args: unknown[]) => unknown>;
     const calls: string[] = [];
     for (const method of ['get', 'getMany', 'set', 'add', 'delete', 'clear']) {
       const original = store[method].bind(store);
@@ -119,8 +120,10 @@ describe.each(storeKinds)('tag invalidation on the %s store', (kind) => {
     it('does not store an outer fragment when an inner one could not record its tags (store failing)', async () => {
       const products = [{ id: 1, name: 'A' }];
       // The store fails just when the card asks for its tag versions (as when Redis is coming back).
-      const tagVersions = cache.tagVersions.bind(cache);
-      jest.spyOn(cache, 'tagVersions').mockImplementation(async (tags) => (tags.includes('product:1') ? undefined : tagVersions(tags)));
+      const engine = engineOf(cache, 'test');
+      const [tagVersions, tagVersionsNow] = [engine.tagVersions.bind(engine), engine.tagVersionsNow.bind(engine)];
+      jest.spyOn(engine, 'tagVersions').mockImplementation(async (tags, ttlMs) => (tags.includes('product:1') ? undefined : tagVersions(tags, ttlMs)));
+      jest.spyOn(engine, 'tagVersionsNow').mockImplementation((tags, ttlMs) => (tags.includes('product:1') ? undefined : tagVersionsNow(tags, ttlMs)));
       expect(await render(env, 'list.njk', { products })).toBe('[A]');
       jest.restoreAllMocks();
       expect(await cache.get(makeTemplateFragmentKey('list'))).toBeUndefined(); // it could not know it depends on product:1

@@ -1,4 +1,4 @@
-import { timeoutToMs } from '../src/timeout';
+import { timeoutToMs } from '../src/core/timeout';
 
 describe('timeouts are seconds or duration strings', () => {
   it.each([

@@ -99,16 +99,29 @@ describe.each(storeKinds)('writeBehind on the %s store', (kind) => {
     expect(await cache.get('long')).toBe('y');
   });
 
-  it('pop() takes a key away, from the queue or from the store', async () => {
+  it('take() takes a key away, from the queue or from the store', async () => {
+    const writer = started();
+    await cache.set('stored', 'old');
+    writer.push('stored', 'new');
+    expect(await writer.take('stored')).toBe('new');
+    expect(writer.size).toBe(0);
+    expect(await cache.get('stored')).toBeUndefined(); // the older stored value does not come back
+    await cache.set('only-stored', 'there');
+    expect(await writer.take('only-stored')).toBe('there');
+    expect(await cache.get('only-stored')).toBeUndefined();
+    expect(await writer.take('absent')).toBeUndefined();
+  });
+
+  it('pop() reads a key as it will be, the queued value before the stored one, and removes nothing (EntropyCacher)', async () => {
     const writer = started();
     await cache.set('stored', 'old');
     writer.push('stored', 'new');
     expect(await writer.pop('stored')).toBe('new');
-    expect(writer.size).toBe(0);
-    expect(await cache.get('stored')).toBeUndefined(); // the older stored value does not come back
-    await cache.set('only-stored', 'there');
-    expect(await writer.pop('only-stored')).toBe('there');
-    expect(await cache.get('only-stored')).toBeUndefined();
+    expect(writer.size).toBe(1);
+    expect(await cache.get('stored')).toBe('old');
+    await writer.sync({ wait: true });
+    expect(await writer.pop('stored')).toBe('new'); // now from the store
+    expect(await cache.get('stored')).toBe('new');
     expect(await writer.pop('absent')).toBeUndefined();
   });
 
@@ -177,7 +190,7 @@ describe.each(storeKinds)('writeBehind on the %s store', (kind) => {
       expect(await writer.sync({ wait: true })).toBe(false);
       expect(await writer.push('urgent', 'now', { sync: true })).toBe(false);
       expect(writer.size).toBe(21);
-      expect(await writer.pop('item:0')).toEqual({ i: 0 }); // from the queue, the store being away
+      expect(await writer.take('item:0')).toEqual({ i: 0 }); // from the queue, the store being away
       await sleep(300); // timed flushes fail meanwhile
       expect(writer.size).toBe(20);
       expect(errors.length).toBeGreaterThan(0);

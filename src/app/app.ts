@@ -1,7 +1,8 @@
 import { performance } from 'node:perf_hooks';
 import Koa, { type Middleware } from 'koa';
 import serve from 'koa-static';
-import { Cache, cacheMetrics, createEnvironment, views } from '../index';
+import { Cache, createEnvironment, views } from '../index';
+import { cacheMetrics } from '../metrics';
 import { Catalog } from './catalog';
 import { createDashboardRouter } from './dashboard-routes';
 import { createDemoRouter } from './demo-routes';

@@ -1,5 +1,5 @@
 import type { Cache } from '../index';
-import type { CacheKind, Counts } from '../stats';
+import type { CacheKind, Counts } from '../index';
 import { hitRatioChart, type HitRatioChart } from './hit-ratio-chart';
 import type { StatsHistory } from './stats-history';
 

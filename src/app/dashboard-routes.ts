@@ -1,7 +1,8 @@
 import Router from '@koa/router';
 import type { Context } from 'koa';
 import type { Registry } from 'prom-client';
-import { makeTemplateFragmentKey, metricsMiddleware, type Cache } from '../index';
+import { makeTemplateFragmentKey, type Cache } from '../index';
+import { metricsMiddleware } from '../metrics';
 import { adminAccess, logIn } from './admin-access';
 import { csrfToken, readOwnForm } from './csrf';
 import { dashboardModel } from './dashboard-model';

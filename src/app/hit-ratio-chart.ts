@@ -1,4 +1,4 @@
-import type { CacheKind } from '../stats';
+import type { CacheKind } from '../index';
 import type { StatsSample } from './stats-history';
 
 export interface ChartPoint {

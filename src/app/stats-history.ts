@@ -1,5 +1,5 @@
 import type { Cache } from '../index';
-import type { CacheKind, CacheStats } from '../stats';
+import type { CacheKind, CacheStats } from '../index';
 
 /** Reads of one kind, counted since the cache started counting. */
 export interface ReadCounts {

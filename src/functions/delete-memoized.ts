@@ -1,4 +1,3 @@
-import type { Cache } from '../cache';
 import type { Memo } from './memo';
 
 /** Any memoized callable: what `memoize` returned, a `@memoized` method or getter. */
@@ -13,10 +12,21 @@ interface Target {
   instance?: object;
 }
 
-const targets = new WeakMap<MemoizedCallable, Target>();
+/** Every cache's memoized callables, to tell "memoized by another cache" from "not memoized". */
+const memoizedAnywhere = new WeakSet<MemoizedCallable>();
 
-export function registerMemoized(callable: MemoizedCallable, memo: Memo, instance?: object): void {
-  targets.set(callable, { memo, instance });
+/** The callables one cache memoized, for `cache.deleteMemoized(fn)`; weak, so it holds nothing alive. */
+export class MemoizedFunctions {
+  readonly #targets = new WeakMap<MemoizedCallable, Target>();
+
+  register(callable: MemoizedCallable, memo: Memo, instance?: object): void {
+    this.#targets.set(callable, { memo, instance });
+    memoizedAnywhere.add(callable);
+  }
+
+  targetOf(callable: MemoizedCallable): Target | undefined {
+    return this.#targets.get(callable);
+  }
 }
 
 /**
@@ -26,15 +36,15 @@ export function registerMemoized(callable: MemoizedCallable, memo: Memo, instanc
  * - `Class.prototype.method` (or a getter): all instances' results, or with `(instance, ...args)` one.
  * Resolves whether the store did it (false when it failed or, for one result, there was none).
  */
-export async function deleteMemoized(cache: Cache, fn: MemoizedCallable, args: unknown[]): Promise<boolean> {
-  const target = targets.get(fn);
+export async function deleteMemoized(functions: MemoizedFunctions, fn: MemoizedCallable, args: unknown[]): Promise<boolean> {
+  const target = functions.targetOf(fn);
   if (!target) {
+    if (memoizedAnywhere.has(fn)) throw new TypeError(`deleteMemoized: ${describe(fn)} is memoized by another cache`);
     throw new TypeError(`deleteMemoized: ${describe(fn)} is not memoized (pass what memoize() returned, or a @memoized method)`);
   }
   const { memo, instance } = target;
-  if (memo.cache !== cache) throw new TypeError(`deleteMemoized: ${describe(fn)} is memoized by another cache`);
-  if (instance) return args.length === 0 ? memo.deleteInstance(instance) : memo.bust(instance, args);
-  if (!memo.perInstance) return args.length === 0 ? memo.deleteAll() : memo.bust(undefined, args);
+  if (instance) return args.length === 0 ? memo.deleteInstance(instance) : memo.deleteResult(instance, args);
+  if (!memo.perInstance) return args.length === 0 ? memo.deleteAll() : memo.deleteResult(undefined, args);
   if (args.length === 0) return memo.deleteAll();
   const [first, ...rest] = args;
   if (typeof first !== 'object' || first === null) {
@@ -42,7 +52,7 @@ export async function deleteMemoized(cache: Cache, fn: MemoizedCallable, args: u
       `deleteMemoized: to delete one result of ${describe(fn)} through the prototype, pass the instance first: deleteMemoized(Class.prototype.method, instance, ...args)`,
     );
   }
-  return memo.bust(first, rest);
+  return memo.deleteResult(first, rest);
 }
 
 function describe(fn: unknown): string {

@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { stableStringify } from '../keys';
+import { stableStringify } from '../core/keys';
 
 /**
  * Where memoized results live in the store. `<name>` never contains ':'; versions and digests are

@@ -1,7 +1,7 @@
-import type { Cache } from '../cache';
-import { UnstorableValueError, type TagVersions } from '../codec';
-import { validateTags } from '../tags';
-import { timeoutToMs, type Timeout } from '../timeout';
+import { UnstorableValueError, type TagVersions } from '../core/codec';
+import type { Engine } from '../core/engine';
+import { validateTags } from '../core/tags';
+import { timeoutToMs, type Timeout } from '../core/timeout';
 import { callText, entryKey, functionVersionKey, instanceVersionKey, isVersion, newVersion } from './memo-keys';
 
 export interface MemoizeOptions<A extends unknown[] = unknown[]> {
@@ -39,20 +39,22 @@ interface Address {
 }
 
 /**
- * The engine behind `memoize` and `@memoized`: keys a call, reads or computes it once for all
- * concurrent callers (through `cache.coalesce`), stores it, and keeps the versions that make
- * "delete every result" a single write.
+ * What is behind `memoize` and `@memoized`: keys a call, reads or computes it once for all
+ * concurrent callers (`engine.coalesce`), stores it, and keeps the versions that make "delete
+ * every result" a single write.
  */
 export class Memo {
   private readonly ignored: ReadonlySet<number>;
+  private readonly ttlMs: number;
 
   constructor(
-    readonly cache: Cache,
+    private readonly engine: Engine,
     private readonly fn: (...args: unknown[]) => unknown,
     private readonly options: MemoizeOptions<any[]>,
     readonly naming: MemoNaming,
   ) {
     this.ignored = new Set(options.argsToIgnore ?? []);
+    this.ttlMs = timeoutToMs(options.timeout, engine.defaultTimeoutMs, 'timeout');
   }
 
   get perInstance(): boolean {
@@ -66,53 +68,51 @@ export class Memo {
     const versions = await this.versions(versionKeys, true);
     if (!versions) {
       // The store could not give a version (it is failing): compute without caching.
-      return this.cache.coalesce(`memo:${name}:unversioned:${text}`, async () => this.fn.apply(instance, args));
+      return this.engine.coalesce(`memo:${name}:unversioned:${text}`, async () => this.fn.apply(instance, args));
     }
     const key = entryKey(name, versions, text);
     // A forced update must not be answered by a read that started before it.
     const lookup = async () => {
-      const box = await this.cache.get<unknown[]>(key);
+      const box = (await this.engine.get(key))?.value;
       if (!Array.isArray(box)) return undefined;
-      this.cache.record('hit', 'memoized', key, name);
+      this.engine.events.record('hit', 'memoized', key, name);
       return { value: box[0] };
     };
     const compute = async () => {
-      this.cache.record('miss', 'memoized', key, name);
+      this.engine.events.record('miss', 'memoized', key, name);
       // Tag versions are taken before computing, so that an invalidation landing meanwhile wins.
-      const tags = this.options.tags && (await this.cache.tagVersions(validateTags(this.options.tags(...args), `memoized ${name}`)));
+      const tags = this.options.tags && (await this.engine.tagVersions(validateTags(this.options.tags(...args), `memoized ${name}`), this.ttlMs));
       const value = await this.fn.apply(instance, args);
       const storable = value !== undefined || this.options.cacheUndefined;
       if (storable && (tags || !this.options.tags)) await this.store(name, key, value, versionKeys, versions, tags);
       return { value };
     };
-    return (await this.cache.coalesce(forced ? `${key}:forced` : key, compute, forced ? undefined : lookup)).value;
+    return (await this.engine.coalesce(forced ? `${key}:forced` : key, compute, forced ? undefined : lookup)).value;
   }
 
   /** The key a call with `args` reads now, or undefined when the store cannot tell its version. */
-  async makeCacheKey(instance: object | undefined, args: unknown[]): Promise<string | undefined> {
+  async keyFor(instance: object | undefined, args: unknown[]): Promise<string | undefined> {
     const { name, versionKeys, text } = this.address(instance, args);
     const versions = await this.versions(versionKeys, true);
     return versions && entryKey(name, versions, text);
   }
 
   /** Deletes the result of one call; resolves whether there was one. */
-  async bust(instance: object | undefined, args: unknown[]): Promise<boolean> {
+  async deleteResult(instance: object | undefined, args: unknown[]): Promise<boolean> {
     const { name, versionKeys, text } = this.address(instance, args);
     const versions = await this.versions(versionKeys, false);
-    return versions !== undefined && this.cache.delete(entryKey(name, versions, text));
+    return versions !== undefined && this.engine.delete(entryKey(name, versions, text));
   }
 
   /** Makes every result unreachable with one write, whatever their number; resolves whether stored. */
   deleteAll(): Promise<boolean> {
-    return this.cache.set(functionVersionKey(this.naming.name()), newVersion(), { timeout: this.options.timeout });
+    return this.engine.set(functionVersionKey(this.naming.name()), newVersion(), this.ttlMs);
   }
 
   /** Same, for the results of one instance of a memoized method. */
   deleteInstance(instance: object): Promise<boolean> {
     const name = this.naming.name(instance);
-    return this.cache.set(instanceVersionKey(name, this.naming.instanceText!(instance)), newVersion(), {
-      timeout: this.options.timeout,
-    });
+    return this.engine.set(instanceVersionKey(name, this.naming.instanceText!(instance)), newVersion(), this.ttlMs);
   }
 
   private address(instance: object | undefined, args: unknown[]): Address {
@@ -134,13 +134,16 @@ export class Memo {
 
   /** The current versions, created when absent if `create` (`add`, so concurrent creators agree). */
   private async versions(keys: string[], create: boolean): Promise<string[] | undefined> {
-    let values = await this.cache.getMany(keys);
+    let values = await this.versionValues(keys);
     if (!values.every(isVersion) && create) {
-      const timeout = { timeout: this.options.timeout };
-      await Promise.all(keys.map((key, i) => isVersion(values[i]) || this.cache.add(key, newVersion(), timeout)));
-      values = await this.cache.getMany(keys);
+      await Promise.all(keys.map((key, i) => isVersion(values[i]) || this.engine.add(key, newVersion(), this.ttlMs)));
+      values = await this.versionValues(keys);
     }
     return values.every(isVersion) ? values : undefined;
+  }
+
+  private async versionValues(keys: string[]): Promise<unknown[]> {
+    return (await this.engine.read(keys)).map((entry) => entry?.value);
   }
 
   private async store(
@@ -155,7 +158,7 @@ export class Memo {
     const box = value === undefined ? [] : [value];
     let stored: boolean;
     try {
-      stored = await this.cache.setEntry(key, { value: box, tags }, this.options.timeout);
+      stored = await this.engine.write(key, { value: box, tags }, this.ttlMs);
     } catch (err) {
       if (err instanceof UnstorableValueError) {
         throw new TypeError(`memoized ${name} returned a value that cannot be cached: ${err.message}`, { cause: err });
@@ -163,15 +166,11 @@ export class Memo {
       throw err;
     }
     if (!stored) return;
-    this.cache.record('set', 'memoized', key, name);
+    this.engine.events.record('set', 'memoized', key, name);
     // Keep every version alive at least as long as this entry (Flask-Caching #531). Re-read them
     // first: writing back a version replaced meanwhile (deleteMemoized) would revive old entries.
-    const current = await this.cache.getMany(versionKeys);
-    await Promise.all(
-      versionKeys.map(
-        (versionKey, i) => current[i] === versions[i] && this.cache.set(versionKey, versions[i], { timeout: this.options.timeout }),
-      ),
-    );
+    const current = await this.versionValues(versionKeys);
+    await Promise.all(versionKeys.map((versionKey, i) => current[i] === versions[i] && this.engine.set(versionKey, versions[i], this.ttlMs)));
   }
 }
 

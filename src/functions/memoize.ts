@@ -1,5 +1,5 @@
-import type { Cache } from '../cache';
-import { registerMemoized } from './delete-memoized';
+import type { Engine } from '../core/engine';
+import type { MemoizedFunctions } from './delete-memoized';
 import { Memo, checkOptions, type MemoizeOptions } from './memo';
 import { checkedName, nameFromSource } from './memo-keys';
 import { checkedWaitMs, waitAtMost } from './wait-timeout';
@@ -15,11 +15,12 @@ export interface Memoized<A extends unknown[], R> {
    * The store key a call with `args` reads now (it includes the current version), or undefined
    * when the store is failing.
    */
-  makeCacheKey(...args: A): Promise<string | undefined>;
-  /** Deletes the result of one call; resolves whether there was one. */
-  bust(...args: A): Promise<boolean>;
-  /** Deletes every result, with one store write; resolves whether it was stored. */
-  deleteMemoized(): Promise<boolean>;
+  keyFor(...args: A): Promise<string | undefined>;
+  /**
+   * Without arguments, deletes every result with one store write (resolves whether it was
+   * stored); with `args`, deletes that call's result (resolves whether there was one).
+   */
+  deleteMemoized(...args: Partial<A>): Promise<boolean>;
   /**
    * The same function for callers that wait at most `ms` milliseconds: past that they get a
    * `CacheWaitTimeout`, while the computation goes on and fills the cache for later calls.
@@ -27,22 +28,26 @@ export interface Memoized<A extends unknown[], R> {
   withTimeout(ms: number): (...args: A) => Promise<Awaited<R>>;
 }
 
-export function memoize<A extends unknown[], R>(cache: Cache, fn: (...args: A) => R, options: NoInfer<MemoizeOptions<A>> = {}): Memoized<A, R> {
+export function memoize<A extends unknown[], R>(
+  engine: Engine,
+  functions: MemoizedFunctions,
+  fn: (...args: A) => R,
+  options: NoInfer<MemoizeOptions<A>> = {},
+): Memoized<A, R> {
   if (typeof fn !== 'function') throw new TypeError(`memoize needs a function, got ${typeof fn}`);
   const name = options.name === undefined ? nameFromSource(fn.name, fn) : checkedName(options.name);
   checkOptions(options, `memoized ${name}`);
-  const memo = new Memo(cache, fn as (...args: unknown[]) => unknown, options, { name: () => name });
+  const memo = new Memo(engine, fn as (...args: unknown[]) => unknown, options, { name: () => name });
   const call = (...args: A) => memo.call(undefined, args) as Promise<Awaited<R>>;
   const memoized: Memoized<A, R> = Object.assign(call, {
     uncached: fn,
-    makeCacheKey: (...args: A) => memo.makeCacheKey(undefined, args),
-    bust: (...args: A) => memo.bust(undefined, args),
-    deleteMemoized: () => memo.deleteAll(),
+    keyFor: (...args: A) => memo.keyFor(undefined, args),
+    deleteMemoized: (...args: Partial<A>) => (args.length === 0 ? memo.deleteAll() : memo.deleteResult(undefined, args)),
     withTimeout: (ms: number) => {
       const waitMs = checkedWaitMs(ms);
       return (...args: A) => waitAtMost(call(...args), waitMs, name);
     },
   });
-  registerMemoized(memoized, memo);
+  functions.register(memoized, memo);
   return memoized;
 }

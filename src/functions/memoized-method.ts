@@ -1,6 +1,6 @@
-import type { Cache } from '../cache';
-import { stableStringify } from '../keys';
-import { registerMemoized } from './delete-memoized';
+import type { Engine } from '../core/engine';
+import { stableStringify } from '../core/keys';
+import type { MemoizedFunctions } from './delete-memoized';
 import { Memo, checkOptions, type MemoizeOptions, type MemoNaming } from './memo';
 import { checkedName, nameFromSource } from './memo-keys';
 
@@ -14,7 +14,7 @@ type AsyncMethod<This, A extends unknown[], R> = (this: This, ...args: A) => Pro
  * `cache.deleteMemoized(obj.method)` can reach that instance's results only, while
  * `cache.deleteMemoized(Class.prototype.method)` reaches every instance's.
  */
-export function memoizedMethod(cache: Cache, options: MemoizeOptions<any[]> = {}) {
+export function memoizedMethod(engine: Engine, functions: MemoizedFunctions, options: MemoizeOptions<any[]> = {}) {
   if (options.name !== undefined) checkedName(options.name);
   return function decorate<This extends object, A extends unknown[], R>(
     method: AsyncMethod<This, A, R>,
@@ -45,17 +45,17 @@ export function memoizedMethod(cache: Cache, options: MemoizeOptions<any[]> = {}
       },
       instanceText: (instance) => instanceText(instance, member),
     };
-    const memo = new Memo(cache, method as (...args: unknown[]) => unknown, options, naming);
+    const memo = new Memo(engine, method as (...args: unknown[]) => unknown, options, naming);
     const replacement = function (this: This, ...args: A): Promise<R> {
       return memo.call(this, args) as Promise<R>;
     };
-    registerMemoized(replacement, memo);
+    functions.register(replacement, memo);
     context.addInitializer(function (this: This) {
       naming.name(this);
       // Unless a subclass overrides the method, this instance gets a function that knows it.
       if (context.kind === 'method' && (this as Record<PropertyKey, unknown>)[context.name] === replacement) {
         const own = (...args: A) => memo.call(this, args) as Promise<R>;
-        registerMemoized(own, memo, this);
+        functions.register(own, memo, this);
         Object.defineProperty(this, context.name, { value: own, writable: true, configurable: true });
       }
     });

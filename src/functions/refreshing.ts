@@ -1,5 +1,5 @@
-import type { Cache } from '../cache';
-import { timeoutToMs, type Timeout } from '../timeout';
+import type { Engine } from '../core/engine';
+import { intervalToMs, timeoutToMs, type Timeout } from '../core/timeout';
 
 export interface RefreshingOptions {
   /** Seconds (or a duration string) between refreshes. Required, > 0. */
@@ -35,11 +35,11 @@ export class Refreshing<T> {
   private error: unknown;
   private readonly timer: NodeJS.Timeout;
   private readonly lockKey: string;
-  private readonly lockSeconds: number;
-  private readonly timeout: Timeout;
+  private readonly lockMs: number;
+  private readonly ttlMs: number;
 
   constructor(
-    private readonly cache: Cache,
+    private readonly engine: Engine,
     readonly key: string,
     private readonly fn: () => T | Promise<T>,
     options: RefreshingOptions,
@@ -47,17 +47,17 @@ export class Refreshing<T> {
     if (typeof key !== 'string' || key === '') throw new TypeError(`refreshing needs a non-empty key, got ${JSON.stringify(key)}`);
     if (typeof fn !== 'function') throw new TypeError(`refreshing ${JSON.stringify(key)} needs a function, got ${typeof fn}`);
     const what = `of refreshing ${JSON.stringify(key)}`;
-    const intervalMs = timeoutToMs(options?.interval, 0, `interval ${what}`);
-    if (intervalMs === 0) throw new RangeError(`interval ${what} is required and must be > 0`);
-    const timeoutMs = timeoutToMs(options?.timeout, 2 * intervalMs, `timeout ${what}`);
+    if (!options?.interval) throw new RangeError(`interval ${what} is required and must be > 0`);
+    const intervalMs = intervalToMs(options.interval, 0, `interval ${what}`);
+    const timeoutMs = timeoutToMs(options.timeout, 2 * intervalMs, `timeout ${what}`);
     if (timeoutMs !== 0 && timeoutMs < intervalMs) {
       throw new RangeError(`timeout ${what} must be 0 (never expires) or at least the interval`);
     }
-    this.timeout = timeoutMs / 1000;
+    this.ttlMs = timeoutMs;
     this.lockKey = `refresh-lock:${key}`;
-    this.lockSeconds = (intervalMs * LOCK_SHARE_OF_INTERVAL) / 1000;
+    this.lockMs = Math.ceil(intervalMs * LOCK_SHARE_OF_INTERVAL);
     this.timer = setInterval(() => void this.tick(), intervalMs).unref();
-    this.get().catch((err) => this.cache.report('refresh', key, err));
+    this.get().catch((err) => this.engine.report('refresh', key, err));
   }
 
   /** The value; before the first one exists, waits for it (and rejects if computing it fails). */
@@ -96,10 +96,10 @@ export class Refreshing<T> {
   private async tick(): Promise<void> {
     if (this.running) return; // refreshes never overlap
     try {
-      if (await this.cache.add(this.lockKey, 1, this.lockSeconds)) await this.refresh();
+      if (await this.engine.add(this.lockKey, 1, this.lockMs)) await this.refresh();
       else await this.adoptStored();
     } catch (err) {
-      this.cache.report('refresh', this.key, err);
+      this.engine.report('refresh', this.key, err);
     }
   }
 
@@ -107,9 +107,9 @@ export class Refreshing<T> {
     try {
       const value = await this.fn();
       if (value === undefined) throw new TypeError(`refreshing ${JSON.stringify(this.key)}: the function returned undefined`);
-      const stored = { value, updatedAt: Date.now() };
-      await this.cache.set(this.key, stored, this.timeout);
-      this.cache.record('refresh', 'value', this.key, this.key);
+      const stored = { value, updatedAt: this.engine.clock.now() };
+      await this.engine.set(this.key, stored, this.ttlMs);
+      this.engine.events.record('refresh', 'value', this.key, this.key);
       this.current = stored;
       this.error = undefined;
       return value;
@@ -121,7 +121,7 @@ export class Refreshing<T> {
 
   /** Takes the stored value if it is newer than ours; resolves whether we hold a value. */
   private async adoptStored(): Promise<boolean> {
-    const stored = await this.cache.get<Stored<T>>(this.key);
+    const stored = (await this.engine.get(this.key))?.value;
     if (isStored<T>(stored) && !(this.current && this.current.updatedAt >= stored.updatedAt)) this.current = stored;
     return this.current !== undefined;
   }

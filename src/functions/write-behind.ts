@@ -1,6 +1,6 @@
-import type { Cache } from '../cache';
-import { decode, encode } from '../codec';
-import { timeoutToMs, type Timeout } from '../timeout';
+import { decode, encode } from '../core/codec';
+import type { Engine } from '../core/engine';
+import { intervalToMs, timeoutToMs, type Timeout } from '../core/timeout';
 
 export interface WriteBehindOptions {
   /** Seconds (or a duration string) between flushes. Default 1. */
@@ -21,7 +21,7 @@ export interface PushOptions {
 interface Queued {
   /** Encoded when pushed: bad values fail at `push`, and later changes to the object are not seen. */
   data: string;
-  timeout: Timeout;
+  ttlMs: number;
 }
 
 /** After a failed flush the next one waits the interval times 2^failures, at most this long. */
@@ -49,11 +49,10 @@ export class WriteBehind {
   private pendingFlushes = 0;
 
   constructor(
-    private readonly cache: Cache,
+    private readonly engine: Engine,
     options: WriteBehindOptions = {},
   ) {
-    this.intervalMs = timeoutToMs(options.interval, 1000, 'interval of writeBehind');
-    if (this.intervalMs === 0) throw new RangeError('interval of writeBehind must be > 0');
+    this.intervalMs = intervalToMs(options.interval, 1000, 'interval of writeBehind');
     this.maxQueued = options.maxQueued ?? 1000;
     if (!Number.isSafeInteger(this.maxQueued) || this.maxQueued < 1) {
       throw new RangeError(`maxQueued of writeBehind must be an integer >= 1, got ${String(options.maxQueued)}`);
@@ -87,22 +86,32 @@ export class WriteBehind {
       throw new Error(`writeBehind is not running: push of ${JSON.stringify(key)} refused (call start(); after stop() nothing is accepted until then)`);
     }
     if (typeof key !== 'string' || key === '') throw new TypeError(`writeBehind key must be a non-empty string, got ${String(key)}`);
-    timeoutToMs(options.timeout, 0, `timeout of pushed key ${JSON.stringify(key)}`);
-    this.queue.set(key, { data: encode(key, value), timeout: options.timeout });
+    const ttlMs = timeoutToMs(options.timeout, this.engine.defaultTimeoutMs, `timeout of pushed key ${JSON.stringify(key)}`);
+    this.queue.set(key, { data: encode(key, value), ttlMs });
     if (options.sync) return this.flush([key]);
     if (this.queue.size >= this.maxQueued && this.failures === 0 && this.pendingFlushes === 0) void this.flush();
   }
 
   /**
-   * Takes `key` away: its queued value if there is one, else the stored one; either way the key is
-   * then gone from the queue and from the store. Resolves undefined when there is neither.
+   * Reads `key` as it will be: its queued value if one waits to be written, else the stored one.
+   * Removes nothing. Resolves undefined when there is neither.
    */
   async pop<T = unknown>(key: string): Promise<T | undefined> {
     const queued = this.queue.get(key);
+    return queued ? (decode(queued.data) as T) : ((await this.engine.get(key))?.value as T | undefined);
+  }
+
+
+  /**
+   * Takes `key` away: resolves its value as `pop` reads it, and then the key is gone from the queue
+   * and from the store.
+   */
+  async take<T = unknown>(key: string): Promise<T | undefined> {
+    const queued = this.queue.get(key);
     this.queue.delete(key);
-    const value = queued ? (decode(queued.data) as T) : await this.cache.get<T>(key);
-    // Also when queued: an older value may be in the store and must not come back.
-    if (value !== undefined) await this.cache.delete(key);
+    const value = queued ? (decode(queued.data) as T) : ((await this.engine.get(key))?.value as T | undefined);
+    // Also when it was queued: an older value may be in the store and must not come back.
+    if (value !== undefined) await this.engine.delete(key);
     return value;
   }
 
@@ -140,7 +149,7 @@ export class WriteBehind {
     }
     if (!written) {
       const keys = [...this.queue.keys()];
-      this.cache.report(
+      this.engine.report(
         'writeBehind stop',
         undefined,
         new Error(
@@ -180,9 +189,9 @@ export class WriteBehind {
     const results = await Promise.all(
       batch.map(async ([key, entry]) => {
         try {
-          return await this.cache.set(key, decode(entry.data), { timeout: entry.timeout });
+          return await this.engine.set(key, decode(entry.data), entry.ttlMs);
         } catch (err) {
-          this.cache.report('writeBehind', key, err);
+          this.engine.report('writeBehind', key, err);
           return false;
         }
       }),

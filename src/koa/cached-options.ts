@@ -1,6 +1,6 @@
 import type { Context } from 'koa';
-import type { Cache } from '../cache';
-import { timeoutToMs, type Timeout } from '../timeout';
+import type { Engine } from '../core/engine';
+import { timeoutToMs, type Timeout } from '../core/timeout';
 import { DEFAULT_RESPONSE_KEY_PREFIX } from './response-key';
 
 /** Options of `cache.cached()`. Durations are seconds (or strings like `'5m'`), as everywhere. */
@@ -68,7 +68,7 @@ const OPTION_NAMES = new Set<string>([
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 
 /** Checks `options`, throwing an error that names the offending option. */
-export function resolveCachedOptions(cache: Cache, options: CachedOptions): CachedConfig {
+export function resolveCachedOptions(engine: Engine, options: CachedOptions): CachedConfig {
   if (typeof options !== 'object' || options === null) throw new TypeError(`cached() options must be an object, got ${String(options)}`);
   for (const name of Object.keys(options)) {
     if (!OPTION_NAMES.has(name)) throw new TypeError(`cached() has no option ${JSON.stringify(name)}`);
@@ -84,7 +84,7 @@ export function resolveCachedOptions(cache: Cache, options: CachedOptions): Cach
     throw new TypeError(`methods ${unsafe.join(', ')} need makeCacheKey: the URL alone does not identify such a response`);
   }
   return {
-    timeoutMs: timeoutToMs(options.timeout, cache.defaultTimeoutMs, 'timeout'),
+    timeoutMs: timeoutToMs(options.timeout, engine.defaultTimeoutMs, 'timeout'),
     queryString: booleanOption(options.queryString, true, 'queryString'),
     keyPrefix: typeof prefix === 'function' ? prefix : () => prefix,
     makeCacheKey,

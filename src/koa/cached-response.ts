@@ -1,6 +1,6 @@
 import type { Context } from 'koa';
-import { validateTags } from '../tags';
-import { timeoutToMs, type Timeout } from '../timeout';
+import { validateTags } from '../core/tags';
+import { timeoutToMs, type Timeout } from '../core/timeout';
 
 export interface CachedResponseOptions {
   /** Seconds (or '5m') this response stays fresh, overriding the middleware's; `0` = never expires. */

@@ -1,7 +1,6 @@
 import type { Context, Middleware, Next } from 'koa';
-import type { Cache } from '../cache';
-import { digestIfLong } from '../keys';
-import { timeoutToMs } from '../timeout';
+import { digestIfLong } from '../core/keys';
+import { timeoutToMs } from '../core/timeout';
 import { unwrapCachedResponse } from './cached-response';
 import { resolveCachedOptions, type CachedOptions } from './cached-options';
 import { captureResponse, snapshotHeaders } from './capture';
@@ -11,7 +10,7 @@ import { bodyBytes } from './response-body';
 import { baseKey, normaliseQuery, variantKey } from './response-key';
 import { serveStored, type CacheStatus } from './serve';
 import { bypassesCache, isStorableResponse, responseVary } from './storability';
-import { decodeStored, encodeResponse, encodeVaryIndex, isVaryIndex, newVaryIndex, type StoredResponse, type VaryIndex } from './stored-entry';
+import { encodeResponse, encodeVaryIndex, isVaryIndex, newVaryIndex, type StoredResponse, type StoredResponses, type VaryIndex } from './stored-entry';
 
 /**
  * Where this request's response lives (or would): `key` is its variant's key once the index is
@@ -35,15 +34,16 @@ type Computed =
  * route once; store failures are reported through the cache's `'error'` event and never fail a
  * request.
  */
-export function cached(cache: Cache, options: CachedOptions = {}): Middleware {
-  const config = resolveCachedOptions(cache, options);
+export function cached(responses: StoredResponses, options: CachedOptions = {}): Middleware {
+  const { engine } = responses;
+  const config = resolveCachedOptions(engine, options);
   const refreshes = new RefreshQueue(config.refreshConcurrency);
   const setCacheStatus = (ctx: Context, status: CacheStatus) => {
     if (config.cacheStatusHeader) ctx.set(config.cacheStatusHeader, status);
   };
   /** Counts what a client's request got; the cache's own replays are counted as refreshes instead. */
   const count = (ctx: Context, status: Exclude<CacheStatus, 'BYPASS'>, key: string) => {
-    if (!isReplay(ctx.req)) cache.record(OUTCOME[status], 'response', key, routeName(ctx));
+    if (!isReplay(ctx.req)) engine.events.record(OUTCOME[status], 'response', key, routeName(ctx));
   };
   const answer = (ctx: Context, key: string, response: StoredResponse, status: Exclude<CacheStatus, 'BYPASS'>, now?: number) => {
     count(ctx, status, key);
@@ -60,22 +60,22 @@ export function cached(cache: Cache, options: CachedOptions = {}): Middleware {
 
   /** What process memory can answer synchronously: everything on the memory store, the L1 tier on Redis. */
   function findInMemory(ctx: Context, base: string): Found {
-    const index = decodeStored(cache, base, cache.peek(base));
+    const index = responses.decode(base, engine.peek(base)?.value);
     if (!isVaryIndex(index)) return { base, key: base };
     const key = variantKey(base, index, requestHeader(ctx));
-    return { base, key, index, response: asResponse(decodeStored(cache, key, cache.peek(key))) };
+    return { base, key, index, response: asResponse(responses.decode(key, engine.peek(key)?.value)) };
   }
 
   async function findShared(ctx: Context, base: string): Promise<Found> {
-    const index = decodeStored(cache, base, await cache.get(base));
+    const index = responses.decode(base, (await engine.get(base))?.value);
     if (!isVaryIndex(index)) return { base, key: base };
     const key = variantKey(base, index, requestHeader(ctx));
-    return { base, key, index, response: asResponse(decodeStored(cache, key, await cache.get(key))) };
+    return { base, key, index, response: asResponse(responses.decode(key, (await engine.get(key))?.value)) };
   }
 
   /** Runs the route on `ctx` and stores its response if it may be shared. */
   async function computeAndStore(ctx: Context, next: Next, found: Found): Promise<Computed> {
-    const invalidationsBefore = cache.invalidations;
+    const invalidationsBefore = engine.invalidations;
     const before = snapshotHeaders(ctx);
     const declared = unwrapCachedResponse(ctx, await next());
     const body = isStorableResponse(ctx, config.statuses) ? await bodyBytes(ctx, config.maxBodyBytes) : undefined;
@@ -87,15 +87,15 @@ export function cached(cache: Cache, options: CachedOptions = {}): Middleware {
     const freshMs = timeoutToMs(declared?.timeout, config.timeoutMs, 'timeout of CachedResponse');
     const response = captureResponse(ctx, body, before, freshMs, config.cacheStatusHeader);
     // Kept past freshness for as long as a stale copy may still be served; freshUntil decides.
-    const storeSeconds = freshMs === 0 ? 0 : (freshMs + Math.max(config.staleWhileRevalidateMs, config.staleIfErrorMs)) / 1000;
+    const storeMs = freshMs === 0 ? 0 : freshMs + Math.max(config.staleWhileRevalidateMs, config.staleIfErrorMs);
     // Its tags were only known once it was made: if a tag invalidation landed meanwhile, it may
     // show data from before it, so it is served but not stored.
-    if (declared?.tags && cache.invalidations !== invalidationsBefore) return { kind: 'cacheable', response, index, variantKey: key };
+    if (declared?.tags && engine.invalidations !== invalidationsBefore) return { kind: 'cacheable', response, index, variantKey: key };
     // The variant before the index: whoever finds the index finds the variant.
-    if (await cache.set(key, encodeResponse(response), { timeout: storeSeconds, tags: declared?.tags })) {
-      cache.record('set', 'response', key, routeName(ctx));
+    if (await engine.set(key, encodeResponse(response), storeMs, declared?.tags)) {
+      engine.events.record('set', 'response', key, routeName(ctx));
     }
-    await cache.set(found.base, encodeVaryIndex(index), storeSeconds);
+    await engine.set(found.base, encodeVaryIndex(index), storeMs);
     return { kind: 'cacheable', response, index, variantKey: key };
   }
 
@@ -111,7 +111,7 @@ export function cached(cache: Cache, options: CachedOptions = {}): Middleware {
     };
     // On a shared store another process may have stored it meanwhile (or while we waited for its lock).
     const lookup =
-      recompute || cache.isLocal
+      recompute || engine.local
         ? undefined
         : async (): Promise<Computed | undefined> => {
             const again = await findShared(ctx, found.base);
@@ -120,7 +120,7 @@ export function cached(cache: Cache, options: CachedOptions = {}): Middleware {
           };
     let computed: Computed;
     try {
-      computed = await cache.coalesce(found.key, compute, lookup);
+      computed = await engine.coalesce(found.key, compute, lookup);
       // A waiter may not take a response meant for another variant, or one that was not shareable.
       const usable =
         computed.kind === 'cacheable'
@@ -148,8 +148,8 @@ export function cached(cache: Cache, options: CachedOptions = {}): Middleware {
     const { app, originalUrl } = ctx;
     const name = routeName(ctx);
     refreshes.schedule(found.key, () => {
-      cache.record('refresh', 'response', found.key, name);
-      return replay(cache, app, originalUrl, headers, 'refresh');
+      engine.events.record('refresh', 'response', found.key, name);
+      return replay(engine, app, originalUrl, headers, 'refresh');
     });
   }
 
@@ -161,7 +161,7 @@ export function cached(cache: Cache, options: CachedOptions = {}): Middleware {
     }
     const base = keyOf(ctx);
     let found = findInMemory(ctx, base);
-    if (!found.response && !cache.isLocal) found = await findShared(ctx, base);
+    if (!found.response && !engine.local) found = await findShared(ctx, base);
     const recompute = isReplay(ctx.req) || config.forcedUpdate?.(ctx) === true;
     let fallback: StoredResponse | undefined;
     if (found.response && !recompute) {
@@ -204,7 +204,7 @@ function requestHost(ctx: Context): string {
   return direct && !direct.includes(',') ? direct : ctx.host;
 }
 
-function asResponse(entry: ReturnType<typeof decodeStored>): StoredResponse | undefined {
+function asResponse(entry: ReturnType<StoredResponses['decode']>): StoredResponse | undefined {
   return entry === undefined || isVaryIndex(entry) ? undefined : entry;
 }
 

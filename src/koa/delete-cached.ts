@@ -1,6 +1,5 @@
-import type { Cache } from '../cache';
 import { baseKey, DEFAULT_RESPONSE_KEY_PREFIX, splitPath, variantKey, type QueryInput } from './response-key';
-import { decodeStored, isVaryIndex } from './stored-entry';
+import { isVaryIndex, type StoredResponses } from './stored-entry';
 
 export interface DeleteCachedOptions {
   /** The query, matched as the middleware keys it: `'b=2&a=1'`, `{ a: 1, b: [2, 3] }` or `[['a', '1']]`. */
@@ -17,13 +16,14 @@ export interface DeleteCachedOptions {
  * nothing else; when it varies by other request headers too, whose values are unknown here, every
  * variant of the path goes.
  */
-export async function deleteCached(cache: Cache, path: string, options: DeleteCachedOptions = {}): Promise<boolean> {
+export async function deleteCached(responses: StoredResponses, path: string, options: DeleteCachedOptions = {}): Promise<boolean> {
+  const { engine } = responses;
   const route = splitPath(path, options.query);
   const base = baseKey(options.keyPrefix ?? DEFAULT_RESPONSE_KEY_PREFIX, route.path, route.query);
-  if (options.host === undefined) return cache.delete(base);
+  if (options.host === undefined) return engine.delete(base);
   const host = options.host.toLowerCase();
-  const index = decodeStored(cache, base, await cache.get(base));
+  const index = responses.decode(base, (await engine.get(base))?.value);
   if (!isVaryIndex(index)) return false;
-  if (index.vary.length === 1 && index.vary[0] === 'host') return cache.delete(variantKey(base, index, () => host));
-  return cache.delete(base);
+  if (index.vary.length === 1 && index.vary[0] === 'host') return engine.delete(variantKey(base, index, () => host));
+  return engine.delete(base);
 }

@@ -1,6 +1,6 @@
 import type Koa from 'koa';
-import type { Cache } from '../cache';
-import { timeoutToMs, type Timeout } from '../timeout';
+import type { Engine } from '../core/engine';
+import { intervalToMs, type Timeout } from '../core/timeout';
 import { splitPath, type QueryInput } from './response-key';
 import { replay } from './replay';
 
@@ -22,10 +22,9 @@ export interface PeriodicRefresh {
  * stored response as it was and is reported through the cache's `'error'` event. The timer does
  * not keep the process alive; replays never overlap.
  */
-export function schedulePeriodicRefresh(cache: Cache, app: Koa, path: string, options: PeriodicRefreshOptions): PeriodicRefresh {
+export function schedulePeriodicRefresh(engine: Engine, app: Koa, path: string, options: PeriodicRefreshOptions): PeriodicRefresh {
   if (options?.interval === undefined || options.interval === null) throw new TypeError('schedulePeriodicRefresh needs an interval');
-  const intervalMs = timeoutToMs(options.interval, 0, 'interval');
-  if (intervalMs === 0) throw new RangeError('interval must be more than 0 seconds');
+  const intervalMs = intervalToMs(options.interval, 0, 'interval');
   const route = splitPath(path, options.query);
   const url = route.query === '' ? route.path : `${route.path}?${route.query}`;
   const headers: Record<string, string> = options.host === undefined ? {} : { host: options.host };
@@ -33,7 +32,7 @@ export function schedulePeriodicRefresh(cache: Cache, app: Koa, path: string, op
   const timer = setInterval(() => {
     if (running) return;
     running = true;
-    void replay(cache, app, url, headers, 'periodic refresh').finally(() => (running = false));
+    void replay(engine, app, url, headers, 'periodic refresh').finally(() => (running = false));
   }, intervalMs);
   timer.unref();
   return { stop: () => clearInterval(timer) };

@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import type Koa from 'koa';
 import { inject } from 'light-my-request';
-import type { Cache } from '../cache';
+import type { Engine } from '../core/engine';
 
 /** Requests the cache itself sent through the app; a client has no way to make one. */
 const replays = new WeakSet<IncomingMessage>();
@@ -16,7 +16,7 @@ export function isReplay(req: IncomingMessage): boolean {
  * Resolves whether the app answered; a throw or a 5xx is reported through the cache's `'error'`
  * event as a failed `operation` (the stored response is then left as it was).
  */
-export async function replay(cache: Cache, app: Koa, url: string, headers: Record<string, string>, operation: string): Promise<boolean> {
+export async function replay(engine: Engine, app: Koa, url: string, headers: Record<string, string>, operation: string): Promise<boolean> {
   const handle = app.callback();
   try {
     const response = await inject(
@@ -27,9 +27,9 @@ export async function replay(cache: Cache, app: Koa, url: string, headers: Recor
       { method: 'GET', url, headers },
     );
     if (response.statusCode < 500) return true;
-    cache.report(operation, url, new Error(`GET ${url} answered ${response.statusCode}`));
+    engine.report(operation, url, new Error(`GET ${url} answered ${response.statusCode}`));
   } catch (err) {
-    cache.report(operation, url, err);
+    engine.report(operation, url, err);
   }
   return false;
 }

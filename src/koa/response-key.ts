@@ -1,4 +1,4 @@
-import { digestIfLong } from '../keys';
+import { digestIfLong } from '../core/keys';
 import type { VaryIndex } from './stored-entry';
 
 /** What a response cache key starts with unless a route names its own `keyPrefix`. */

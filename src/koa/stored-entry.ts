@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
-import type { Cache } from '../cache';
+import type { Engine } from '../core/engine';
 
 /** A response as the cache keeps it; replayed byte-identical on a hit. */
 export interface StoredResponse {
@@ -51,39 +51,47 @@ export function isVaryIndex(entry: StoredEntry | undefined): entry is VaryIndex 
   return entry !== undefined && 'vary' in entry;
 }
 
-/** Decoded entries reused while their header line is unchanged, per cache: hits skip base64 and JSON. */
-const decodedByCache = new WeakMap<Cache, LRUCache<string, { header: string; entry: StoredEntry }>>();
 /** Bound on the Buffers held by one cache's decoded entries. */
 const DECODED_MAX_BYTES = 16 * 1024 * 1024;
 
 /**
- * The entry stored under `key` (`data` as the cache returned it), or undefined when there is none
- * or it is not a response-cache entry (reported through the cache's `'error'` event).
+ * The response entries of one cache, decoded: reused while their header line is unchanged, so hits
+ * skip base64 and JSON. Bounded by bytes, and counted in `memoryUsage()` as `responses`.
  */
-export function decodeStored(cache: Cache, key: string, data: unknown): StoredEntry | undefined {
-  if (data === undefined) return undefined;
-  if (typeof data !== 'string') {
-    cache.report('decode', key, new TypeError('not a response-cache entry'));
-    return undefined;
+export class StoredResponses {
+  readonly #decoded = new LRUCache<string, { header: string; entry: StoredEntry }>({
+    maxSize: DECODED_MAX_BYTES,
+    sizeCalculation: (item) => sizeOf(item.entry) + item.header.length * 2,
+  });
+
+  constructor(readonly engine: Engine) {
+    engine.memory.register('responses', () => ({ entries: this.#decoded.size, bytes: this.#decoded.calculatedSize }));
   }
-  let decoded = decodedByCache.get(cache);
-  const known = decoded?.get(key);
-  if (known && hasHeader(data, known.header)) return known.entry;
-  const newline = data.indexOf('\n');
-  const header = newline < 0 ? data : data.slice(0, newline);
-  let entry: StoredEntry;
-  try {
-    entry = parse(header, newline < 0 ? '' : data.slice(newline + 1));
-  } catch (err) {
-    cache.report('decode', key, err);
-    return undefined;
+
+  /**
+   * The entry stored under `key` (`data` as the cache returned it), or undefined when there is none
+   * or it is not a response-cache entry (reported through the cache's `'error'` event).
+   */
+  decode(key: string, data: unknown): StoredEntry | undefined {
+    if (data === undefined) return undefined;
+    if (typeof data !== 'string') {
+      this.engine.report('decode', key, new TypeError('not a response-cache entry'));
+      return undefined;
+    }
+    const known = this.#decoded.get(key);
+    if (known && hasHeader(data, known.header)) return known.entry;
+    const newline = data.indexOf('\n');
+    const header = newline < 0 ? data : data.slice(0, newline);
+    let entry: StoredEntry;
+    try {
+      entry = parse(header, newline < 0 ? '' : data.slice(newline + 1));
+    } catch (err) {
+      this.engine.report('decode', key, err);
+      return undefined;
+    }
+    this.#decoded.set(key, { header, entry });
+    return entry;
   }
-  if (!decoded) {
-    decoded = new LRUCache({ maxSize: DECODED_MAX_BYTES, sizeCalculation: (item) => sizeOf(item.entry) + item.header.length });
-    decodedByCache.set(cache, decoded);
-  }
-  decoded.set(key, { header, entry });
-  return entry;
 }
 
 /** Whether `data`'s header line is `header`. (A slice and `===` beat `startsWith` on V8 several times over.) */

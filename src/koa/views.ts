@@ -2,7 +2,7 @@ import type { Context, Middleware } from 'koa';
 import type nunjucks from 'nunjucks';
 
 declare module 'koa' {
-  interface BaseContext {
+  interface ExtendableContext {
     /**
      * Renders template `name` with `ctx.state` merged with `locals`, sets the HTML response and
      * resolves the HTML. Template errors reject (Koa answers 500), naming the template.

@@ -17,7 +17,8 @@ import type { AstNode, NodeTypes } from './nunjucks-copy';
  *   `CallExtensionAsync`, so nunjucks' transformer does not rewrite the loops around it into
  *   `asyncEach`, nor mistake it for an async filter inside `{% call %}`/`{% filter %}`.
  * - `KfcRuntime`: compiles to the `runtime` of the rendering template, so that the tag builds its
- *   SafeString with the nunjucks copy that will test for it.
+ *   SafeString with the nunjucks copy that will test for it; `KfcPlace`: to a function placing an
+ *   error at the template's current line, for errors that surface after the tag answered later.
  * - `KfcSyncOnly`: a macro, `{% call %}`, `{% set %}` or `{% filter %}` body that includes other
  *   templates: while it runs, nunjucks cannot wait, and a cache tag reached from it must answer at once.
  */
@@ -55,9 +56,11 @@ export function defineNodes(nodes: NodeTypes, compilerPrototype: Record<string, 
   nodes.KfcFor = nodes.For.extend('KfcFor', { fields: ['arr', 'name', 'body', 'else_', 'extName'] });
   nodes.KfcIf = nodes.If.extend('KfcIf', { fields: ['cond', 'body', 'else_', 'extName'] });
   nodes.KfcCache = nodes.CallExtension.extend('KfcCache');
-  nodes.KfcRuntime = nodes.Literal.extend('KfcRuntime'); // a Literal to nunjucks' expression checks
+  // Literals to nunjucks' expression checks:
+  nodes.KfcRuntime = nodes.Literal.extend('KfcRuntime');
+  nodes.KfcPlace = nodes.Literal.extend('KfcPlace');
   nodes.KfcSyncOnly = nodes.Node.extend('KfcSyncOnly', { fields: ['body', 'what', 'extName'] });
-  Object.assign(compilerPrototype, { compileKfcFor, compileKfcIf, compileKfcCache, compileKfcRuntime, compileKfcSyncOnly });
+  Object.assign(compilerPrototype, { compileKfcFor, compileKfcIf, compileKfcCache, compileKfcRuntime, compileKfcPlace, compileKfcSyncOnly });
 }
 
 function extension(node: AstNode): string {
@@ -129,12 +132,26 @@ function compileKfcFor(this: Compiler, node: AstNode, outer: Frame): void {
   }
   this._emitLine('}, function() {');
   if (node.else_) {
+    // The `else` may wait too (an if or loop in it holding an include): what follows waits for it.
+    const latch = newLatch(this, node);
     this._emitLine(`if (!${len}) {`);
-    this.compile(node.else_, frame);
-    this._emitLine('}');
+    this._withScopedSyntax(() => {
+      this.compile(node.else_, frame);
+      this._emitLine(`${latch}.done();`);
+    });
+    this._emitLine(`} else { ${latch}.done(); }`);
+    this._emitLine(`${latch}.then(function() {`);
+    this._addScopeLevel();
   }
   this._emitLine('frame = frame.pop();');
   this._addScopeLevel();
+}
+
+/** A latch variable (see `Latch`), named without _tmpid(): nunjucks' own names stay numbered as without the extension. */
+function newLatch(compiler: Compiler, node: AstNode): string {
+  const latch = `kfc_latch_${(compiler.kfcLatches = (compiler.kfcLatches ?? 0) + 1)}`;
+  compiler._emitLine(`var ${latch} = ${extension(node)}.latch();`);
+  return latch;
 }
 
 /**
@@ -142,9 +159,7 @@ function compileKfcFor(this: Compiler, node: AstNode, outer: Frame): void {
  * visible after the `if`, as in nunjucks); what follows runs once the branch has finished.
  */
 function compileKfcIf(this: Compiler, node: AstNode, frame: Frame): void {
-  // Not a _tmpid(): nunjucks' own names stay numbered as without the extension.
-  const latch = `kfc_latch_${(this.kfcLatches = (this.kfcLatches ?? 0) + 1)}`;
-  this._emitLine(`var ${latch} = ${extension(node)}.latch();`);
+  const latch = newLatch(this, node);
   this._emit('if(');
   this._compileExpression(node.cond, frame);
   this._emitLine(') {');
@@ -167,6 +182,11 @@ function compileKfcCache(this: Compiler, node: AstNode, frame: Frame): void {
 
 function compileKfcRuntime(this: Compiler): void {
   this._emit('runtime');
+}
+
+/** A function placing an error at the current line, as the template's own handler would. */
+function compileKfcPlace(this: Compiler): void {
+  this._emit('function(e) { return runtime.handleError(e, lineno, colno); }');
 }
 
 function compileKfcSyncOnly(this: Compiler, node: AstNode, frame: Frame): void {

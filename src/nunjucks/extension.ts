@@ -1,10 +1,12 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { createHash } from 'node:crypto';
 import type { Cache } from '../cache';
-import type { Entry, TagVersions } from '../codec';
-import { validateTags, tagKey } from '../tags';
-import { digestIfLong, fragmentKey } from '../keys';
-import { timeoutToMs } from '../timeout';
+import type { Entry, TagVersions } from '../core/codec';
+import type { Engine } from '../core/engine';
+import { digestIfLong, fragmentKey } from '../core/keys';
+import { engineOf } from '../core/registry';
+import { validateTags } from '../core/tags';
+import { timeoutToMs } from '../core/timeout';
 import { iterate, Latch } from './compile-nodes';
 import { currentTemplateName, installHooks, type HookedExtension } from './hooks';
 import { callerCopy, ownCopy, type AstNode, type NodeTypes } from './nunjucks-copy';
@@ -17,6 +19,22 @@ interface Runtime {
   SafeString: new (html: string) => unknown;
   /** Turns a message into that copy's TemplateError placed at a line and column. */
   handleError(message: string, lineno: number, colno: number): Error;
+}
+
+/** Places an error at the template's current line and column, as nunjucks' own handler does (see `KfcPlace`). */
+type Place = (err: unknown) => Error;
+
+/** One run of the tag that missed: what its paths need. */
+interface Fragment {
+  key: string;
+  name: string;
+  site: Site;
+  body: Body;
+  timeout: unknown;
+  tags: readonly string[] | undefined;
+  runtime: Runtime;
+  place: Place;
+  cb: Callback;
 }
 
 /** Where a cache tag is: fixed when its template compiles. */
@@ -79,7 +97,7 @@ export interface CacheExtensionOptions {
  */
 export class CacheExtension implements HookedExtension {
   readonly tags = ['cache'];
-  readonly #cache: Cache;
+  readonly #engine: Engine;
   readonly #debugMarkers: boolean;
   readonly #sites = new Map<string, Site>();
   readonly #sourceDigests = new WeakMap<object, string>();
@@ -88,7 +106,7 @@ export class CacheExtension implements HookedExtension {
   #name = 'CacheExtension';
 
   constructor(cache: Cache, options: CacheExtensionOptions = {}) {
-    this.#cache = cache;
+    this.#engine = engineOf(cache, 'CacheExtension');
     this.#debugMarkers = options.debugMarkers === true;
   }
 
@@ -136,13 +154,17 @@ export class CacheExtension implements HookedExtension {
     };
     site.anonymousKey = digestIfLong(`fragment@${site.template}:${site.line}:${site.column}:${this.#sourceDigest(parser)}`);
     this.#sites.set(site.anonymousKey, site);
-    args.children.unshift(new nodes.KfcRuntime(tag.lineno, tag.colno), new nodes.Literal(tag.lineno, tag.colno, site.anonymousKey));
+    args.children.unshift(
+      new nodes.KfcRuntime(tag.lineno, tag.colno),
+      new nodes.KfcPlace(tag.lineno, tag.colno),
+      new nodes.Literal(tag.lineno, tag.colno, site.anonymousKey),
+    );
     return new nodes.KfcCache(this, 'run', args, [body]);
   }
 
   /** @internal the rewrite found this tag inside a body nunjucks runs synchronously. */
   refuse(tag: AstNode, what: string, template: string): never {
-    const site = this.#sites.get(tag.args.children[1].value)!;
+    const site = this.#sites.get(tag.args.children[2].value)!;
     const message =
       `${site.tag} in ${template} line ${site.line} cannot be used inside ${site.block(what)}: nunjucks cannot ` +
       `run an async tag there and would drop output. Move the cache block outside the ${what}.`;
@@ -170,12 +192,11 @@ export class CacheExtension implements HookedExtension {
   }
 
   /** @internal called by compiled templates for each `{% cache %}`. */
-  run(_context: unknown, runtime: Runtime, siteKey: string, ...rest: unknown[]): void {
+  run(_context: unknown, runtime: Runtime, place: Place, siteKey: string, ...rest: unknown[]): void {
     // The hit path below allocates nothing it can avoid: a 50-fragment page runs it 50 times.
     const site = this.#sites.get(siteKey)!;
     const cb = rest.pop() as Callback;
     const body = rest.pop() as Body;
-    const fail = (err: unknown) => deliver(runtime, cb, placed(runtime, err, site));
     let key: string;
     let tags: readonly string[] | undefined;
     const timeout = rest[0];
@@ -192,90 +213,125 @@ export class CacheExtension implements HookedExtension {
       }
       for (let i = 2; i < rest.length; i++) if (rest[i] === undefined) throw undefinedVary(i, site);
     } catch (err) {
-      return fail(err);
+      return cb(atSite(runtime, err, site));
     }
 
     // Stats group fragments by name; anonymous ones by where they are.
     const name = rest.length === 1 ? `${site.template}:${site.line}` : (rest[1] as string);
-    const cache = this.#cache;
+    const engine = this.#engine;
     if (timeout !== 'del') {
-      const hit = cache.peekEntry(key);
+      const hit = engine.peek(key);
       if (hit !== undefined && typeof hit.value === 'string') {
-        cache.record('hit', 'fragment', key, name);
+        engine.events.record('hit', 'fragment', key, name);
         if (hit.tags) addToEnclosing(hit.tags, false);
-        return deliver(runtime, cb, null, this.#debugMarkers ? marked(hit, 'HIT', name, key) : hit.value);
+        const html = this.#debugMarkers ? marked(hit, 'HIT', name, key, engine.clock.now()) : hit.value;
+        if (syncDepth < MAX_SYNC_DEPTH || this.#syncOnly.length > 0) return deliverNow(runtime, cb, html);
+        return queueMicrotask(() => deliverLater(runtime, place, cb, null, html));
       }
     }
-    const served = ({ entry, untracked }: Rendered, state: string) => {
-      if (entry.tags || untracked) addToEnclosing(entry.tags, untracked);
-      deliver(runtime, cb, null, this.#debugMarkers ? marked(entry, state, name, key) : String(entry.value));
-    };
-    if (this.#syncOnly.length > 0) {
-      try {
-        served(this.#renderNow(key, name, body, timeout, tags, site), timeout === 'del' ? 'DELETED' : 'MISS');
-      } catch (err) {
-        fail(err);
-      }
-      return;
-    }
-    if (timeout === 'del') {
-      cache
-        .delete(key)
-        .then(() => renderCollecting(body, undefined, false))
-        .then((rendered) => served(rendered, 'DELETED'), fail);
-      return;
-    }
-    // In process memory `peek` has just answered; a shared store may have it (or get it from the lock's owner).
-    const lookup = cache.isLocal
-      ? undefined
-      : async (): Promise<Rendered | undefined> => {
-          const cached = await cache.getEntry(key);
-          if (!cached || typeof cached.value !== 'string') return undefined;
-          cache.record('hit', 'fragment', key, name);
-          return { entry: cached, rendered: false, untracked: false };
-        };
-    cache
-      .coalesce(key, () => this.#renderAndStore(key, name, body, timeout, tags), lookup)
-      .then((found) => served(found, found.rendered ? 'MISS' : 'HIT'), fail);
-  }
-
-  async #renderAndStore(key: string, name: string, body: Body, timeout: unknown, tags: readonly string[] | undefined): Promise<Rendered> {
-    this.#cache.record('miss', 'fragment', key, name);
-    // Versions are taken before rendering, so an invalidation during the render makes it a miss.
-    const own = tags && (await this.#cache.tagVersions(tags));
-    const rendered = await renderCollecting(body, own, tags !== undefined && own === undefined);
-    if (this.#debugMarkers) rendered.entry.storedAt = Date.now();
-    if (!rendered.untracked && (await this.#cache.setEntry(key, rendered.entry, timeout as never))) {
-      this.#cache.record('set', 'fragment', key, name);
-    }
-    return rendered;
+    const fragment: Fragment = { key, name, site, body, timeout, tags, runtime, place, cb };
+    if (timeout === 'del' || this.#syncOnly.length > 0 || (engine.local && !engine.computing(key))) this.#renderNow(fragment);
+    else this.#renderLater(fragment);
   }
 
   /**
-   * Where nunjucks cannot wait (a render without a callback, a macro or capture reaching this
-   * template), the body renders here and now, and is stored when that needs no waiting either:
-   * its tag versions are in process memory. Nothing is read from a shared store.
+   * Renders the fragment on this stack: on the memory store (nothing to wait for unless the body
+   * waits), for `'del'`, and where nunjucks cannot wait (a render without a callback, a macro or
+   * capture reaching this template). A body that finishes at once is delivered at once, and its
+   * errors reach nunjucks as they would without the tag; one that waits is delivered when done
+   * (on the memory store, concurrent renders of the key join it). Where nunjucks cannot wait,
+   * nothing is read from a shared store, and the fragment is stored only when its tag versions are
+   * in process memory.
    */
-  #renderNow(key: string, name: string, body: Body, timeout: unknown, tags: readonly string[] | undefined, site: Site): Rendered {
-    const cache = this.#cache;
-    if (timeout === 'del') void cache.delete(key);
-    else cache.record('miss', 'fragment', key, name);
-    const own = tags && versionsInMemory(cache, tags);
-    let outcome: { err: unknown; rendered?: Rendered } | undefined;
-    renderBody(body, own, tags !== undefined && own === undefined, (err, rendered) => (outcome ??= { err, rendered }));
-    if (!outcome) {
+  #renderNow(fragment: Fragment): void {
+    const { key, name, site, body, timeout, tags, runtime, cb } = fragment;
+    const engine = this.#engine;
+    const deleting = timeout === 'del';
+    if (deleting) void engine.delete(key);
+    else engine.events.record('miss', 'fragment', key, name);
+    const ttlMs = deleting ? 0 : timeoutToMs(timeout as never, engine.defaultTimeoutMs, 'timeout');
+    const versioned = deleting ? undefined : tags;
+    const own = versioned && engine.tagVersionsNow(versioned, ttlMs);
+    // On a shared store, created in the background so that a later render can store.
+    if (versioned && !own) void engine.tagVersions(versioned, ttlMs);
+    const started = startRender(body, own, versioned !== undefined && own === undefined);
+    const state = deleting ? 'DELETED' : 'MISS';
+    if (!(started instanceof Promise)) {
+      if (started.error) return cb(started.error as Error);
+      if (!deleting) this.#store(fragment, started.rendered!, ttlMs);
+      return this.#deliver(fragment, started.rendered!, state, true);
+    }
+    if (this.#syncOnly.length > 0) {
       const where = this.#syncOnly.at(-1)!;
-      throw new Error(
-        `it was reached where nunjucks cannot wait (${where === 'render' ? 'a render without a callback' : `inside ${site.block(where)}`}) ` +
-          `and its body did not finish at once (an async filter or loader): render this template with a callback`,
+      throw runtime.handleError(
+        `${site.tag} in ${site.template} line ${site.line} was reached where nunjucks cannot wait ` +
+          `(${where === 'render' ? 'a render without a callback' : `inside ${site.block(where)}`}), and its body did not ` +
+          'finish at once (an async filter or loader inside): render this template with a callback',
+        site.line,
+        site.column,
       );
     }
-    if (outcome.err) throw outcome.err;
-    const rendered = outcome.rendered!;
-    if (timeout !== 'del' && !rendered.untracked) {
-      void cache.setEntry(key, rendered.entry, timeout as never).then((stored) => stored && cache.record('set', 'fragment', key, name));
-    }
+    const done = deleting
+      ? started
+      : engine.coalesce(key, () =>
+          started.then(async (rendered) => {
+            if (this.#debugMarkers) rendered.entry.storedAt = engine.clock.now();
+            if (!rendered.untracked && (await engine.write(key, rendered.entry, ttlMs))) engine.events.record('set', 'fragment', key, name);
+            return rendered;
+          }),
+        );
+    done.then((rendered) => this.#deliver(fragment, rendered, state, false), (err) => deliverLater(runtime, fragment.place, cb, err));
+  }
+
+  /** A miss on a shared store (or joining one running here): the lookup, the lock, the render, all waited for. */
+  #renderLater(fragment: Fragment): void {
+    const { key, name } = fragment;
+    const engine = this.#engine;
+    // In process memory `peek` has just answered; a shared store may have it (or get it from the lock's owner).
+    const lookup = engine.local
+      ? undefined
+      : async (): Promise<Rendered | undefined> => {
+          const cached = await engine.get(key);
+          if (!cached || typeof cached.value !== 'string') return undefined;
+          engine.events.record('hit', 'fragment', key, name);
+          return { entry: cached, rendered: false, untracked: false };
+        };
+    engine.coalesce(key, () => this.#renderAndStore(fragment), lookup).then(
+      (found) => this.#deliver(fragment, found, found.rendered ? 'MISS' : 'HIT', false),
+      (err) => deliverLater(fragment.runtime, fragment.place, fragment.cb, err),
+    );
+  }
+
+  async #renderAndStore(fragment: Fragment): Promise<Rendered> {
+    const { key, name, body, timeout, tags, place } = fragment;
+    const engine = this.#engine;
+    engine.events.record('miss', 'fragment', key, name);
+    const ttlMs = timeoutToMs(timeout as never, engine.defaultTimeoutMs, 'timeout');
+    // Versions are taken before rendering, so an invalidation during the render makes it a miss.
+    const own = tags && (await engine.tagVersions(tags, ttlMs));
+    const rendered = await new Promise<Rendered>((resolve, reject) =>
+      renderBody(body, own, tags !== undefined && own === undefined, (err, result) => (err ? reject(err) : resolve(result!)), place),
+    );
+    if (this.#debugMarkers) rendered.entry.storedAt = engine.clock.now();
+    if (!rendered.untracked && (await engine.write(key, rendered.entry, ttlMs))) engine.events.record('set', 'fragment', key, name);
     return rendered;
+  }
+
+  /** Stores a fragment rendered on this stack: at once on the memory store, in the background on a shared one. */
+  #store({ key, name }: Fragment, rendered: Rendered, ttlMs: number): void {
+    const engine = this.#engine;
+    if (rendered.untracked) return;
+    if (this.#debugMarkers) rendered.entry.storedAt = engine.clock.now();
+    if (engine.writeNow(key, rendered.entry, ttlMs)) engine.events.record('set', 'fragment', key, name);
+    else if (!engine.local) void engine.write(key, rendered.entry, ttlMs).then((stored) => stored && engine.events.record('set', 'fragment', key, name));
+  }
+
+  #deliver(fragment: Fragment, { entry, untracked }: Rendered, state: string, now: boolean): void {
+    const { name, key, runtime, place, cb } = fragment;
+    if (entry.tags || untracked) addToEnclosing(entry.tags, untracked);
+    const html = this.#debugMarkers ? marked(entry, state, name, key, this.#engine.clock.now()) : String(entry.value);
+    if (now) deliverNow(runtime, cb, html);
+    else deliverLater(runtime, place, cb, null, html);
   }
 
   #sourceDigest(parser: { tokens: { str: string } }): string {
@@ -294,22 +350,34 @@ function isCacheExtension(extension: unknown): extension is CacheExtension {
 
 /**
  * Renders the body, calling `done` with its full output and the tag versions of `own` and of every
- * fragment inside it: synchronously when nothing in it waits. A synchronous template error is thrown
- * out of `body()`, not passed to its callback.
+ * fragment inside it: synchronously when nothing in it waits. A template error the body throws
+ * (nunjucks throws the synchronous ones) is left to propagate, to reach nunjucks as it would without
+ * the tag — unless `place` is given (the body runs outside the render's stack): then it is placed at
+ * the template's current line and passed to `done`.
  */
-function renderBody(body: Body, own: TagVersions | undefined, untracked: boolean, done: (err: unknown, rendered?: Rendered) => void): void {
+function renderBody(body: Body, own: TagVersions | undefined, untracked: boolean, done: (err: unknown, rendered?: Rendered) => void, place?: Place): void {
   const dependencies: Dependencies = { tags: { ...own }, untracked };
   enclosing.run(dependencies, () => {
+    const finish = (err: Error | null, html: string) => (err ? done(err) : done(null, renderedFrom(html, dependencies)));
+    if (!place) return void body(finish);
     try {
-      body((err, html) => (err ? done(err) : done(null, renderedFrom(html, dependencies))));
+      body(finish);
     } catch (err) {
-      done(err);
+      done(place(err));
     }
   });
 }
 
-function renderCollecting(body: Body, own: TagVersions | undefined, untracked: boolean): Promise<Rendered> {
-  return new Promise((resolve, reject) => renderBody(body, own, untracked, (err, rendered) => (err ? reject(err) : resolve(rendered!))));
+/** Starts rendering the body on this stack: its outcome if it finished at once, else a promise of it. */
+function startRender(body: Body, own: TagVersions | undefined, untracked: boolean): { rendered?: Rendered; error?: unknown } | Promise<Rendered> {
+  let outcome: { rendered?: Rendered; error?: unknown } | undefined;
+  let later: { resolve: (rendered: Rendered) => void; reject: (err: unknown) => void } | undefined;
+  renderBody(body, own, untracked, (error, rendered) => {
+    if (!later) outcome ??= { error, rendered };
+    else if (error) later.reject(error);
+    else later.resolve(rendered!);
+  });
+  return outcome ?? new Promise<Rendered>((resolve, reject) => (later = { resolve, reject }));
 }
 
 function renderedFrom(html: string, dependencies: Dependencies): Rendered {
@@ -320,51 +388,36 @@ function renderedFrom(html: string, dependencies: Dependencies): Rendered {
   return { entry: { value: html, tags }, rendered: true, untracked: dependencies.untracked };
 }
 
-/** The current versions of `tags` if process memory holds them all; else starts creating them. */
-function versionsInMemory(cache: Cache, tags: readonly string[]): TagVersions | undefined {
-  const versions: TagVersions = {};
-  for (const tag of tags) {
-    const version = cache.peek(tagKey(tag));
-    if (typeof version !== 'string') {
-      void cache.tagVersions(tags); // so that a later render can store
-      return undefined;
-    }
-    versions[tag] = version;
-  }
-  return versions;
-}
-
-/**
- * Hands the result to nunjucks, which continues rendering inside `cb`: synchronously, unless
- * MAX_SYNC_DEPTH hits are already nested on the stack and nunjucks can wait.
- */
-function deliver(runtime: Runtime, cb: Callback, err: Error | null, html?: string, canWait = true): void {
-  if (syncDepth < MAX_SYNC_DEPTH || !canWait) settle(runtime, cb, err, html);
-  else queueMicrotask(() => settle(runtime, cb, err, html));
-}
-
-/**
- * If the continuation throws (a template error after this tag, when we were called back
- * asynchronously), the error goes back through `cb` so the render callback sees it, not the process.
- */
-function settle(runtime: Runtime, cb: Callback, err: Error | null, html: string | undefined): void {
+/** Hands the HTML to nunjucks on the render's own stack: what follows the tag runs inside `cb`, its errors reach nunjucks' handler. */
+function deliverNow(runtime: Runtime, cb: Callback, html: string): void {
   syncDepth++;
   try {
-    if (err) cb(err);
-    else cb(null, new runtime.SafeString(html!));
-  } catch (thrown) {
-    if (err) throw thrown;
-    cb(thrown instanceof Error ? thrown : new Error(String(thrown)));
+    cb(null, new runtime.SafeString(html));
   } finally {
     syncDepth--;
   }
 }
 
+/**
+ * Hands the result to nunjucks from a later turn. If what follows the tag throws, the error is
+ * placed at the template's current line (as nunjucks' own handler would) and goes back through `cb`,
+ * so the render callback sees it, not the process.
+ */
+function deliverLater(runtime: Runtime, place: Place, cb: Callback, err: unknown, html?: string): void {
+  try {
+    if (err) cb(err as Error);
+    else cb(null, new runtime.SafeString(html!));
+  } catch (thrown) {
+    if (err) throw thrown;
+    cb(place(thrown));
+  }
+}
+
 /** The fragment's HTML between comments naming it, unless it is part of an enclosing fragment. */
-function marked(entry: Entry, state: string, name: string, key: string): string {
+function marked(entry: Entry, state: string, name: string, key: string, now: number): string {
   const html = String(entry.value);
   if (enclosing.getStore()) return html;
-  const age = entry.storedAt === undefined ? '' : ` age=${((Date.now() - entry.storedAt) / 1000).toFixed(1)}s`;
+  const age = entry.storedAt === undefined ? '' : ` age=${((now - entry.storedAt) / 1000).toFixed(1)}s`;
   const label = `${name} ${key}`.replace(/--/g, '- -');
   return `<!-- kfc ${state} ${label}${age} -->${html}<!-- /kfc ${name.replace(/--/g, '- -')} -->`;
 }
@@ -390,9 +443,8 @@ function undefinedVary(i: number, site: Site): Error {
   );
 }
 
-/** A template error placed at the tag (in the copy of nunjucks rendering it), unless nunjucks already placed it. */
-function placed(runtime: Runtime, err: unknown, site: Site): Error {
-  if (err instanceof Error && (err as { lineno?: number }).lineno) return err;
+/** An error of the tag's own arguments, placed at the tag (in the copy of nunjucks rendering it). */
+function atSite(runtime: Runtime, err: unknown, site: Site): Error {
   const message = err instanceof Error ? err.message : String(err);
   return runtime.handleError(`${site.tag} in ${site.template} line ${site.line}: ${message}`, site.line, site.column);
 }

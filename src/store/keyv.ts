@@ -1,5 +1,6 @@
-import KeyvRedis, { createClient, Keyv, type RedisClientType } from '@keyv/redis';
-import type { KeyvStoreAdapter } from 'keyv';
+import type KeyvRedis from '@keyv/redis';
+import type { RedisClientType } from '@keyv/redis';
+import { Keyv, type KeyvStoreAdapter } from 'keyv';
 import { closeClient, firstAttempt } from './redis-client';
 import { NotANumberError, type Store } from './store';
 
@@ -64,6 +65,8 @@ export class KeyvStore implements Store {
 
   constructor(source: KeyvSource, namespace: string, onError: (err: unknown) => void) {
     if (typeof source === 'string') {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports -- an optional peer, loaded for Redis only
+      const { default: KeyvRedisAdapter, createClient } = require('@keyv/redis') as typeof import('@keyv/redis');
       const client = createClient({
         url: source,
         // While disconnected, fail commands at once instead of queueing them without bound;
@@ -78,19 +81,20 @@ export class KeyvStore implements Store {
       this.connecting = this.firstAttempt.finally(() => (this.connecting = undefined));
       client.connect().catch(onError);
       // Errors reach us as rejections (Cache reports them), not as events swallowed into "false".
-      this.adapter = new KeyvRedis<string>(client, { namespace, throwOnConnectError: false, throwOnErrors: true });
+      this.adapter = new KeyvRedisAdapter<string>(client, { namespace, throwOnConnectError: false, throwOnErrors: true });
       this.keyv = new Keyv({ store: this.adapter, namespace, useKeyPrefix: false, throwOnErrors: true });
       this.redis = client;
       this.ownsConnection = true;
       return;
     }
-    if (source instanceof Keyv) {
+    // Recognised by shape: the app's own keyv or @keyv/redis (an ESM copy, another version) is not ours.
+    if (isKeyv(source)) {
       this.keyv = source;
-      if (source.store instanceof KeyvRedis) this.adapter = source.store as KeyvRedis<string>;
+      if (isRedisAdapter(source.store)) this.adapter = source.store;
     } else {
-      const isRedis = source instanceof KeyvRedis;
+      const isRedis = isRedisAdapter(source);
       this.keyv = new Keyv({ store: source, namespace, useKeyPrefix: !isRedis });
-      if (isRedis) this.adapter = source as KeyvRedis<string>;
+      if (isRedis) this.adapter = source;
     }
     this.ownsConnection = false;
     if (this.adapter) this.redis = this.adapter.client as RedisClientType;
@@ -189,4 +193,13 @@ export class KeyvStore implements Store {
   private rawKey(key: string): string {
     return this.adapter!.createKeyPrefix(key, this.keyv.namespace ?? this.adapter!.namespace);
   }
+}
+
+function isKeyv(source: unknown): source is Keyv {
+  return typeof (source as Keyv).getManyRaw === 'function' && typeof (source as Keyv).opts === 'object';
+}
+
+function isRedisAdapter(store: unknown): store is KeyvRedis<string> {
+  const adapter = store as KeyvRedis<string> | undefined;
+  return typeof adapter?.createKeyPrefix === 'function' && typeof adapter.client === 'object' && adapter.client !== null;
 }

@@ -1,5 +1,6 @@
 import { LRUCache } from 'lru-cache';
-import { decodeEntry, type Entry } from '../codec';
+import type { Clock } from '../core/clock';
+import { decodeEntry, type Entry } from '../core/codec';
 import { NotANumberError, type Store } from './store';
 
 /** Rough bytes an entry costs beyond its text: the LRU node, the key slot and the TTL slots. */
@@ -23,13 +24,14 @@ export class MemoryStore implements Store {
   readonly local = true;
   private readonly lru: LRUCache<string, Item>;
 
-  constructor(maxBytes: number) {
+  constructor(maxBytes: number, clock: Clock) {
     if (!Number.isSafeInteger(maxBytes) || maxBytes < 1024) {
       throw new RangeError(`maxBytes must be an integer >= 1024, got ${String(maxBytes)}`);
     }
     this.lru = new LRUCache<string, Item>({
       maxSize: maxBytes,
       sizeCalculation: (item, key) => (item.data.length + key.length) * 2 + ENTRY_OVERHEAD_BYTES,
+      perf: clock,
     });
   }
 
@@ -68,13 +70,17 @@ export class MemoryStore implements Store {
     return this.write(key, data, ttlMs);
   }
 
+  setNow(key: string, data: string, ttlMs: number, onlyIfAbsent: boolean): boolean {
+    return !(onlyIfAbsent && this.lru.has(key)) && this.write(key, data, ttlMs);
+  }
+
   /** Synchronous `delete`, for a tier in front of another store. */
   drop(key: string): void {
     this.lru.delete(key);
   }
 
   async add(key: string, data: string, ttlMs: number): Promise<boolean> {
-    return !this.lru.has(key) && this.write(key, data, ttlMs);
+    return this.setNow(key, data, ttlMs, true);
   }
 
   async delete(key: string): Promise<boolean> {

@@ -1,34 +1,54 @@
-import type { Entry } from '../codec';
+import type { Entry } from '../core/codec';
 
 /**
- * What `Cache` needs from a backend. Keys arrive without the cache's prefix (a store applies its own
- * namespace); values arrive already encoded (see codec.ts); `ttlMs` 0 means "never expires".
- * Every method may reject: `Cache` turns failures into misses and reports them.
+ * A backend the cache stores entries in. Implement it to plug in your own store:
+ * `new Cache({ store: myStore })`.
+ *
+ * Keys arrive as the cache names them, without its `keyPrefix` (a store that is shared applies its
+ * own namespace); values arrive encoded as one string each (do not parse them); `ttlMs` 0 means
+ * "never expires". Any method may reject or take too long: the cache gives every call on a store
+ * that is not `local` a deadline (`operationTimeoutMs`), turns failures into misses or "not stored",
+ * and reports them through its `'error'` event. A write must resolve `true` only once the entry is
+ * stored.
  */
 export interface Store {
-  /** True when entries live in this process (reads can then be synchronous, see `peek`). */
+  /**
+   * True when entries live in this process, so calls answer without I/O: the cache then skips
+   * deadlines, the cross-process lock, and a second lookup after `peek`.
+   */
   readonly local: boolean;
   /**
-   * Synchronous, decoded read; only stores that live in this process have it. The entry may be
-   * shared between calls when its value is immutable (a string): callers must not mutate it.
+   * Synchronous, decoded read: only stores that keep entries in this process have it (the memory
+   * store, the first tier in front of Redis). The entry may be shared between calls: never mutated.
    */
   peek?(key: string): Entry | undefined;
+  /**
+   * Synchronous `set` (or `add`, with `onlyIfAbsent`): only stores whose entries live in this
+   * process have it. The cache uses it where nunjucks cannot wait for a promise.
+   */
+  setNow?(key: string, data: string, ttlMs: number, onlyIfAbsent: boolean): boolean;
   get(key: string): Promise<string | undefined>;
+  /** In the order of `keys`, `undefined` for each miss. */
   getMany(keys: readonly string[]): Promise<(string | undefined)[]>;
   set(key: string, data: string, ttlMs: number): Promise<boolean>;
   /** Stores only when the key is absent; resolves whether it stored. */
   add(key: string, data: string, ttlMs: number): Promise<boolean>;
   delete(key: string): Promise<boolean>;
   has(key: string): Promise<boolean>;
-  /** Adds `delta` to the integer under `key` (absent counts as 0, stored with `ttlMs`); resolves the new value. */
+  /**
+   * Adds `delta` to the integer under `key` (an entry encoded `j<integer>`; absent counts as 0 and
+   * is stored with `ttlMs`; an existing entry keeps its expiry); resolves the new value. Rejects with
+   * a TypeError when the entry is not an integer.
+   */
   increment(key: string, delta: number, ttlMs: number): Promise<number>;
   /**
    * Resolves true as soon as another process announces a change of `key`, false after `ms`.
-   * Stores that cannot hear other processes do not have it (lock waiters then poll).
+   * Stores that cannot hear other processes leave it out (lock waiters then poll).
    */
   whenChanged?(key: string, ms: number): Promise<boolean>;
   /** Removes every entry of this store's namespace, and nothing else. */
   clear(): Promise<void>;
+  /** Releases connections the store opened; resolves within a bound whatever their state. */
   close(): Promise<void>;
 }
 
@@ -37,4 +57,15 @@ export class NotANumberError extends TypeError {
     super(`cannot increment key ${JSON.stringify(key)}: its value is not an integer`);
     this.name = 'NotANumberError';
   }
+}
+
+/** Whether `value` has the shape of a `Store` (recognised by shape: it may come from another copy of this library). */
+export function isStore(value: unknown): value is Store {
+  const store = value as Partial<Record<keyof Store, unknown>> | null;
+  return (
+    typeof store === 'object' &&
+    store !== null &&
+    typeof store.local === 'boolean' &&
+    (['get', 'getMany', 'set', 'add', 'delete', 'has', 'increment', 'clear', 'close'] as const).every((method) => typeof store[method] === 'function')
+  );
 }

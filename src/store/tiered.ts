@@ -1,4 +1,5 @@
-import type { Entry } from '../codec';
+import type { Clock } from '../core/clock';
+import type { Entry } from '../core/codec';
 import { InvalidationBus, type Invalidation } from './invalidation-bus';
 import type { KeyvStore } from './keyv';
 import type { MemoryStore } from './memory';
@@ -39,6 +40,7 @@ export class TieredStore implements Store {
     onError: (err: unknown) => void,
     /** Told of the keys other processes changed (`'all'` after lost messages or a clear). */
     private readonly onRemoteChange: (keys: Invalidation) => void,
+    private readonly clock: Clock,
   ) {
     if (!l2.redis) throw new TypeError('an in-process tier (l1) needs a Redis store, whose pub/sub keeps it coherent');
     this.bus = new InvalidationBus(l2.redis, channel, (keys) => this.remoteChange(keys), onError);
@@ -121,7 +123,7 @@ export class TieredStore implements Store {
     const mark = this.forget(key);
     try {
       const stored = await writeL2();
-      if (stored && !this.changedAfter(key, mark)) this.fill(key, data, ttlMs > 0 ? Date.now() + ttlMs : undefined);
+      if (stored && !this.changedAfter(key, mark)) this.fill(key, data, ttlMs > 0 ? this.clock.now() + ttlMs : undefined);
       return stored;
     } finally {
       this.bus.publish(key);
@@ -129,7 +131,7 @@ export class TieredStore implements Store {
   }
 
   private fill(key: string, data: string, expiresAt: number | undefined): void {
-    const ttlMs = expiresAt === undefined ? this.l1TtlMs : Math.min(this.l1TtlMs, expiresAt - Date.now());
+    const ttlMs = expiresAt === undefined ? this.l1TtlMs : Math.min(this.l1TtlMs, expiresAt - this.clock.now());
     if (ttlMs === Infinity) this.l1.write(key, data, 0);
     else if (ttlMs > 0) this.l1.write(key, data, ttlMs);
   }

@@ -17,6 +17,22 @@ export function isTagKey(key: string): boolean {
   return key.startsWith('tag:') || key.startsWith('tag#');
 }
 
+/**
+ * How long a tag version written by an invalidation lives: a day. Versions expire so that tags
+ * made from user input cannot grow the store without bound; a version that is gone makes its
+ * entries misses (never hits), so expiry costs at most a recomputation.
+ */
+export const INVALIDATED_TAG_TTL_MS = 24 * 3600_000;
+
+/**
+ * How long a tag version created for an entry living `entryTtlMs` lives: at least as long as that
+ * entry, and at least a day. An entry stored forever creates versions that live forever, so tags
+ * on entries stored forever should not come from user input.
+ */
+export function tagVersionTtlMs(entryTtlMs: number): number {
+  return entryTtlMs === 0 ? 0 : Math.max(entryTtlMs, INVALIDATED_TAG_TTL_MS);
+}
+
 export function newTagVersion(): string {
   return randomBytes(6).toString('base64url');
 }

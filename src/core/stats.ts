@@ -1,8 +1,5 @@
-/** What a cached thing is: the counters and events of `Cache` are kept per kind. */
-export type CacheKind = 'fragment' | 'response' | 'memoized' | 'value';
-
-/** The outcomes that are counted. */
-export type Outcome = 'hit' | 'miss' | 'stale' | 'set' | 'refresh';
+import type { Clock } from './clock';
+import { KINDS, type CacheKind, type Outcome } from './outcomes';
 
 export interface Counts {
   hits: number;
@@ -35,7 +32,11 @@ const zero = (): Tally => [0, 0, 0, 0, 0];
 export class Stats {
   private byKind = new Map<CacheKind, Tally>();
   private byName = new Map<string, { kind: CacheKind; tally: Tally }>();
-  private since = Date.now();
+  private since: number;
+
+  constructor(private readonly clock: Clock) {
+    this.since = clock.now();
+  }
 
   count(outcome: Outcome, kind: CacheKind, name: string | undefined): void {
     let kindTally = this.byKind.get(kind);
@@ -52,9 +53,8 @@ export class Stats {
   }
 
   snapshot(): CacheStats {
-    const kinds: CacheKind[] = ['fragment', 'response', 'memoized', 'value'];
     return {
-      byKind: Object.fromEntries(kinds.map((kind) => [kind, counts(this.byKind.get(kind) ?? zero())])) as Record<CacheKind, Counts>,
+      byKind: Object.fromEntries(KINDS.map((kind) => [kind, counts(this.byKind.get(kind) ?? zero())])) as Record<CacheKind, Counts>,
       byName: Object.fromEntries([...this.byName].map(([name, { kind, tally }]) => [name, { kind, ...counts(tally) }])),
       since: this.since,
     };
@@ -63,7 +63,7 @@ export class Stats {
   reset(): void {
     this.byKind = new Map();
     this.byName = new Map();
-    this.since = Date.now();
+    this.since = this.clock.now();
   }
 }
 

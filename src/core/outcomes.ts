@@ -1,0 +1,14 @@
+/** What a cached thing is: the counters and events of `Cache` are kept per kind. */
+export const KINDS = ['fragment', 'response', 'memoized', 'value'] as const;
+export type CacheKind = (typeof KINDS)[number];
+
+/** The outcomes that are counted, each also an event. */
+export const OUTCOMES = ['hit', 'miss', 'stale', 'set', 'refresh'] as const;
+export type Outcome = (typeof OUTCOMES)[number];
+
+/** An outcome: which entry, of what kind, under which name (fragment name, route, function). */
+export interface OutcomeEvent {
+  key: string;
+  kind: CacheKind;
+  name?: string;
+}

@@ -1,0 +1,70 @@
+import type { Clock } from '../core/clock';
+import { MemoryStore } from './memory';
+import { isStore, type Store } from './store';
+import { TieredStore } from './tiered';
+import type { KeyvSource } from './keyv';
+import type { Invalidation } from './invalidation-bus';
+
+/** A Keyv instance or a keyv store adapter, recognised by shape (it may come from another copy of keyv). */
+export interface KeyvLike {
+  get(key: string): unknown;
+  set(key: string, value: unknown, ttl?: number): unknown;
+  delete(key: string): unknown;
+  clear(): unknown;
+}
+
+export type StoreOption = 'memory' | (string & {}) | Store | KeyvLike;
+
+export interface StoreSettings {
+  store: StoreOption | undefined;
+  keyPrefix: string;
+  maxBytes: number | undefined;
+  l1: false | { maxBytes?: number; timeoutMs: number } | undefined;
+  clock: Clock;
+  onError: (err: unknown) => void;
+  /** Told of the keys other processes changed (`'all'` after lost messages or a clear). */
+  onRemoteChange: (keys: Invalidation) => void;
+}
+
+const DEFAULT_MAX_BYTES = 64 * 1024 * 1024;
+const DEFAULT_L1_MAX_BYTES = 32 * 1024 * 1024;
+
+/**
+ * The store `CacheOptions.store` names: the memory store, Redis (a URL; with an in-process first
+ * tier unless `l1: false`), a `Store` of the user's, or anything keyv can drive. The Redis client
+ * and keyv are loaded only here, and only for a store that needs them.
+ */
+export function createStore(settings: StoreSettings): Store {
+  const { store = 'memory', maxBytes, l1, clock, onError } = settings;
+  if (store === 'memory') return new MemoryStore(maxBytes ?? DEFAULT_MAX_BYTES, clock);
+  if (maxBytes !== undefined) throw new TypeError('maxBytes applies to the memory store only');
+  if (typeof store === 'string' && !/^rediss?:\/\//.test(store)) {
+    throw new TypeError(`store must be 'memory', a redis:// or rediss:// URL, a Store, a keyv adapter or a Keyv; got ${JSON.stringify(store)}`);
+  }
+  if (isStore(store)) {
+    if (l1) throw new TypeError('an in-process tier (l1) needs a Redis store, whose pub/sub keeps it coherent');
+    return store;
+  }
+  if (typeof store !== 'string' && !isKeyvLike(store)) {
+    throw new TypeError('store must be \'memory\', a redis:// or rediss:// URL, a Store (see the Store interface), a keyv adapter or a Keyv');
+  }
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- optional peers, loaded only for a shared store
+  const { KeyvStore } = require('./keyv') as typeof import('./keyv');
+  const shared = new KeyvStore(store as KeyvSource, settings.keyPrefix, onError);
+  const tier = l1 ?? (shared.redis ? { timeoutMs: 60_000 } : false);
+  if (!tier) return shared;
+  return new TieredStore(
+    shared,
+    new MemoryStore(tier.maxBytes ?? DEFAULT_L1_MAX_BYTES, clock),
+    tier.timeoutMs || Infinity,
+    `${settings.keyPrefix}::invalidations`,
+    onError,
+    settings.onRemoteChange,
+    clock,
+  );
+}
+
+function isKeyvLike(value: unknown): value is KeyvLike {
+  const keyv = value as Partial<Record<keyof KeyvLike, unknown>> | null;
+  return typeof keyv === 'object' && keyv !== null && (['get', 'set', 'delete', 'clear'] as const).every((method) => typeof keyv[method] === 'function');
+}
