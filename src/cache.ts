@@ -285,7 +285,7 @@ export class Cache extends EventEmitter<CacheEvents> {
 
   /** Replays `GET path` through `app` every `interval` seconds to keep a cached route warm; `stop()` ends it. */
   schedulePeriodicRefresh(app: Koa, path: string, options: PeriodicRefreshOptions): PeriodicRefresh {
-    return schedulePeriodicRefresh(this.#engine, app, path, options);
+    return schedulePeriodicRefresh(this.#storedResponses(), app, path, options);
   }
 
   /** `fn`, cached by its arguments: see "Function caching" in README.md. */

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { access, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { access, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 
@@ -40,8 +40,9 @@ const DEFAULT_LATENCY_MS = 150;
 /**
  * The demo's product "database": a JSON file. Loading product records (`list`, `get`) pays
  * `latencyMs` like a slow query would; the id index (`ids`) is cheap, as an index usually is.
- * Edits are validated, serialized and written atomically (temp file in the same folder, then
- * rename), so a reader sees the old file or the new one, never half of one.
+ * Edits are validated and run read-modify-write under a lock file, so that edits from several
+ * processes (`WORKERS=4`) never lose one another, and are written atomically (temp file in the same
+ * folder, then rename), so a reader sees the old file or the new one, never half of one.
  */
 export class Catalog {
   readonly file: string;
@@ -86,13 +87,15 @@ export class Catalog {
   update(id: number, patch: ProductPatch): Promise<Product | undefined> {
     const edit = this.writes.then(async () => {
       const changes = validPatch(patch);
-      const products = await this.readAll();
-      const index = products.findIndex((product) => product.id === id);
-      if (index === -1) return undefined;
-      const updated = { ...products[index], ...changes };
-      products[index] = updated;
-      await writeAtomically(this.file, JSON.stringify(products, null, 2) + '\n');
-      return updated;
+      return withFileLock(`${this.file}.lock`, async () => {
+        const products = await this.readAll();
+        const index = products.findIndex((product) => product.id === id);
+        if (index === -1) return undefined;
+        const updated = { ...products[index], ...changes };
+        products[index] = updated;
+        await writeAtomically(this.file, JSON.stringify(products, null, 2) + '\n');
+        return updated;
+      });
     });
     this.writes = edit.catch(() => undefined);
     return edit;
@@ -130,6 +133,30 @@ function validPatch(patch: ProductPatch): ProductPatch {
   if (patch.category !== undefined) valid.category = patch.category.trim();
   if (patch.description !== undefined) valid.description = patch.description.trim();
   return valid;
+}
+
+/** A lock older than this was left by a process that died while holding it. */
+const STALE_LOCK_MS = 5000;
+const LOCK_RETRY_MS = 10;
+
+/** Runs `work` holding `lockFile` (created exclusively), so that one process at a time runs it. */
+async function withFileLock<T>(lockFile: string, work: () => Promise<T>): Promise<T> {
+  for (;;) {
+    try {
+      await (await open(lockFile, 'wx')).close();
+      break;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      const held = await stat(lockFile).catch(() => undefined);
+      if (held && Date.now() - held.mtimeMs > STALE_LOCK_MS) await rm(lockFile, { force: true });
+      else await sleep(LOCK_RETRY_MS);
+    }
+  }
+  try {
+    return await work();
+  } finally {
+    await rm(lockFile, { force: true });
+  }
 }
 
 async function writeAtomically(file: string, text: string): Promise<void> {

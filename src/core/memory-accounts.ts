@@ -11,10 +11,13 @@ export interface MemoryUse {
  * `memoryUsage()` sums them. Reading them walks nothing: each part keeps its own count.
  */
 export class MemoryAccounts {
-  readonly #parts = new Map<string, () => MemoryUse>();
+  readonly #parts = new Map<string, (() => MemoryUse)[]>();
 
+  /** Adds a holder to `part` (several holders of one part, e.g. two template extensions, add up). */
   register(part: string, read: () => MemoryUse): void {
-    this.#parts.set(part, read);
+    const holders = this.#parts.get(part) ?? [];
+    holders.push(read);
+    this.#parts.set(part, holders);
   }
 
   /** Totals and each part, or undefined when no part keeps anything in process memory. */
@@ -23,8 +26,14 @@ export class MemoryAccounts {
     const parts: Record<string, MemoryUse> = {};
     let entries = 0;
     let bytes = 0;
-    for (const [part, read] of this.#parts) {
-      const use = (parts[part] = read());
+    for (const [part, holders] of this.#parts) {
+      const use = { entries: 0, bytes: 0 };
+      for (const read of holders) {
+        const held = read();
+        use.entries += held.entries;
+        use.bytes += held.bytes;
+      }
+      parts[part] = use;
       entries += use.entries;
       bytes += use.bytes;
     }

@@ -11,10 +11,26 @@ export interface CachedOptions {
   queryString?: boolean;
   /** What keys start with, or a function of the request giving it. Default `'response:'`. */
   keyPrefix?: string | ((ctx: Context) => string);
-  /** The whole key (after `keyPrefix`) instead of path + query, e.g. including a hash of a POST body. */
+  /**
+   * The key (after `keyPrefix`) instead of path + query, e.g. with a hash of a POST body. The host,
+   * the protocol and the request facts the route reads still split it (see `shareAcrossHosts`).
+   */
   makeCacheKey?: (ctx: Context) => string;
-  /** Request headers that split the entry, like a `Vary` the response did not send. */
+  /**
+   * Request headers that split the entry, like a `Vary` the response did not send. Headers the
+   * route reads while it computes (`ctx.get`, `ctx.headers`, `ctx.accepts`…) split it anyway.
+   */
   varyHeaders?: readonly string[];
+  /**
+   * Cookies that split the entry although the route may not read them while it computes, e.g. the
+   * session cookie an authentication middleware before the route read (`ctx.state.user`). Cookies
+   * the route reads through `ctx.cookies.get` (a koa-session `ctx.session` too) split it anyway.
+   */
+  varyCookies?: readonly string[];
+  /** Cookies that never split the entry, even when read (analytics, consent banners). */
+  ignoreCookies?: readonly string[];
+  /** The route answers the same for every host: the Host is not part of the key. Default false. */
+  shareAcrossHosts?: boolean;
   /** Methods whose responses may be stored. Default GET and HEAD; others need `makeCacheKey`. */
   methods?: readonly string[];
   /** Statuses whose responses may be stored. Default `[200]`. */
@@ -46,6 +62,9 @@ export interface CachedConfig {
   keyPrefix: (ctx: Context) => string;
   makeCacheKey?: (ctx: Context) => string;
   varyHeaders: string[];
+  varyCookies: string[];
+  ignoreCookies: ReadonlySet<string>;
+  shareAcrossHosts: boolean;
   methods: ReadonlySet<string>;
   statuses: ReadonlySet<number>;
   allowAuthorization: boolean;
@@ -60,7 +79,8 @@ export interface CachedConfig {
 }
 
 const OPTION_NAMES = new Set<string>([
-  'timeout', 'queryString', 'keyPrefix', 'makeCacheKey', 'varyHeaders', 'methods', 'statuses', 'allowAuthorization',
+  'timeout', 'queryString', 'keyPrefix', 'makeCacheKey', 'varyHeaders', 'varyCookies', 'ignoreCookies', 'shareAcrossHosts',
+  'methods', 'statuses', 'allowAuthorization',
   'unless', 'forcedUpdate', 'maxBodyBytes', 'cacheStatusHeader', 'staleWhileRevalidate', 'refreshMargin',
   'staleIfError', 'refreshConcurrency',
 ] satisfies (keyof CachedOptions)[]);
@@ -92,6 +112,9 @@ export function resolveCachedOptions(engine: Engine, options: CachedOptions): Ca
       if (!HEADER_NAME.test(name)) throw new TypeError(`varyHeaders: ${JSON.stringify(name)} is not a header name`);
       return name.toLowerCase();
     }),
+    varyCookies: stringList(options.varyCookies ?? [], 'varyCookies').map((name) => cookieName(name, 'varyCookies')),
+    ignoreCookies: new Set(stringList(options.ignoreCookies ?? [], 'ignoreCookies').map((name) => cookieName(name, 'ignoreCookies'))),
+    shareAcrossHosts: booleanOption(options.shareAcrossHosts, false, 'shareAcrossHosts'),
     methods: new Set(methods),
     statuses: new Set(statusList(options.statuses ?? [200])),
     allowAuthorization: booleanOption(options.allowAuthorization, false, 'allowAuthorization'),
@@ -104,6 +127,11 @@ export function resolveCachedOptions(engine: Engine, options: CachedOptions): Ca
     staleIfErrorMs: timeoutToMs(options.staleIfError, 0, 'staleIfError'),
     refreshConcurrency: count(options.refreshConcurrency ?? 4, 1, 'refreshConcurrency'),
   };
+}
+
+function cookieName(name: string, option: string): string {
+  if (!/^[^\s;,=]+$/.test(name)) throw new TypeError(`${option}: ${JSON.stringify(name)} is not a cookie name`);
+  return name;
 }
 
 function booleanOption(value: unknown, fallback: boolean, name: string): boolean {

@@ -2,15 +2,26 @@ import type { Context, Middleware, Next } from 'koa';
 import { digestIfLong } from '../core/keys';
 import { timeoutToMs } from '../core/timeout';
 import { unwrapCachedResponse } from './cached-response';
-import { resolveCachedOptions, type CachedOptions } from './cached-options';
+import { resolveCachedOptions, type CachedConfig, type CachedOptions } from './cached-options';
 import { captureResponse, snapshotHeaders } from './capture';
 import { RefreshQueue } from './refresh-queue';
-import { isReplay, replay } from './replay';
+import { applyReplayFacts, isReplay, replay, replayStored } from './replay';
+import { cookieVary, factsOf, PROTOCOL, varyValue } from './request-facts';
+import { watchReads, type RequestReads } from './request-reads';
 import { bodyBytes } from './response-body';
 import { baseKey, normaliseQuery, variantKey } from './response-key';
 import { serveStored, type CacheStatus } from './serve';
 import { bypassesCache, isStorableResponse, responseVary } from './storability';
-import { encodeResponse, encodeVaryIndex, isVaryIndex, newVaryIndex, type StoredResponse, type StoredResponses, type VaryIndex } from './stored-entry';
+import {
+  encodeResponse,
+  encodeVaryIndex,
+  isVaryIndex,
+  newVaryIndex,
+  withVariant,
+  type StoredResponse,
+  type StoredResponses,
+  type VaryIndex,
+} from './stored-entry';
 
 /**
  * Where this request's response lives (or would): `key` is its variant's key once the index is
@@ -29,15 +40,21 @@ type Computed =
   | { kind: 'uncacheable'; serverError: boolean };
 
 /**
- * Koa middleware caching whole responses of a route or router; see "Response caching" in README.md.
- * A hit found in process memory is answered synchronously; concurrent misses of one key run the
- * route once; store failures are reported through the cache's `'error'` event and never fail a
- * request.
+ * Koa middleware caching whole responses of a route or router; see docs/responses.md.
+ *
+ * - A hit found in process memory is answered synchronously; only GET requests store, HEAD ones are
+ *   answered from GET entries.
+ * - The key is the path and query (or `makeCacheKey`), the host, the protocol, and every request
+ *   fact the route read while computing (headers, cookies): a response that depended on Alice's
+ *   cookie is only ever served to requests carrying that cookie value.
+ * - Concurrent misses of one key run the route once; the others take its response only if it may
+ *   be shared with them, and otherwise run the route themselves, one at a time per key.
+ * - Store failures are reported through the cache's `'error'` event and never fail a request.
  */
 export function cached(responses: StoredResponses, options: CachedOptions = {}): Middleware {
   const { engine } = responses;
   const config = resolveCachedOptions(engine, options);
-  const refreshes = new RefreshQueue(config.refreshConcurrency);
+  const refreshes = new RefreshQueue(config.refreshConcurrency, engine.clock);
   const setCacheStatus = (ctx: Context, status: CacheStatus) => {
     if (config.cacheStatusHeader) ctx.set(config.cacheStatusHeader, status);
   };
@@ -47,8 +64,9 @@ export function cached(responses: StoredResponses, options: CachedOptions = {}):
   };
   const answer = (ctx: Context, key: string, response: StoredResponse, status: Exclude<CacheStatus, 'BYPASS'>, now?: number) => {
     count(ctx, status, key);
-    serveStored(ctx, response, status, config.cacheStatusHeader, now);
+    serveStored(ctx, response, status, config.cacheStatusHeader, now ?? engine.clock.now());
   };
+  const valuesOf = (ctx: Context) => (name: string) => varyValue(ctx, name, config.ignoreCookies);
 
   function keyOf(ctx: Context): string {
     const prefix = checkedString(config.keyPrefix(ctx), 'keyPrefix');
@@ -62,14 +80,14 @@ export function cached(responses: StoredResponses, options: CachedOptions = {}):
   function findInMemory(ctx: Context, base: string): Found {
     const index = responses.decode(base, engine.peek(base)?.value);
     if (!isVaryIndex(index)) return { base, key: base };
-    const key = variantKey(base, index, requestHeader(ctx));
+    const key = variantKey(base, index, valuesOf(ctx));
     return { base, key, index, response: asResponse(responses.decode(key, engine.peek(key)?.value)) };
   }
 
   async function findShared(ctx: Context, base: string): Promise<Found> {
     const index = responses.decode(base, (await engine.get(base))?.value);
     if (!isVaryIndex(index)) return { base, key: base };
-    const key = variantKey(base, index, requestHeader(ctx));
+    const key = variantKey(base, index, valuesOf(ctx));
     return { base, key, index, response: asResponse(responses.decode(key, (await engine.get(key))?.value)) };
   }
 
@@ -77,79 +95,96 @@ export function cached(responses: StoredResponses, options: CachedOptions = {}):
   async function computeAndStore(ctx: Context, next: Next, found: Found): Promise<Computed> {
     const invalidationsBefore = engine.invalidations;
     const before = snapshotHeaders(ctx);
-    const declared = unwrapCachedResponse(ctx, await next());
-    const body = isStorableResponse(ctx, config.statuses) ? await bodyBytes(ctx, config.maxBodyBytes) : undefined;
-    if (!body) return { kind: 'uncacheable', serverError: ctx.status >= 500 };
-    const vary = [...new Set([...(config.makeCacheKey ? [] : ['host']), ...config.varyHeaders, ...responseVary(ctx)])].sort();
-    // Reusing the index's generation keeps the other variants reachable; new headers start afresh.
-    const index = found.index && found.index.vary.join() === vary.join() ? found.index : newVaryIndex(vary);
-    const key = variantKey(found.base, index, requestHeader(ctx));
+    const stopWatching = watchReads(ctx);
+    let declared;
+    let reads: RequestReads;
+    try {
+      declared = unwrapCachedResponse(ctx, await next());
+    } finally {
+      reads = stopWatching();
+    }
+    const vary = varyOf(ctx, reads, config);
+    const body = vary && isStorableResponse(ctx, config.statuses) ? await bodyBytes(ctx, config.maxBodyBytes) : undefined;
+    if (!vary || !body) return { kind: 'uncacheable', serverError: ctx.status >= 500 };
+    // Reusing the index's generation keeps the other variants reachable; other facts start afresh.
+    const known = found.index && found.index.vary.join() === vary.join() ? found.index : newVaryIndex(vary);
+    const key = variantKey(found.base, known, valuesOf(ctx));
     const freshMs = timeoutToMs(declared?.timeout, config.timeoutMs, 'timeout of CachedResponse');
-    const response = captureResponse(ctx, body, before, freshMs, config.cacheStatusHeader);
-    // Kept past freshness for as long as a stale copy may still be served; freshUntil decides.
-    const storeMs = freshMs === 0 ? 0 : freshMs + Math.max(config.staleWhileRevalidateMs, config.staleIfErrorMs);
+    const response = captureResponse(ctx, body, before, freshMs, config.cacheStatusHeader, engine.clock.now());
     // Its tags were only known once it was made: if a tag invalidation landed meanwhile, it may
     // show data from before it, so it is served but not stored.
-    if (declared?.tags && engine.invalidations !== invalidationsBefore) return { kind: 'cacheable', response, index, variantKey: key };
+    if (declared?.tags && engine.invalidations !== invalidationsBefore) return { kind: 'cacheable', response, index: known, variantKey: key };
+    // Kept past freshness for as long as a stale copy may still be served; freshUntil decides.
+    const storeMs = freshMs === 0 ? 0 : freshMs + Math.max(config.staleWhileRevalidateMs, config.staleIfErrorMs);
     // The variant before the index: whoever finds the index finds the variant.
     if (await engine.set(key, encodeResponse(response), storeMs, declared?.tags)) {
       engine.events.record('set', 'response', key, routeName(ctx));
+      replayStored(ctx.req);
     }
+    const index = withVariant(known, factsOf(ctx, vary, false));
     await engine.set(found.base, encodeVaryIndex(index), storeMs);
     return { kind: 'cacheable', response, index, variantKey: key };
   }
 
   /**
    * Runs the route once for all concurrent misses of the key (in this process; with Redis, in every
-   * process taking the cache's lock); falls back to `fallback` on failure.
+   * process taking the cache's lock). A request that waited takes the response only if it may be
+   * shared with it (stored, of its variant); otherwise it joins or runs the next computation of its
+   * own variant: per key, the route runs one request at a time, so an outage does not multiply
+   * load. `fallback`: a stale response to serve when the route fails (staleIfError).
    */
   async function answerMiss(ctx: Context, next: Next, found: Found, recompute: boolean, fallback: StoredResponse | undefined): Promise<void> {
-    let ran = false;
-    const compute = (): Promise<Computed> => {
-      ran = true;
-      return computeAndStore(ctx, next, found);
-    };
-    // On a shared store another process may have stored it meanwhile (or while we waited for its lock).
-    const lookup =
-      recompute || engine.local
-        ? undefined
-        : async (): Promise<Computed | undefined> => {
-            const again = await findShared(ctx, found.base);
-            if (!again.response || !isFresh(again.response, Date.now())) return undefined;
-            return { kind: 'cacheable', response: again.response, index: again.index!, variantKey: again.key };
-          };
-    let computed: Computed;
-    try {
-      computed = await engine.coalesce(found.key, compute, lookup);
-      // A waiter may not take a response meant for another variant, or one that was not shareable.
-      const usable =
-        computed.kind === 'cacheable'
-          ? variantKey(found.base, computed.index, requestHeader(ctx)) === computed.variantKey
-          : computed.serverError && fallback !== undefined;
-      if (!ran && !usable) computed = await compute();
-    } catch (err) {
-      if (!fallback) throw err;
-      ctx.app.emit('error', err, ctx);
-      return answer(ctx, found.key, fallback, 'STALE');
+    let key = found.key;
+    for (;;) {
+      let ran = false;
+      const compute = (): Promise<Computed> => {
+        ran = true;
+        return computeAndStore(ctx, next, found);
+      };
+      // On a shared store another process may have stored it meanwhile (or while we waited for its lock).
+      const lookup =
+        recompute || engine.local
+          ? undefined
+          : async (): Promise<Computed | undefined> => {
+              const again = await findShared(ctx, found.base);
+              if (!again.response || !isFresh(again.response, engine.clock.now())) return undefined;
+              return { kind: 'cacheable', response: again.response, index: again.index!, variantKey: again.key };
+            };
+      let computed: Computed;
+      try {
+        computed = await engine.coalesce(key, compute, lookup);
+      } catch (err) {
+        if (!ran) continue; // another request's failure is its own
+        if (!fallback) throw err;
+        ctx.app.emit('error', err, ctx);
+        return answer(ctx, key, fallback, 'STALE');
+      }
+      if (ran) {
+        if (computed.kind === 'cacheable') return answer(ctx, key, computed.response, 'MISS');
+        if (computed.serverError && fallback) return answer(ctx, key, fallback, 'STALE');
+        count(ctx, 'MISS', key);
+        return setCacheStatus(ctx, 'MISS');
+      }
+      if (computed.kind === 'uncacheable') {
+        if (computed.serverError && fallback) return answer(ctx, key, fallback, 'STALE');
+        continue;
+      }
+      const mine = variantKey(found.base, computed.index, valuesOf(ctx));
+      if (mine === computed.variantKey) return answer(ctx, key, computed.response, 'MISS');
+      // Another variant (it read facts this request has other values of): this one's own computation.
+      found = { base: found.base, key: mine, index: computed.index };
+      key = mine;
     }
-    if (computed.kind === 'cacheable') return answer(ctx, found.key, computed.response, 'MISS');
-    if (computed.serverError && fallback) return answer(ctx, found.key, fallback, 'STALE');
-    count(ctx, 'MISS', found.key);
-    setCacheStatus(ctx, 'MISS');
   }
 
   /** Replays this request through the app in the background; the replay recomputes and stores. */
   function refreshInBackground(ctx: Context, found: Found): void {
-    const headers: Record<string, string> = { host: ctx.host };
-    for (const name of found.index!.vary) {
-      const value = ctx.get(name);
-      if (name !== 'host' && value !== '') headers[name] = value;
-    }
+    const facts = factsOf(ctx, found.index!.vary, true)!;
     const { app, originalUrl } = ctx;
     const name = routeName(ctx);
     refreshes.schedule(found.key, () => {
       engine.events.record('refresh', 'response', found.key, name);
-      return replay(engine, app, originalUrl, headers, 'refresh');
+      return replay(engine, app, originalUrl, facts, 'refresh');
     });
   }
 
@@ -159,14 +194,16 @@ export function cached(responses: StoredResponses, options: CachedOptions = {}):
       unwrapCachedResponse(ctx, await next());
       return;
     }
+    const replayed = isReplay(ctx.req);
+    if (replayed) applyReplayFacts(ctx);
     const base = keyOf(ctx);
     let found = findInMemory(ctx, base);
     if (!found.response && !engine.local) found = await findShared(ctx, base);
-    const recompute = isReplay(ctx.req) || config.forcedUpdate?.(ctx) === true;
+    const recompute = replayed || config.forcedUpdate?.(ctx) === true;
     let fallback: StoredResponse | undefined;
     if (found.response && !recompute) {
       const { response } = found;
-      const now = Date.now();
+      const now = engine.clock.now();
       if (isFresh(response, now)) {
         if (response.freshUntil !== 0 && now >= response.freshUntil - config.refreshMarginMs) refreshInBackground(ctx, found);
         return answer(ctx, found.key, response, 'HIT', now);
@@ -177,11 +214,34 @@ export function cached(responses: StoredResponses, options: CachedOptions = {}):
       }
       if (now < response.freshUntil + config.staleIfErrorMs) fallback = response;
     }
+    // Only GET stores: a HEAD response (often without a body) must never become the GET entry.
+    if (ctx.method === 'HEAD') {
+      unwrapCachedResponse(ctx, await next());
+      count(ctx, 'MISS', found.key);
+      return setCacheStatus(ctx, 'MISS');
+    }
     await answerMiss(ctx, next, found, recompute, fallback);
   };
 }
 
 const OUTCOME = { HIT: 'hit', STALE: 'stale', MISS: 'miss' } as const;
+
+/**
+ * What the response just computed varies by (see request-facts.ts): the host (unless shared across
+ * hosts) and protocol, the route's `varyHeaders` and `varyCookies`, the response's `Vary`, and what
+ * the route read — its headers and cookies, or every cookie but `ignoreCookies` when it read the
+ * whole Cookie header. Undefined when it cannot be told (every header was read): not stored.
+ */
+function varyOf(ctx: Context, reads: RequestReads, config: CachedConfig): string[] | undefined {
+  if (reads.allHeaders) return undefined;
+  const names = new Set<string>(config.shareAcrossHosts ? [PROTOCOL] : ['host', PROTOCOL]);
+  const headers = [...config.varyHeaders, ...responseVary(ctx), ...reads.headers];
+  for (const name of headers) if (name !== 'cookie') names.add(name);
+  for (const cookie of [...reads.cookies, ...config.varyCookies]) if (!config.ignoreCookies.has(cookie)) names.add(cookieVary(cookie));
+  // The whole Cookie header mattered: the declared cookies if any, else every cookie not ignored.
+  if ((reads.cookieHeader || headers.includes('cookie')) && config.varyCookies.length === 0) names.add('cookie');
+  return [...names].sort();
+}
 
 function isFresh(response: StoredResponse, now: number): boolean {
   return response.freshUntil === 0 || now < response.freshUntil;
@@ -191,17 +251,6 @@ function isFresh(response: StoredResponse, now: number): boolean {
 function routeName(ctx: Context): string | undefined {
   const route = (ctx as { _matchedRoute?: unknown })._matchedRoute;
   return typeof route === 'string' ? route : undefined;
-}
-
-/** A request's value of a header the entry varies by (`host` as Koa sees it, lower-cased). */
-function requestHeader(ctx: Context): (name: string) => string {
-  return (name) => (name === 'host' ? requestHost(ctx).toLowerCase() : ctx.get(name));
-}
-
-/** `ctx.host`, read straight from the Host header when nothing else can apply (it is on every hit). */
-function requestHost(ctx: Context): string {
-  const direct = !ctx.app.proxy && ctx.req.httpVersionMajor < 2 && ctx.req.headers.host;
-  return direct && !direct.includes(',') ? direct : ctx.host;
 }
 
 function asResponse(entry: ReturnType<StoredResponses['decode']>): StoredResponse | undefined {

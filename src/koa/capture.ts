@@ -1,24 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Context } from 'koa';
-import type { StoredResponse } from './stored-entry';
-
-/** Hop-by-hop headers (RFC 9110 §7.6.1) and those the cache writes itself on every answer. */
-const NOT_REPLAYED = new Set([
-  'connection',
-  'keep-alive',
-  'proxy-authenticate',
-  'proxy-authorization',
-  'proxy-connection',
-  'te',
-  'trailer',
-  'transfer-encoding',
-  'upgrade',
-  'content-length',
-  'date',
-  'etag',
-  'age',
-  'set-cookie',
-]);
+import { NOT_REPLAYED, type StoredResponse } from './stored-entry';
 
 export type HeaderSnapshot = Readonly<Record<string, unknown>>;
 
@@ -38,6 +20,7 @@ export function captureResponse(
   before: HeaderSnapshot,
   freshMs: number,
   cacheStatusHeader: string | false,
+  storedAt: number,
 ): StoredResponse {
   const headers = ctx.res.getHeaders();
   const excluded = new Set(NOT_REPLAYED);
@@ -50,7 +33,6 @@ export function captureResponse(
     replayed.push([name, Array.isArray(value) ? value : String(value)]);
   }
   const digest = createHash('sha1').update(body).digest('base64url');
-  const storedAt = Date.now();
   return {
     status: ctx.status,
     headers: replayed,

@@ -1,4 +1,5 @@
 import { baseKey, DEFAULT_RESPONSE_KEY_PREFIX, splitPath, variantKey, type QueryInput } from './response-key';
+import { PROTOCOL } from './request-facts';
 import { isVaryIndex, type StoredResponses } from './stored-entry';
 
 export interface DeleteCachedOptions {
@@ -12,9 +13,9 @@ export interface DeleteCachedOptions {
 
 /**
  * Removes the stored response of `path` (a query may also be given in the path). Resolves whether
- * there was one to remove. With `host`, only that host's entry goes when the route varies by
- * nothing else; when it varies by other request headers too, whose values are unknown here, every
- * variant of the path goes.
+ * there was one to remove. With `host`, only that host's entries go (over http and https) when the
+ * route varies by nothing else; when it varies by other request facts too, whose values are
+ * unknown here, every variant of the path goes.
  */
 export async function deleteCached(responses: StoredResponses, path: string, options: DeleteCachedOptions = {}): Promise<boolean> {
   const { engine } = responses;
@@ -24,6 +25,8 @@ export async function deleteCached(responses: StoredResponses, path: string, opt
   const host = options.host.toLowerCase();
   const index = responses.decode(base, (await engine.get(base))?.value);
   if (!isVaryIndex(index)) return false;
-  if (index.vary.length === 1 && index.vary[0] === 'host') return engine.delete(variantKey(base, index, () => host));
-  return engine.delete(base);
+  if (!index.vary.every((name) => name === 'host' || name === PROTOCOL)) return engine.delete(base);
+  // That host's variants over either protocol.
+  const deleted = await Promise.all(['http', 'https'].map((protocol) => engine.delete(variantKey(base, index, (name) => (name === 'host' ? host : protocol)))));
+  return deleted.some(Boolean);
 }

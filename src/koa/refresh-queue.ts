@@ -1,33 +1,65 @@
+import { LRUCache } from 'lru-cache';
+import type { Clock } from '../core/clock';
+
+/** After a refresh of a key that stored nothing, the next waits this long, doubling up to the cap. */
+const FIRST_BACKOFF_MS = 1000;
+const MAX_BACKOFF_MS = 60_000;
+/** Keys waiting at most; a refresh beyond is not queued (the stale or expiring entry is still served). */
+const MAX_WAITING = 1000;
+/** Keys whose failures are remembered at most (the oldest are forgotten first). */
+const MAX_BACKING_OFF = 10_000;
+
 /**
- * Background refreshes with bounded concurrency: at most `concurrency` run at once, the rest wait
- * in order, and a key already waiting or running is not queued again.
+ * Background refreshes with bounded concurrency and bounded work: at most `concurrency` run at
+ * once, the rest wait in order (at most MAX_WAITING keys), a key already waiting or running is not
+ * queued again, and a key whose refresh stored nothing (the route failed, answered 5xx, or its
+ * response may not be stored) is not refreshed again before its backoff, exponential and capped,
+ * runs out. So a failing upstream costs one recomputation per key per backoff, not one per hit.
  */
 export class RefreshQueue {
-  private running = 0;
-  private readonly waiting: [key: string, refresh: () => Promise<unknown>][] = [];
-  private readonly queued = new Set<string>();
+  #running = 0;
+  readonly #waiting: [key: string, refresh: () => Promise<boolean>][] = [];
+  readonly #queued = new Set<string>();
+  readonly #backoff = new LRUCache<string, { failures: number; until: number }>({ max: MAX_BACKING_OFF });
 
-  constructor(private readonly concurrency: number) {}
+  constructor(
+    private readonly concurrency: number,
+    private readonly clock: Clock,
+  ) {}
 
-  schedule(key: string, refresh: () => Promise<unknown>): void {
-    if (this.queued.has(key)) return;
-    this.queued.add(key);
-    this.waiting.push([key, refresh]);
-    this.drain();
+  /** Queues `refresh` for `key` unless it is queued, backing off, or the queue is full; it resolves whether it stored. */
+  schedule(key: string, refresh: () => Promise<boolean>): void {
+    if (this.#queued.has(key) || this.#waiting.length >= MAX_WAITING) return;
+    const backoff = this.#backoff.get(key);
+    if (backoff && this.clock.now() < backoff.until) return;
+    this.#queued.add(key);
+    this.#waiting.push([key, refresh]);
+    this.#drain();
   }
 
-  private drain(): void {
-    while (this.running < this.concurrency && this.waiting.length > 0) {
-      const [key, refresh] = this.waiting.shift()!;
-      this.running++;
+  #drain(): void {
+    while (this.#running < this.concurrency && this.#waiting.length > 0) {
+      const [key, refresh] = this.#waiting.shift()!;
+      this.#running++;
       // A refresh reports its own failures; this only keeps the queue moving.
       void refresh()
-        .catch(() => undefined)
+        .catch(() => false)
+        .then((stored) => this.#settled(key, stored))
         .finally(() => {
-          this.running--;
-          this.queued.delete(key);
-          this.drain();
+          this.#running--;
+          this.#queued.delete(key);
+          this.#drain();
         });
     }
+  }
+
+  #settled(key: string, stored: boolean): void {
+    if (stored) {
+      this.#backoff.delete(key);
+      return;
+    }
+    const failures = (this.#backoff.get(key)?.failures ?? 0) + 1;
+    const waitMs = Math.min(FIRST_BACKOFF_MS * 2 ** (failures - 1), MAX_BACKOFF_MS);
+    this.#backoff.set(key, { failures, until: this.clock.now() + waitMs });
   }
 }

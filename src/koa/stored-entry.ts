@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import type { Engine } from '../core/engine';
+import { VARY_NAME, type RequestFacts } from './request-facts';
 
 /** A response as the cache keeps it; replayed byte-identical on a hit. */
 export interface StoredResponse {
@@ -17,13 +18,44 @@ export interface StoredResponse {
 }
 
 /**
- * What lives at a route's base key: the request headers its responses vary by, and the generation
- * that names this set of variants. Deleting the base key makes every variant unreachable at once.
+ * What lives at a route's base key: the request facts its responses vary by (see request-facts.ts),
+ * the generation that names this set of variants, and how to ask for the variants most recently
+ * stored again (for `schedulePeriodicRefresh`). Deleting the base key makes every variant unreachable.
  */
 export interface VaryIndex {
   vary: string[];
   generation: string;
+  variants: RequestFacts[];
 }
+
+/** Variants an index remembers the request facts of (the most recently stored). */
+const MAX_REMEMBERED_VARIANTS = 16;
+
+/**
+ * Response headers never stored nor served from the store: hop-by-hop ones (RFC 9110 §7.6.1), those
+ * the cache writes itself on every answer, and Set-Cookie (a response setting a cookie is never
+ * stored; an entry naming one, written by anything else, is not a response of this cache's).
+ */
+export const NOT_REPLAYED = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-authenticate',
+  'proxy-authorization',
+  'proxy-connection',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+  'content-length',
+  'date',
+  'etag',
+  'age',
+  'set-cookie',
+]);
+
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9a-z-]+$/;
+/** Header values must not carry line breaks or NUL (what Node would refuse when serving). */
+const HEADER_VALUE = /^[^\r\n\0]*$/;
 
 export type StoredEntry = StoredResponse | VaryIndex;
 
@@ -44,7 +76,15 @@ export function encodeVaryIndex(index: VaryIndex): string {
 
 export function newVaryIndex(vary: string[]): VaryIndex {
   // randomUUID draws from a pool: a miss of a new URL does not pay for a fresh random draw.
-  return { vary, generation: randomUUID() };
+  return { vary, generation: randomUUID(), variants: [] };
+}
+
+/** `index` remembering `facts` (most recent first, the same variant once), or as it is for `undefined`. */
+export function withVariant(index: VaryIndex, facts: RequestFacts | undefined): VaryIndex {
+  if (!facts) return index;
+  const same = JSON.stringify(facts);
+  const others = index.variants.filter((known) => JSON.stringify(known) !== same);
+  return { ...index, variants: [facts, ...others].slice(0, MAX_REMEMBERED_VARIANTS) };
 }
 
 export function isVaryIndex(entry: StoredEntry | undefined): entry is VaryIndex {
@@ -99,15 +139,48 @@ function hasHeader(data: string, header: string): boolean {
   return data.slice(0, header.length) === header && (data.length === header.length || data.charCodeAt(header.length) === 10 /* \n */);
 }
 
+/**
+ * Decodes an entry and checks its structure, field by field: anything else (written by another
+ * version, crafted, corrupt) is not served, but reported and read as a miss, so that the route
+ * runs and overwrites it.
+ */
 function parse(header: string, rest: string): StoredEntry {
   const json: unknown = JSON.parse(header.slice(1));
-  if (header[0] === 'V' && isRecord(json) && Array.isArray(json.vary) && typeof json.generation === 'string') {
-    return json as unknown as VaryIndex;
+  if (header[0] === 'V' && isRecord(json)) {
+    const { vary, generation, variants } = json;
+    check(Array.isArray(vary) && vary.every((name) => typeof name === 'string' && VARY_NAME.test(name)), 'vary');
+    check(typeof generation === 'string' && /^[\w-]{1,64}$/.test(generation), 'generation');
+    check(Array.isArray(variants) && variants.every(isFacts), 'variants');
+    return { vary, generation, variants } as VaryIndex;
   }
-  if (header[0] === 'R' && isRecord(json) && typeof json.status === 'number' && Array.isArray(json.headers)) {
-    return { ...(json as unknown as Omit<StoredResponse, 'body'>), body: Buffer.from(rest, 'base64') };
+  if (header[0] === 'R' && isRecord(json)) {
+    const { status, headers, etag, digest, storedAt, freshUntil } = json;
+    check(Number.isInteger(status) && (status as number) >= 100 && (status as number) <= 599, 'status');
+    check(Array.isArray(headers) && headers.every(isReplayableHeader), 'headers');
+    check(typeof etag === 'string' && etag !== '' && HEADER_VALUE.test(etag), 'etag');
+    check(typeof digest === 'string', 'digest');
+    check(Number.isFinite(storedAt) && Number.isFinite(freshUntil) && (freshUntil as number) >= 0, 'storedAt/freshUntil');
+    const entry = { status, headers, etag, digest, storedAt, freshUntil } as Omit<StoredResponse, 'body'>;
+    return { ...entry, body: Buffer.from(rest, 'base64') };
   }
   throw new TypeError(`not a response-cache entry: ${JSON.stringify(header.slice(0, 20))}`);
+}
+
+function check(ok: boolean, field: string): void {
+  if (!ok) throw new TypeError(`not a valid response-cache entry: bad ${field}`);
+}
+
+function isReplayableHeader(header: unknown): boolean {
+  if (!Array.isArray(header) || header.length !== 2) return false;
+  const [name, value] = header as unknown[];
+  if (typeof name !== 'string' || !HEADER_NAME.test(name) || NOT_REPLAYED.has(name)) return false;
+  const values = Array.isArray(value) ? value : [value];
+  return values.length > 0 && values.every((item) => typeof item === 'string' && HEADER_VALUE.test(item));
+}
+
+function isFacts(facts: unknown): boolean {
+  if (!isRecord(facts) || (facts.protocol !== 'http' && facts.protocol !== 'https') || !isRecord(facts.headers)) return false;
+  return Object.entries(facts.headers).every(([name, value]) => HEADER_NAME.test(name) && typeof value === 'string' && HEADER_VALUE.test(value));
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {
@@ -115,5 +188,5 @@ function isRecord(value: unknown): value is Record<string, unknown> {
 }
 
 function sizeOf(entry: StoredEntry): number {
-  return isVaryIndex(entry) ? 64 : entry.body.length + 256;
+  return isVaryIndex(entry) ? 64 + entry.variants.length * 128 : entry.body.length + 256;
 }

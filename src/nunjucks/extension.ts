@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import type { Cache } from '../cache';
 import type { Entry, TagVersions } from '../core/codec';
 import type { Engine } from '../core/engine';
-import { digestIfLong, fragmentKey } from '../core/keys';
+import { digestIfLong, FragmentKeys } from '../core/keys';
 import { engineOf } from '../core/registry';
 import { validateTags } from '../core/tags';
 import { timeoutToMs } from '../core/timeout';
@@ -101,12 +101,14 @@ export class CacheExtension implements HookedExtension {
   readonly #debugMarkers: boolean;
   readonly #sites = new Map<string, Site>();
   readonly #sourceDigests = new WeakMap<object, string>();
+  readonly #keys = new FragmentKeys();
   /** The bodies nunjucks is running synchronously around the current render (innermost last). */
   readonly #syncOnly: string[] = [];
   #name = 'CacheExtension';
 
   constructor(cache: Cache, options: CacheExtensionOptions = {}) {
     this.#engine = engineOf(cache, 'CacheExtension');
+    this.#engine.memory.register('fragmentKeys', () => this.#keys.usage());
     this.#debugMarkers = options.debugMarkers === true;
   }
 
@@ -207,7 +209,7 @@ export class CacheExtension implements HookedExtension {
         tags = keywordTags(last);
       }
       if (rest.length === 0) throw new TypeError('timeout is missing');
-      key = rest.length === 1 ? site.anonymousKey : fragmentKey(rest[1], rest, 2);
+      key = rest.length === 1 ? site.anonymousKey : this.#keys.key(rest[1], rest, 2);
       if (typeof timeout !== 'number' || !(timeout >= 0 && timeout < Infinity)) {
         if (timeout !== 'del') timeoutToMs(timeout as never, 0, 'timeout');
       }
