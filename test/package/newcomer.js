@@ -10,7 +10,11 @@
 //     mjs      plain JavaScript ESM, no build                                        (run)
 //   app "full": the same + @ladjs/koa-views and the optional peers @keyv/redis, keyv, prom-client
 //     koa-views  strict TypeScript CommonJS, module commonjs (node10), koa-fragment-cache/metrics (checked, run)
-//   both apps: what require('koa-fragment-cache') + new Cache() loads (test/package/app/import-graph.js)
+//   app "copies": the tarball + koa@~3.1.0 nunjucks@3.2.3 + a local views-lib (file:, --install-links)
+//                 that depends on nunjucks@3.2.4 exactly, so npm nests a second copy under it
+//     copies   plain JavaScript ESM: views-lib's 3.2.4 Environment + addExtension(new CacheExtension())
+//              → single escaping, includes in a loop, the macro guard; or a loud refusal naming both copies (run)
+//   plain and full: what require('koa-fragment-cache') + new Cache() loads (test/package/app/import-graph.js)
 //
 // Everything happens in a temporary folder (removed afterwards; KEEP_TMP=1 keeps it); the repo's
 // node_modules is never touched. `npm pack` runs the package's prepack (the library build into dist/).
@@ -135,15 +139,19 @@ async function packAndInspect() {
 
 const COMMON = ['koa@~3.1.0', 'nunjucks@3.2.3', '@koa/router@14', '@types/koa__router@12', '@types/koa@3', '@types/nunjucks', 'typescript@~5.9', '@types/node@20'];
 const APPS = {
-  plain: { specs: COMMON },
-  full: { specs: [...COMMON, '@ladjs/koa-views@9', '@keyv/redis', 'keyv', 'prom-client'] },
+  plain: { specs: COMMON, importGraph: true },
+  full: { specs: [...COMMON, '@ladjs/koa-views@9', '@keyv/redis', 'keyv', 'prom-client'], importGraph: true },
+  // --install-links: npm packs views-lib and installs it as a real folder (not a symlink to the fixture),
+  // so its nunjucks@3.2.4 lands in node_modules/views-lib/node_modules/, beside the app's nunjucks@3.2.3.
+  copies: { specs: ['koa@~3.1.0', 'nunjucks@3.2.3', './views-lib'], flags: ['--install-links'], local: ['views-lib'], views: 'views-copies', nunjucks: ['3.2.3', '3.2.4'] },
 };
 
 async function installApp(name, tarball) {
   const dir = path.join(tmp, name);
   fs.mkdirSync(dir);
   fs.writeFileSync(path.join(dir, 'package.json'), `${JSON.stringify({ name: `newcomer-${name}`, version: '1.0.0', private: true }, null, 2)}\n`);
-  const args = ['install', '--no-audit', '--no-fund', tarball, ...APPS[name].specs];
+  for (const local of APPS[name].local ?? []) fs.cpSync(path.join(fixtures, local), path.join(dir, local), { recursive: true });
+  const args = ['install', '--no-audit', '--no-fund', ...(APPS[name].flags ?? []), tarball, ...APPS[name].specs];
   let install = await run('npm', args, { cwd: dir });
   if (install.code !== 0 && /ERESOLVE/.test(install.stderr)) {
     const why = install.stderr.split('\n').filter((line) => /Conflicting peer|peerOptional|Could not resolve/.test(line)).slice(0, 3);
@@ -154,13 +162,34 @@ async function installApp(name, tarball) {
   }
   if (!check(`app "${name}": npm install ${APPS[name].specs.join(' ')} + the tarball (${(install.ms / 1000).toFixed(1)} s)`, install.code === 0, tail(install.stderr))) return undefined;
 
-  const ls = await run('npm', ['ls', 'koa', 'nunjucks', '--all', '--parseable'], { cwd: dir });
+  // The same flags as the install: without --install-links npm ls calls the packed views-lib invalid.
+  const ls = await run('npm', ['ls', ...(APPS[name].flags ?? []), 'koa', 'nunjucks', '--all', '--parseable'], { cwd: dir });
   const paths = ls.stdout.split('\n').filter(Boolean);
+  const copiesOf = (pkg) => paths.filter((p) => path.basename(p) === pkg && path.basename(path.dirname(p)) === 'node_modules');
+  const expected = { koa: 1, nunjucks: APPS[name].nunjucks?.length ?? 1 };
   for (const pkg of ['koa', 'nunjucks']) {
-    const copies = paths.filter((p) => path.basename(p) === pkg && path.basename(path.dirname(p)) === 'node_modules');
-    check(`app "${name}": exactly one ${pkg} (npm ls ${pkg} --all)`, copies.length === 1, `${copies.length} copies:\n${copies.join('\n')}\n${tail(ls.stderr, 5)}`);
+    const copies = copiesOf(pkg);
+    check(`app "${name}": exactly ${expected[pkg] === 1 ? 'one' : expected[pkg]} ${pkg} (npm ls ${pkg} --all)`, copies.length === expected[pkg], `${copies.length} copies:\n${copies.join('\n')}\n${tail(ls.stderr, 5)}`);
   }
-  fs.cpSync(path.join(fixtures, 'views'), path.join(dir, 'views'), { recursive: true });
+  if (APPS[name].nunjucks) {
+    // The app's copy at the top (the one koa-fragment-cache resolves), views-lib's nested under it.
+    const [top, nested] = APPS[name].nunjucks;
+    const versionAt = (...parts) => {
+      try {
+        return JSON.parse(fs.readFileSync(path.join(dir, 'node_modules', ...parts, 'package.json'), 'utf8')).version;
+      } catch {
+        return 'missing';
+      }
+    };
+    const found = { 'node_modules/nunjucks': versionAt('nunjucks'), 'node_modules/views-lib/node_modules/nunjucks': versionAt('views-lib', 'node_modules', 'nunjucks') };
+    const linked = fs.lstatSync(path.join(dir, 'node_modules', 'views-lib'), { throwIfNoEntry: false })?.isSymbolicLink();
+    check(
+      `app "${name}": nunjucks ${top} at node_modules/nunjucks and ${nested} at node_modules/views-lib/node_modules/nunjucks (a real folder, not a link)`,
+      found['node_modules/nunjucks'] === top && found['node_modules/views-lib/node_modules/nunjucks'] === nested && linked === false,
+      `${JSON.stringify(found)}, views-lib is ${linked ? 'a symlink' : linked === false ? 'a folder' : 'missing'}\n${copiesOf('nunjucks').join('\n')}`,
+    );
+  }
+  fs.cpSync(path.join(fixtures, APPS[name].views ?? 'views'), path.join(dir, 'views'), { recursive: true });
   return dir;
 }
 
@@ -171,6 +200,7 @@ const FLAVOURS = [
   { name: 'bundler', app: 'plain', source: 'app.ts', type: 'module', options: { module: 'preserve', moduleResolution: 'bundler', noEmit: true }, runs: false },
   { name: 'mjs', app: 'plain', source: 'app.mjs', runs: true },
   { name: 'koa-views', app: 'full', source: 'app-koa-views.ts', type: 'commonjs', options: { module: 'commonjs', esModuleInterop: true }, runs: true },
+  { name: 'copies', app: 'copies', source: 'app-copies.mjs', runs: true, exercise: exerciseCopies },
 ];
 
 function writeFlavour(appDir, flavour) {
@@ -300,6 +330,71 @@ async function exercise(appDir, flavour) {
   }
 }
 
+/**
+ * App "copies": the Environment comes from views-lib's nunjucks, the library resolves the app's. Two
+ * outcomes pass: the extension works with the other copy (single escaping on miss and hit, every
+ * included cache tag's output, the macro guard), or addExtension refused loudly, naming both copies.
+ */
+async function exerciseCopies(appDir, flavour) {
+  const entry = path.join(flavour.name, flavour.source);
+  let app;
+  try {
+    app = await startApp(appDir, entry);
+  } catch (err) {
+    check(`${flavour.name}: node ${entry} starts a Koa server on port 0`, false, err.message);
+    return;
+  }
+  check(`${flavour.name}: node ${entry} starts a Koa server on port 0`, true);
+  const [top, nested] = APPS.copies.nunjucks;
+  try {
+    const outcome = JSON.parse((await request(app.port, 'GET', '/outcome')).body);
+    check(`${flavour.name}: the app resolves nunjucks ${top}, views-lib's Environment is nunjucks ${nested}`, outcome.nunjucks?.app === top && outcome.nunjucks?.env === nested, JSON.stringify(outcome.nunjucks));
+    if (outcome.refused !== undefined) {
+      // The loud outcome: the message must name both copies' folders (as the library sees them: real paths).
+      const real = fs.realpathSync(appDir);
+      const roots = [path.join(real, 'node_modules', 'nunjucks'), path.join(real, 'node_modules', 'views-lib', 'node_modules', 'nunjucks')];
+      const named = roots.filter((root) => outcome.refused.includes(root) || outcome.refused.includes(root.replace(real, appDir)));
+      check(`${flavour.name}: addExtension refused loudly, naming both nunjucks copies' paths`, named.length === 2, `named ${named.length} of\n${roots.join('\n')}\nin: ${outcome.refused}`);
+      notes.push(`app "copies": outcome REFUSED — addExtension on the nunjucks ${nested} Environment threw: ${outcome.refused.split('\n')[0]}`);
+      return;
+    }
+    check(`${flavour.name}: addExtension on the nunjucks ${nested} Environment succeeded`, outcome.added === true, JSON.stringify(outcome));
+
+    const expected = '<i>&lt;b&gt;</i>[1][2][3]';
+    const pages = [await request(app.port, 'GET', '/page'), await request(app.port, 'GET', '/page')];
+    pages.forEach((page, i) => {
+      const which = i === 0 ? 'miss' : 'hit';
+      const html = page.body.replace(/\s+/g, '');
+      check(
+        `${flavour.name}: GET /page (${which}) answers ${expected}: "<b>" escaped once, every included card's fragment present`,
+        page.status === 200 && html === expected && !/&amp;/.test(page.body),
+        `${page.status}: ${tail(page.body, 8)}\n${tail(app.output(), 8)}`,
+      );
+    });
+    const fragments = pages.map((page) => page.headers['x-fragments']);
+    check(`${flavour.name}: the first render misses all 4 fragments, the second hits all 4`, fragments[0] === 'miss=4 hit=0' && fragments[1] === 'miss=0 hit=4', `x-fragments: ${fragments.join(', then ')}`);
+
+    const guarded = await request(app.port, 'GET', '/guarded');
+    let error;
+    try {
+      error = JSON.parse(guarded.body).error;
+    } catch {
+      error = undefined;
+    }
+    check(
+      `${flavour.name}: GET /guarded fails with "cannot be used inside {% macro %}" (the macro guard works with nunjucks ${nested})`,
+      guarded.status === 500 && typeof error === 'string' && error.includes('cannot be used inside {% macro %}'),
+      `${guarded.status}: ${tail(error ?? guarded.body, 8)}`,
+    );
+    notes.push(`app "copies": outcome WORKS — CacheExtension on the nunjucks ${nested} Environment (app's copy ${top}): single escaping on miss and hit, included fragments, macro guard`);
+  } catch (err) {
+    check(`${flavour.name}: HTTP requests`, false, `${err.message}\n${tail(app.output(), 15)}`);
+  } finally {
+    const stopped = await stopApp(app.child);
+    check(`${flavour.name}: exits by itself after SIGTERM (server.close + cache.close)`, stopped.inTime && stopped.code === 0, `exit ${stopped.code}\n${tail(app.output(), 10)}`);
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 // 4. The import graph
 // ---------------------------------------------------------------------------------------------
@@ -338,7 +433,7 @@ async function main() {
   const tarball = await packAndInspect();
   if (!tarball) return;
   const apps = {};
-  // Both installs at once: they wait on the network and the npm cache more than on the CPU.
+  // The installs at once: they wait on the network and the npm cache more than on the CPU.
   await Promise.all(Object.keys(APPS).map(async (name) => (apps[name] = await installApp(name, tarball))));
 
   const flavours = FLAVOURS.filter((flavour) => apps[flavour.app]);
@@ -350,8 +445,8 @@ async function main() {
   await Promise.all([0, 1].map(async () => {
     for (let flavour = queue.shift(); flavour; flavour = queue.shift()) checked.set(flavour, await typecheck(apps[flavour.app], flavour));
   }));
-  for (const flavour of flavours.filter((f) => f.runs)) await exercise(apps[flavour.app], flavour);
-  for (const name of Object.keys(apps)) if (apps[name]) await importGraph(apps[name], name);
+  for (const flavour of flavours.filter((f) => f.runs)) await (flavour.exercise ?? exercise)(apps[flavour.app], flavour);
+  for (const name of Object.keys(apps)) if (apps[name] && APPS[name].importGraph) await importGraph(apps[name], name);
 }
 
 main()
