@@ -54,6 +54,12 @@ export interface CacheOptions {
   lock?: false | { timeout?: Timeout; waitMs?: number };
   /** What tells the time (ms since the epoch); tests pass one they advance. Default `Date.now`. */
   clock?: Clock;
+  /**
+   * Called after every `invalidateTags` in the process that invalidated, with its tags: the place to
+   * purge a CDN by surrogate key (see `cached({ surrogateKeys: true })`). `invalidateTags` waits for
+   * it; what it throws or rejects with is reported through `'error'`, never thrown to the caller.
+   */
+  onInvalidate?: (tags: readonly string[]) => unknown;
 }
 
 export interface SetOptions {
@@ -112,6 +118,7 @@ export class Cache extends EventEmitter<CacheEvents> {
       defaultTimeoutMs: this.defaultTimeoutMs,
       operationTimeoutMs,
       lock: lock && { ageMs: timeoutToMs(lock.timeout, 10_000, 'lock.timeout') || 10_000, waitMs: lockWaitMs(lock.waitMs) },
+      onInvalidate: checkedCallback(options.onInvalidate, 'onInvalidate'),
     });
     const memory = memoryOf(store);
     if (memory) this.#engine.memory.register(memory === store ? 'store' : 'l1', () => ({ entries: memory.size, bytes: memory.bytes }));
@@ -330,6 +337,11 @@ export class Cache extends EventEmitter<CacheEvents> {
 function checkedKey(key: string): string {
   if (typeof key !== 'string' || key === '') throw new TypeError(`cache key must be a non-empty string, got ${String(key)}`);
   return key;
+}
+
+function checkedCallback<F>(callback: F | undefined, option: string): F | undefined {
+  if (callback !== undefined && typeof callback !== 'function') throw new TypeError(`${option} must be a function, got ${typeof callback}`);
+  return callback;
 }
 
 function lockWaitMs(waitMs: unknown): number {

@@ -15,6 +15,8 @@ export interface EngineOptions {
   operationTimeoutMs: number;
   /** The cross-process lock of shared stores: how long it holds at most, how long others wait. */
   lock: { ageMs: number; waitMs: number } | false;
+  /** Called after each `invalidateTags` in this process (to purge a CDN); its failures are reported. */
+  onInvalidate?: (tags: readonly string[]) => unknown;
 }
 
 /** How often a process waiting for another's lock checks whether the lock is gone. */
@@ -45,6 +47,7 @@ export class Engine {
   readonly store: Store;
   readonly #operationTimeoutMs: number;
   readonly #lock: { ageMs: number; waitMs: number } | false;
+  readonly #onInvalidate?: (tags: readonly string[]) => unknown;
   readonly #inFlight = new Map<string, Promise<unknown>>();
   #invalidations = 0;
   readonly #pending: PendingRemovals;
@@ -57,6 +60,7 @@ export class Engine {
     this.defaultTimeoutMs = options.defaultTimeoutMs;
     this.#operationTimeoutMs = options.operationTimeoutMs;
     this.#lock = this.local ? false : options.lock;
+    this.#onInvalidate = options.onInvalidate;
     this.#pending = new PendingRemovals({
       deleteKey: async (key) => (await this.#call('delete', key, () => this.store.delete(key), undefined)) !== undefined,
       invalidateTag: (tag) => this.#writeTagVersion(tag),
@@ -150,12 +154,19 @@ export class Engine {
 
   /**
    * Makes every entry carrying any of `tags` a miss, in every process sharing the store: one write
-   * per tag. If the store fails, this process treats those entries as misses and retries.
+   * per tag. If the store fails, this process treats those entries as misses and retries. Then
+   * `onInvalidate` runs (and is waited for); what it throws is reported, never thrown here.
    */
   async invalidateTags(tags: readonly string[]): Promise<void> {
     this.events.emit('invalidate', () => ({ tags }));
     this.#tagsInvalidated();
     await Promise.all(tags.map(async (tag) => (await this.#writeTagVersion(tag)) || this.#pending.tagFailed(tag)));
+    if (!this.#onInvalidate) return;
+    try {
+      await this.#onInvalidate(tags);
+    } catch (err) {
+      this.report('onInvalidate', undefined, err);
+    }
   }
 
   /**

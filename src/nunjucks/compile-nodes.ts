@@ -18,7 +18,8 @@ import type { AstNode, NodeTypes } from './nunjucks-copy';
  *   `asyncEach`, nor mistake it for an async filter inside `{% call %}`/`{% filter %}`.
  * - `KfcRuntime`: compiles to the `runtime` of the rendering template, so that the tag builds its
  *   SafeString with the nunjucks copy that will test for it; `KfcPlace`: to a function placing an
- *   error at the template's current line, for errors that surface after the tag answered later.
+ *   error at the template's current line, for errors that surface after the tag answered later;
+ *   `KfcFrame`: to the frame at the tag.
  * - `KfcSyncOnly`: a macro, `{% call %}`, `{% set %}` or `{% filter %}` body that includes other
  *   templates: while it runs, nunjucks cannot wait, and a cache tag reached from it must answer at once.
  */
@@ -59,8 +60,9 @@ export function defineNodes(nodes: NodeTypes, compilerPrototype: Record<string, 
   // Literals to nunjucks' expression checks:
   nodes.KfcRuntime = nodes.Literal.extend('KfcRuntime');
   nodes.KfcPlace = nodes.Literal.extend('KfcPlace');
+  nodes.KfcFrame = nodes.Literal.extend('KfcFrame');
   nodes.KfcSyncOnly = nodes.Node.extend('KfcSyncOnly', { fields: ['body', 'what', 'extName'] });
-  Object.assign(compilerPrototype, { compileKfcFor, compileKfcIf, compileKfcCache, compileKfcRuntime, compileKfcPlace, compileKfcSyncOnly });
+  Object.assign(compilerPrototype, { compileKfcFor, compileKfcIf, compileKfcCache, compileKfcRuntime, compileKfcPlace, compileKfcFrame, compileKfcSyncOnly });
 }
 
 function extension(node: AstNode): string {
@@ -182,6 +184,11 @@ function compileKfcCache(this: Compiler, node: AstNode, frame: Frame): void {
 
 function compileKfcRuntime(this: Compiler): void {
   this._emit('runtime');
+}
+
+/** The frame at the tag, on which the fragment's scope rides (fragment-scope.ts). */
+function compileKfcFrame(this: Compiler): void {
+  this._emit('frame');
 }
 
 /** A function placing an error at the current line, as the template's own handler would. */

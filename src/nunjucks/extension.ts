@@ -1,4 +1,3 @@
-import { AsyncLocalStorage } from 'node:async_hooks';
 import { createHash } from 'node:crypto';
 import type { Cache } from '../cache';
 import type { Entry, TagVersions } from '../core/codec';
@@ -8,6 +7,7 @@ import { engineOf } from '../core/registry';
 import { validateTags } from '../core/tags';
 import { timeoutToMs } from '../core/timeout';
 import { iterate, Latch } from './compile-nodes';
+import { addToScope, enterScope, newScope, scopeOf, type Scope, type ScopedFrame } from './fragment-scope';
 import { currentTemplateName, installHooks, type HookedExtension } from './hooks';
 import { callerCopy, ownCopy, type AstNode, type NodeTypes } from './nunjucks-copy';
 
@@ -30,8 +30,14 @@ interface Fragment {
   name: string;
   site: Site;
   body: Body;
+  /** The frame at the tag: its body renders with a scope of its own on it. */
+  frame: ScopedFrame;
+  /** The scope of the fragment or page around this one, if any. */
+  scope: Scope | undefined;
   timeout: unknown;
   tags: readonly string[] | undefined;
+  /** Rendered fresh, neither read nor stored: a `'del'` timeout, or `unless=` true. */
+  fresh: boolean;
   runtime: Runtime;
   place: Place;
   cb: Callback;
@@ -48,18 +54,6 @@ interface Site {
   /** The same for another block name (`macro`…). */
   block: (name: string) => string;
 }
-
-/**
- * What the fragment whose body is rendering depends on: every fragment inside it adds the tag
- * versions it was rendered under, so invalidating an inner fragment's tag misses the outer too.
- * `untracked`: some fragment inside has tags whose versions the store could not give (it was
- * failing); the outer one then cannot know when it goes stale, so it is served but not stored.
- */
-interface Dependencies {
-  tags: TagVersions;
-  untracked: boolean;
-}
-const enclosing = new AsyncLocalStorage<Dependencies>();
 
 /** A fragment as rendered or found, with whether its dependencies are all known. */
 interface Rendered {
@@ -159,6 +153,7 @@ export class CacheExtension implements HookedExtension {
     args.children.unshift(
       new nodes.KfcRuntime(tag.lineno, tag.colno),
       new nodes.KfcPlace(tag.lineno, tag.colno),
+      new nodes.KfcFrame(tag.lineno, tag.colno),
       new nodes.Literal(tag.lineno, tag.colno, site.anonymousKey),
     );
     return new nodes.KfcCache(this, 'run', args, [body]);
@@ -166,7 +161,7 @@ export class CacheExtension implements HookedExtension {
 
   /** @internal the rewrite found this tag inside a body nunjucks runs synchronously. */
   refuse(tag: AstNode, what: string, template: string): never {
-    const site = this.#sites.get(tag.args.children[2].value)!;
+    const site = this.#sites.get(tag.args.children[3].value)!;
     const message =
       `${site.tag} in ${template} line ${site.line} cannot be used inside ${site.block(what)}: nunjucks cannot ` +
       `run an async tag there and would drop output. Move the cache block outside the ${what}.`;
@@ -194,19 +189,19 @@ export class CacheExtension implements HookedExtension {
   }
 
   /** @internal called by compiled templates for each `{% cache %}`. */
-  run(_context: unknown, runtime: Runtime, place: Place, siteKey: string, ...rest: unknown[]): void {
+  run(_context: unknown, runtime: Runtime, place: Place, frame: ScopedFrame, siteKey: string, ...rest: unknown[]): void {
     // The hit path below allocates nothing it can avoid: a 50-fragment page runs it 50 times.
     const site = this.#sites.get(siteKey)!;
     const cb = rest.pop() as Callback;
     const body = rest.pop() as Body;
     let key: string;
-    let tags: readonly string[] | undefined;
+    let keywords: Keywords | undefined;
     const timeout = rest[0];
     try {
-      const last = rest[rest.length - 1] as { __keywords?: boolean; tags?: unknown } | undefined;
+      const last = rest[rest.length - 1] as { __keywords?: boolean } | undefined;
       if (typeof last === 'object' && last !== null && last.__keywords) {
         rest.pop();
-        tags = keywordTags(last);
+        keywords = checkedKeywords(last as Record<string, unknown>);
       }
       if (rest.length === 0) throw new TypeError('timeout is missing');
       key = rest.length === 1 ? site.anonymousKey : this.#keys.key(rest[1], rest, 2);
@@ -221,18 +216,21 @@ export class CacheExtension implements HookedExtension {
     // Stats group fragments by name; anonymous ones by where they are.
     const name = rest.length === 1 ? `${site.template}:${site.line}` : (rest[1] as string);
     const engine = this.#engine;
-    if (timeout !== 'del') {
+    // `unless=` true: rendered fresh, nothing read or stored (as for 'del', without the delete).
+    const fresh = timeout === 'del' || keywords?.unless === true;
+    if (!fresh) {
       const hit = engine.peek(key);
       if (hit !== undefined && typeof hit.value === 'string') {
         engine.events.record('hit', 'fragment', key, name);
-        if (hit.tags) addToEnclosing(hit.tags, false);
-        const html = this.#debugMarkers ? marked(hit, 'HIT', name, key, engine.clock.now()) : hit.value;
+        const scope = hit.tags || this.#debugMarkers ? scopeOf(frame) : undefined;
+        if (hit.tags) addToScope(scope, hit.tags, false);
+        const html = this.#debugMarkers ? marked(hit, 'HIT', name, key, engine.clock.now(), scope) : hit.value;
         if (syncDepth < MAX_SYNC_DEPTH || this.#syncOnly.length > 0) return deliverNow(runtime, cb, html);
         return queueMicrotask(() => deliverLater(runtime, place, cb, null, html));
       }
     }
-    const fragment: Fragment = { key, name, site, body, timeout, tags, runtime, place, cb };
-    if (timeout === 'del' || this.#syncOnly.length > 0 || (engine.local && !engine.computing(key))) this.#renderNow(fragment);
+    const fragment: Fragment = { key, name, site, body, frame, scope: scopeOf(frame), timeout, tags: keywords?.tags, fresh, runtime, place, cb };
+    if (fresh || this.#syncOnly.length > 0 || (engine.local && !engine.computing(key))) this.#renderNow(fragment);
     else this.#renderLater(fragment);
   }
 
@@ -246,21 +244,20 @@ export class CacheExtension implements HookedExtension {
    * in process memory.
    */
   #renderNow(fragment: Fragment): void {
-    const { key, name, site, body, timeout, tags, runtime, cb } = fragment;
+    const { key, name, site, body, frame, timeout, tags, fresh, runtime, cb } = fragment;
     const engine = this.#engine;
-    const deleting = timeout === 'del';
-    if (deleting) void engine.delete(key);
-    else engine.events.record('miss', 'fragment', key, name);
-    const ttlMs = deleting ? 0 : timeoutToMs(timeout as never, engine.defaultTimeoutMs, 'timeout');
-    const versioned = deleting ? undefined : tags;
+    if (timeout === 'del') void engine.delete(key);
+    else if (!fresh) engine.events.record('miss', 'fragment', key, name);
+    const ttlMs = fresh ? 0 : timeoutToMs(timeout as never, engine.defaultTimeoutMs, 'timeout');
+    const versioned = fresh ? undefined : tags;
     const own = versioned && engine.tagVersionsNow(versioned, ttlMs);
     // On a shared store, created in the background so that a later render can store.
     if (versioned && !own) void engine.tagVersions(versioned, ttlMs);
-    const started = startRender(body, own, versioned !== undefined && own === undefined);
-    const state = deleting ? 'DELETED' : 'MISS';
+    const started = startRender(body, frame, own, versioned !== undefined && own === undefined);
+    const state = timeout === 'del' ? 'DELETED' : fresh ? 'UNLESS' : 'MISS';
     if (!(started instanceof Promise)) {
       if (started.error) return cb(started.error as Error);
-      if (!deleting) this.#store(fragment, started.rendered!, ttlMs);
+      if (!fresh) this.#store(fragment, started.rendered!, ttlMs);
       return this.#deliver(fragment, started.rendered!, state, true);
     }
     if (this.#syncOnly.length > 0) {
@@ -273,7 +270,7 @@ export class CacheExtension implements HookedExtension {
         site.column,
       );
     }
-    const done = deleting
+    const done = fresh
       ? started
       : engine.coalesce(key, () =>
           started.then(async (rendered) => {
@@ -305,14 +302,14 @@ export class CacheExtension implements HookedExtension {
   }
 
   async #renderAndStore(fragment: Fragment): Promise<Rendered> {
-    const { key, name, body, timeout, tags, place } = fragment;
+    const { key, name, body, frame, timeout, tags, place } = fragment;
     const engine = this.#engine;
     engine.events.record('miss', 'fragment', key, name);
     const ttlMs = timeoutToMs(timeout as never, engine.defaultTimeoutMs, 'timeout');
     // Versions are taken before rendering, so an invalidation during the render makes it a miss.
     const own = tags && (await engine.tagVersions(tags, ttlMs));
     const rendered = await new Promise<Rendered>((resolve, reject) =>
-      renderBody(body, own, tags !== undefined && own === undefined, (err, result) => (err ? reject(err) : resolve(result!)), place),
+      renderBody(body, frame, own, tags !== undefined && own === undefined, (err, result) => (err ? reject(err) : resolve(result!)), place),
     );
     if (this.#debugMarkers) rendered.entry.storedAt = engine.clock.now();
     if (!rendered.untracked && (await engine.write(key, rendered.entry, ttlMs))) engine.events.record('set', 'fragment', key, name);
@@ -329,9 +326,9 @@ export class CacheExtension implements HookedExtension {
   }
 
   #deliver(fragment: Fragment, { entry, untracked }: Rendered, state: string, now: boolean): void {
-    const { name, key, runtime, place, cb } = fragment;
-    if (entry.tags || untracked) addToEnclosing(entry.tags, untracked);
-    const html = this.#debugMarkers ? marked(entry, state, name, key, this.#engine.clock.now()) : String(entry.value);
+    const { name, key, scope, runtime, place, cb } = fragment;
+    if (entry.tags || untracked) addToScope(scope, entry.tags, untracked);
+    const html = this.#debugMarkers ? marked(entry, state, name, key, this.#engine.clock.now(), scope) : String(entry.value);
     if (now) deliverNow(runtime, cb, html);
     else deliverLater(runtime, place, cb, null, html);
   }
@@ -357,24 +354,48 @@ function isCacheExtension(extension: unknown): extension is CacheExtension {
  * the tag — unless `place` is given (the body runs outside the render's stack): then it is placed at
  * the template's current line and passed to `done`.
  */
-function renderBody(body: Body, own: TagVersions | undefined, untracked: boolean, done: (err: unknown, rendered?: Rendered) => void, place?: Place): void {
-  const dependencies: Dependencies = { tags: { ...own }, untracked };
-  enclosing.run(dependencies, () => {
-    const finish = (err: Error | null, html: string) => (err ? done(err) : done(null, renderedFrom(html, dependencies)));
-    if (!place) return void body(finish);
-    try {
-      body(finish);
-    } catch (err) {
-      done(place(err));
-    }
-  });
+function renderBody(
+  body: Body,
+  frame: ScopedFrame,
+  own: TagVersions | undefined,
+  untracked: boolean,
+  done: (err: unknown, rendered?: Rendered) => void,
+  place?: Place,
+): void {
+  const scope = newScope(own, untracked, true);
+  const leave = once(enterScope(frame, scope));
+  const finish = (err: Error | null, html: string) => {
+    leave();
+    if (err) done(err);
+    else done(null, renderedFrom(html, scope));
+  };
+  try {
+    body(finish);
+  } catch (err) {
+    leave();
+    if (!place) throw err;
+    done(place(err));
+  }
+}
+
+function once(run: () => void): () => void {
+  let ran = false;
+  return () => {
+    if (!ran) run();
+    ran = true;
+  };
 }
 
 /** Starts rendering the body on this stack: its outcome if it finished at once, else a promise of it. */
-function startRender(body: Body, own: TagVersions | undefined, untracked: boolean): { rendered?: Rendered; error?: unknown } | Promise<Rendered> {
+function startRender(
+  body: Body,
+  frame: ScopedFrame,
+  own: TagVersions | undefined,
+  untracked: boolean,
+): { rendered?: Rendered; error?: unknown } | Promise<Rendered> {
   let outcome: { rendered?: Rendered; error?: unknown } | undefined;
   let later: { resolve: (rendered: Rendered) => void; reject: (err: unknown) => void } | undefined;
-  renderBody(body, own, untracked, (error, rendered) => {
+  renderBody(body, frame, own, untracked, (error, rendered) => {
     if (!later) outcome ??= { error, rendered };
     else if (error) later.reject(error);
     else later.resolve(rendered!);
@@ -382,12 +403,12 @@ function startRender(body: Body, own: TagVersions | undefined, untracked: boolea
   return outcome ?? new Promise<Rendered>((resolve, reject) => (later = { resolve, reject }));
 }
 
-function renderedFrom(html: string, dependencies: Dependencies): Rendered {
+function renderedFrom(html: string, scope: Scope): Rendered {
   // nunjucks builds the output by concatenation: V8 keeps it as a rope of hundreds of pieces.
   // Converting it to a number makes V8 flatten it once, before it is stored and served many times.
   Number(html);
-  const tags = Object.keys(dependencies.tags).length > 0 ? dependencies.tags : undefined;
-  return { entry: { value: html, tags }, rendered: true, untracked: dependencies.untracked };
+  const tags = Object.keys(scope.tags).length > 0 ? scope.tags : undefined;
+  return { entry: { value: html, tags }, rendered: true, untracked: scope.untracked };
 }
 
 /** Hands the HTML to nunjucks on the render's own stack: what follows the tag runs inside `cb`, its errors reach nunjucks' handler. */
@@ -416,25 +437,24 @@ function deliverLater(runtime: Runtime, place: Place, cb: Callback, err: unknown
 }
 
 /** The fragment's HTML between comments naming it, unless it is part of an enclosing fragment. */
-function marked(entry: Entry, state: string, name: string, key: string, now: number): string {
+function marked(entry: Entry, state: string, name: string, key: string, now: number, scope: Scope | undefined): string {
   const html = String(entry.value);
-  if (enclosing.getStore()) return html;
+  if (scope?.fragment) return html;
   const age = entry.storedAt === undefined ? '' : ` age=${((now - entry.storedAt) / 1000).toFixed(1)}s`;
   const label = `${name} ${key}`.replace(/--/g, '- -');
   return `<!-- kfc ${state} ${label}${age} -->${html}<!-- /kfc ${name.replace(/--/g, '- -')} -->`;
 }
 
-function addToEnclosing(tags: TagVersions | undefined, untracked: boolean): void {
-  const outer = enclosing.getStore();
-  if (!outer) return;
-  if (tags) Object.assign(outer.tags, tags);
-  if (untracked) outer.untracked = true;
+/** The tag's keyword arguments: `tags=[…]`, `unless=<expression>`. */
+interface Keywords {
+  tags?: readonly string[];
+  unless: boolean;
 }
 
-function keywordTags(keywords: Record<string, unknown>): readonly string[] {
-  const unknown = Object.keys(keywords).filter((k) => k !== '__keywords' && k !== 'tags');
-  if (unknown.length > 0) throw new Error(`unknown keyword argument ${unknown.join(', ')} (only tags=[…] is known)`);
-  return validateTags(keywords.tags, 'the fragment');
+function checkedKeywords(keywords: Record<string, unknown>): Keywords {
+  const unknown = Object.keys(keywords).filter((k) => k !== '__keywords' && k !== 'tags' && k !== 'unless');
+  if (unknown.length > 0) throw new Error(`unknown keyword argument ${unknown.join(', ')} (the keywords are tags=[…] and unless=…)`);
+  return { tags: 'tags' in keywords ? validateTags(keywords.tags, 'the fragment') : undefined, unless: Boolean(keywords.unless) };
 }
 
 /** `rest[i]` (the i-th argument after the timeout) is a vary value that is undefined. */

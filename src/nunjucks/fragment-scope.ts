@@ -1,0 +1,51 @@
+import type { TagVersions } from '../core/codec';
+
+/**
+ * What a fragment whose body is rendering — or a page `ctx.render` renders — collects from the
+ * fragments rendered inside it: the tag versions they were rendered under (so invalidating an inner
+ * fragment's tag misses the outer too, and a page can name its surrogate keys), and `untracked`: some
+ * fragment inside has tags whose versions the store could not give (it was failing), so an outer
+ * fragment cannot know when it goes stale: it is served but not stored.
+ */
+export interface Scope {
+  tags: TagVersions;
+  untracked: boolean;
+  /** A fragment about to be stored; false for a page (which only collects). */
+  fragment: boolean;
+}
+
+/**
+ * A nunjucks frame, as the scope rides on it. Frames nest with the render (loops, includes, blocks
+ * push one whose parent is the frame they were pushed from), so the innermost scope is found by
+ * walking up: explicitly, per render, with no async context to carry.
+ */
+export interface ScopedFrame {
+  parent?: ScopedFrame;
+  kfcScope?: Scope;
+}
+
+export function newScope(tags: TagVersions | undefined, untracked: boolean, fragment: boolean): Scope {
+  return { tags: { ...tags }, untracked, fragment };
+}
+
+/** The scope of the innermost fragment or page rendering around `frame`, if any. */
+export function scopeOf(frame: ScopedFrame | undefined): Scope | undefined {
+  for (let at = frame; at; at = at.parent) if (at.kfcScope) return at.kfcScope;
+  return undefined;
+}
+
+/** Makes `scope` the one of everything rendered from `frame` on; returns what puts the previous one back. */
+export function enterScope(frame: ScopedFrame, scope: Scope): () => void {
+  const previous = Object.prototype.hasOwnProperty.call(frame, 'kfcScope') ? frame.kfcScope : undefined;
+  frame.kfcScope = scope;
+  return () => {
+    if (previous) frame.kfcScope = previous;
+    else delete frame.kfcScope;
+  };
+}
+
+export function addToScope(scope: Scope | undefined, tags: TagVersions | undefined, untracked: boolean): void {
+  if (!scope) return;
+  if (tags) Object.assign(scope.tags, tags);
+  if (untracked) scope.untracked = true;
+}
