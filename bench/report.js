@@ -1,13 +1,22 @@
-// Rewrites the generated parts of BENCHMARKS.md from bench/results/*.json, and draws the charts in
-// bench/charts/*.svg (plain SVG written here; no chart library). Everything else in BENCHMARKS.md
-// is prose kept by hand: only the text between `<!-- bench:NAME -->` and `<!-- /bench:NAME -->` is
-// replaced. A scenario without results keeps what its section had.
+// Regenerates the results part of BENCHMARKS.md (between `<!-- bench:results -->` and
+// `<!-- /bench:results -->`; the text above it is kept as written) and the charts in
+// bench/charts/*.svg (plain SVG drawn here) from bench/results/*.json:
+//   - the run line (bench/results/run.json, written by a run of every default scenario);
+//   - Goals: every row with a numeric goal (http and render scenarios): median over rounds,
+//     min–max, met, and for a missed goal the row's `why` (— until someone writes it);
+//   - Checks: the pass/fail rows of custom scenarios;
+//   - a section per scenario: its subjects and all its rows, or its tables.
+// Charts no result asks for are deleted.
 //
 //   node bench/report.js [--out DIR]   (default: BENCHMARKS.md and bench/charts/ in the repository;
 //                                       with --out, a copy of BENCHMARKS.md and the charts go to DIR)
+'use strict';
+
 const fs = require('node:fs');
 const path = require('node:path');
-const { resultsDir } = require('./lib');
+const { readResult } = require('./lib/common');
+const { rowCells, subjectTable } = require('./lib/rows');
+const { listScenarios } = require('./lib/scenarios');
 
 const root = path.join(__dirname, '..');
 const outIndex = process.argv.indexOf('--out');
@@ -15,14 +24,9 @@ const outDir = outIndex === -1 ? undefined : path.resolve(process.argv[outIndex 
 const docFile = path.join(outDir ?? root, 'BENCHMARKS.md');
 const chartDir = outDir ? path.join(outDir, 'charts') : path.join(__dirname, 'charts');
 
-function readResult(name) {
-  const file = path.join(resultsDir(), `${name}.json`);
-  return fs.existsSync(file) ? JSON.parse(fs.readFileSync(file, 'utf8')) : undefined;
-}
-
 // ---- Markdown --------------------------------------------------------------------------------
 
-const cell = (value) => (value === true ? '✅' : value === false ? '❌' : value === undefined || value === null ? '–' : String(value).replace(/\|/g, '\\|'));
+const cell = (value) => (value === true ? '✅' : value === false ? '❌' : value === undefined || value === null || value === '' ? (value === '' ? '' : '–') : String(value).replace(/\|/g, '\\|'));
 
 function markdownTable(rows) {
   if (!rows?.length) return '_no rows_';
@@ -30,14 +34,7 @@ function markdownTable(rows) {
   return [`| ${keys.join(' | ')} |`, `| ${keys.map(() => '---').join(' | ')} |`, ...rows.map((row) => `| ${keys.map((k) => cell(row[k])).join(' | ')} |`)].join('\n');
 }
 
-/** "Measured <date> on <machine>": each section says when and where its numbers came from. */
-function provenance(result) {
-  const m = result.machine;
-  const settings = result.quick ? ' **quick settings (smoke run), not for comparison**' : '';
-  return `_Run ${result.at.slice(0, 16).replace('T', ' ')} UTC, ${m.cpus} × ${m.cpu}, Node ${m.node}, load average ${m.loadAverage?.[0] ?? '?'} at the end.${settings}_`;
-}
-
-const chartLink = (name, alt) => `![${alt}](bench/charts/${name}.svg)`;
+const when = (iso) => `${iso.slice(0, 16).replace('T', ' ')} UTC`;
 
 // ---- SVG -------------------------------------------------------------------------------------
 
@@ -49,28 +46,34 @@ function svg(width, height, body) {
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" ${FONT}>\n<rect width="100%" height="100%" fill="#fff"/>\n${body.join('\n')}\n</svg>\n`;
 }
 
-/** Horizontal bars of `rows` ({ label, value }), with optional dashed target lines. */
-function barChart({ title, rows, targets = [], unit = '' }) {
-  const left = 270;
-  const barWidth = 420;
-  const rowHeight = 26;
+/**
+ * The goal rows as horizontal bars (median), a whisker for min–max over rounds and a dashed tick
+ * at each row's own goal; green when met, red when not.
+ */
+function goalChart(rows) {
+  const left = 300;
+  const barWidth = 400;
+  const rowHeight = 30;
   const top = 40;
-  const max = Math.max(...rows.map((r) => r.value), ...targets.map((t) => t.value)) * 1.1;
+  const max = Math.max(1.1, ...rows.flatMap((r) => [r.max ?? r.median, r.goal.min ?? 0, r.goal.max ?? 0])) * 1.05;
   const x = (value) => left + (value / max) * barWidth;
-  const height = top + rows.length * rowHeight + 30;
-  const body = [`<text x="10" y="22" font-size="14" font-weight="bold">${esc(title)}</text>`];
+  const height = top + rows.length * rowHeight + 20;
+  const body = [`<text x="10" y="22" font-size="14" font-weight="bold">Goals: median over rounds (bar), min–max (whisker), goal (dashed)</text>`];
   rows.forEach((row, i) => {
     const y = top + i * rowHeight;
-    body.push(`<text x="${left - 8}" y="${y + 15}" text-anchor="end">${esc(row.label)}</text>`);
-    body.push(`<rect x="${left}" y="${y + 3}" width="${Math.max(1, x(row.value) - left)}" height="${rowHeight - 8}" fill="${row.color ?? COLORS[0]}"/>`);
-    body.push(`<text x="${x(row.value) + 5}" y="${y + 15}">${esc(row.value)}${esc(unit)}</text>`);
+    const color = row.met ? '#16a34a' : '#dc2626';
+    body.push(`<text x="${left - 8}" y="${y + 17}" text-anchor="end">${esc(row.label)}</text>`);
+    body.push(`<rect x="${left}" y="${y + 5}" width="${Math.max(1, x(row.median) - left)}" height="${rowHeight - 12}" fill="${color}" opacity="0.75"/>`);
+    if (row.rounds > 1) {
+      body.push(`<line x1="${x(row.min)}" x2="${x(row.max)}" y1="${y + 14}" y2="${y + 14}" stroke="#111"/>`);
+      for (const v of [row.min, row.max]) body.push(`<line x1="${x(v)}" x2="${x(v)}" y1="${y + 9}" y2="${y + 19}" stroke="#111"/>`);
+    }
+    for (const g of [row.goal.min, row.goal.max].filter((v) => v !== undefined)) {
+      body.push(`<line x1="${x(g)}" x2="${x(g)}" y1="${y + 1}" y2="${y + rowHeight - 3}" stroke="#111" stroke-width="2" stroke-dasharray="3 2"/>`);
+    }
+    body.push(`<text x="${x(Math.max(row.max ?? row.median, row.median, row.goal.min ?? 0, row.goal.max ?? 0)) + 6}" y="${y + 17}">${esc(row.median)}${esc(row.unit)}</text>`);
   });
-  // Labels left and right of their lines in turn, so that close targets stay readable.
-  targets.forEach((target, i) => {
-    body.push(`<line x1="${x(target.value)}" x2="${x(target.value)}" y1="${top - 4}" y2="${height - 26}" stroke="#111" stroke-dasharray="4 3"/>`);
-    body.push(`<text x="${x(target.value) + (i % 2 ? -4 : 4)}" y="${height - 12}" text-anchor="${i % 2 ? 'end' : 'start'}">${esc(target.label)}</text>`);
-  });
-  return svg(left + barWidth + 80, height, body);
+  return svg(left + barWidth + 90, height, body);
 }
 
 /** About five round-numbered ticks (steps of 1, 2 or 5 × 10^n) from `from` to `to`. */
@@ -133,185 +136,84 @@ function lineChart({ title, series, xLabel, yLabel, xLog = false, yMin = 0, yMax
 
 const charts = {};
 
-const sections = {
-  machine() {
-    const run = readResult('run');
-    if (!run) return undefined;
-    const m = run.machine;
-    return [
-      `Last full run: ${run.at.slice(0, 16).replace('T', ' ')} UTC, ${run.totalSeconds} s in all${run.quick ? ' (quick settings)' : ''}; Redis: ${run.redis}.`,
-      '',
-      `Machine: ${m.cpus} × ${m.cpu}, ${m.memoryGiB} GiB, ${m.platform}, Node ${m.node}; load average ${m.loadAverage.join(' / ')} at the end (other engineers' tests share it).`,
-      '',
-      markdownTable(run.runs),
-    ].join('\n');
-  },
+function drawCharts(result) {
+  for (const chart of result.charts ?? []) {
+    if (chart.type === 'line') charts[chart.name] = lineChart(chart);
+  }
+  return (result.charts ?? []).map((chart) => `![${chart.title}](bench/charts/${chart.name}.svg)`);
+}
 
-  targets() {
-    const names = ['response', 'fragments', 'miss-overhead', 'stampede', 'size-scaling', 'soak', 'faults'];
-    const rows = names.flatMap((name) => (readResult(name)?.targets ?? []).map((t) => ({ scenario: name, target: t.target, measured: t.measured, met: t.met })));
-    return rows.length ? markdownTable(rows) : undefined;
-  },
+function settingsLine(result) {
+  const s = result.settings ?? {};
+  if (result.kind === 'http') {
+    const warmup = s.warmupSeconds ? ` after ${s.warmupSeconds} s of warm-up each` : '';
+    return `\`wrk -t${s.threads} -c${s.connections} -d${s.seconds}s\` on loopback, ${s.rounds} interleaved round(s) (one run per subject per round${warmup}), one server process per subject`;
+  }
+  if (result.kind === 'render') return `in-process render loop, ${s.rounds} interleaved round(s) of ${s.sliceMs} ms per subject, a full GC before each`;
+  return undefined;
+}
 
-  response() {
-    const r = readResult('response');
-    if (!r) return undefined;
-    charts.response = barChart({
-      title: `Response hits, 10 KB: requests/s ÷ bare Koa (median of ${r.rounds} rounds)`,
-      rows: r.rows.map((row, i) => ({ label: row.route, value: row['÷ bare Koa'], color: COLORS[i % COLORS.length] })),
-      targets: [
-        { value: 0.95, label: '0.95' },
-        { value: 0.9, label: '0.9' },
-      ],
-      unit: '×',
-    });
-    return [provenance(r), '', markdownTable(r.rows), '', markdownTable(r.targets), '', chartLink('response', 'Response hits ÷ bare Koa')].join('\n');
-  },
+function provenance(result, run) {
+  const other = run && result.runId !== run.runId ? ' (not the run above)' : '';
+  const quick = result.quick ? ' **Quick settings: not for comparison.**' : '';
+  const settings = settingsLine(result);
+  return `_${when(result.at)}${other}; ${settings ? `${settings}; ` : ''}load average ${result.machine.loadAverage?.[0] ?? '?'} at the end.${quick}_`;
+}
 
-  fragments() {
-    const r = readResult('fragments');
-    if (!r) return undefined;
-    charts.fragments = barChart({
-      title: `${r.fragments}-fragment page, all hits: pages/s ÷ the inlined page`,
-      rows: r.rows.flatMap((row) => [
-        { label: `${row.store}: {% cache %} hits`, value: row['cached ÷ inlined'], color: COLORS[0] },
-        { label: `${row.store}: async tag floor`, value: row['async floor ÷ inlined'], color: COLORS[6] },
-        { label: `${row.store}: sync tag floor`, value: row['sync floor ÷ inlined'], color: COLORS[2] },
-      ]),
-      targets: [{ value: 0.85, label: 'target 0.85' }],
-      unit: '×',
-    });
-    return [provenance(r), '', markdownTable(r.rows), '', markdownTable(r.targets), '', chartLink('fragments', 'Fragment page ÷ inlined')].join('\n');
-  },
+function section(entry, result, run) {
+  const parts = [`### ${entry.title}`, '', `\`bench/scenarios/${entry.name}.js\` (${result.kind}). ${result.about ?? ''}`.trim(), '', provenance(result, run)];
+  if (result.subjects) parts.push('', markdownTable(subjectTable(result)));
+  for (const t of result.tables ?? []) parts.push('', ...(t.caption ? [t.caption, ''] : []), markdownTable(t.rows));
+  // Rows with a goal are in Goals and Checks above; here the others.
+  const others = (result.rows ?? []).filter((r) => !r.goal);
+  if (others.length) parts.push('', markdownTable(others.map(rowCells).map(({ measure, measured, 'spread (min–max)': spread, rounds }) => ({ measure, measured, 'spread (min–max)': spread, rounds }))));
+  const links = drawCharts(result);
+  if (links.length) parts.push('', links.join('\n\n'));
+  return parts.join('\n');
+}
 
-  scaling() {
-    const r = readResult('scaling');
-    if (!r) return undefined;
-    return [provenance(r), '', `A page of ${r.fragments} fragments (${r.pageBytes} bytes) over HTTP, every fragment a hit (bench/scaling.js):`, '', markdownTable(r.rows)].join('\n');
-  },
-
-  'miss-overhead'() {
-    const r = readResult('miss-overhead');
-    if (!r) return undefined;
-    return [provenance(r), '', markdownTable(r.rows), '', markdownTable(r.targets)].join('\n');
-  },
-
-  stampede() {
-    const r = readResult('stampede');
-    if (!r) return undefined;
-    return [provenance(r), '', markdownTable(r.rows), '', markdownTable(r.targets)].join('\n');
-  },
-
-  'size-scaling'() {
-    const r = readResult('size-scaling');
-    if (!r) return undefined;
-    charts['size-fragments'] = lineChart({
-      title: 'Cost per fragment as a page grows',
-      xLabel: 'fragments per page (log)',
-      yLabel: 'µs per fragment',
-      xLog: true,
-      series: [
-        { name: 'all hits', markers: true, points: r.sizes.map((s) => ({ x: s['fragments per page'], y: s['µs per fragment (hits)'] })) },
-        { name: 'inlined', markers: true, dashed: true, points: r.sizes.map((s) => ({ x: s['fragments per page'], y: s['µs per page (inlined)'] / s['fragments per page'] })) },
-      ],
-    });
-    charts['size-keys'] = lineChart({
-      title: `Memory store, maxBytes ${r.maxBytes / 2 ** 20} MiB: a 50-hit page and RSS as keys grow`,
-      xLabel: 'keys written (log)',
-      yLabel: 'µs per page / MiB',
-      xLog: true,
-      series: [
-        { name: 'µs per 50-hit page', markers: true, points: r.keys.map((k) => ({ x: k['keys written'], y: k['µs per 50-hit page'] })) },
-        { name: 'RSS MiB', markers: true, points: r.keys.map((k) => ({ x: k['keys written'], y: k['RSS MiB'] })) },
-        { name: 'MiB accounted', markers: true, dashed: true, points: r.keys.map((k) => ({ x: k['keys written'], y: k['MiB accounted'] })) },
-      ],
-    });
-    return [
-      provenance(r),
-      '',
-      markdownTable(r.sizes),
-      '',
-      chartLink('size-fragments', 'Cost per fragment by page size'),
-      '',
-      markdownTable(r.keys),
-      '',
-      chartLink('size-keys', 'Hit cost and RSS by number of keys'),
-    ].join('\n');
-  },
-
-  soak() {
-    const r = readResult('soak');
-    if (!r) return undefined;
-    charts.soak = lineChart({
-      title: `Soak, ${r.seconds} s: the app's RSS, live heap (after a full GC) and store size`,
-      xLabel: 'seconds',
-      yLabel: 'MiB',
-      series: [
-        { name: 'RSS MiB', points: r.samples.map((s) => ({ x: s.seconds, y: s.rssMiB })) },
-        { name: 'live heap MiB', points: r.samples.map((s) => ({ x: s.seconds, y: s.heapMiB })) },
-        { name: 'store MiB', dashed: true, points: r.samples.map((s) => ({ x: s.seconds, y: s.cacheMiB })) },
-      ],
-    });
-    const mix = Object.entries(r.mix).map(([request, count]) => `${request} ${count}`).join(', ');
-    return [
-      provenance(r),
-      '',
-      `Store: ${r.store ?? 'memory'}; ${r.workers} clients; samples every ${r.sampleSeconds} s. Requests: ${mix}.`,
-      '',
-      markdownTable(r.rows),
-      '',
-      markdownTable(r.targets),
-      '',
-      chartLink('soak', 'Soak RSS'),
-    ].join('\n');
-  },
-
-  faults() {
-    const r = readResult('faults');
-    if (!r) return undefined;
-    const bands = [
-      { from: r.events.pause, to: r.events.resume, label: 'paused' },
-      { from: r.events.kill, to: r.events.restart, label: 'killed' },
-    ];
-    const series = (pick) => Object.entries(r.buckets).map(([name, buckets]) => ({ name, points: buckets.map((b) => ({ x: b.at / 1000, y: pick(b) })) }));
-    charts['faults-latency'] = lineChart({ title: `p99 latency per ${r.bucketMs} ms while Redis is paused and killed`, xLabel: 'seconds', yLabel: 'p99 ms', bands, series: series((b) => b.p99Ms) });
-    charts['faults-hits'] = lineChart({ title: `Hit ratio per ${r.bucketMs} ms`, xLabel: 'seconds', yLabel: 'hit ratio', yMax: 1.05, bands, series: series((b) => b.hitRatio) });
-    return [
-      provenance(r),
-      '',
-      `Timeline (s from the start of the load): paused ${r.events.pause}–${r.events.resume}, killed ${r.events.kill}, answering again ${r.events.restart}, end ${r.timeline.end}.`,
-      '',
-      markdownTable(r.rows),
-      '',
-      markdownTable(r.targets),
-      '',
-      chartLink('faults-latency', 'p99 latency during faults'),
-      '',
-      chartLink('faults-hits', 'Hit ratio during faults'),
-    ].join('\n');
-  },
-};
+function runLine(run) {
+  if (!run) return '_No full run yet: `npm run bench`._';
+  const m = run.machine;
+  return [
+    `Run: ${when(run.at)}, \`${run.command}\`, ${run.totalSeconds} s${run.quick ? ' **(quick settings: not for comparison)**' : ''}; wrk ${run.wrk ?? '–'}; Redis: ${run.redis}.`,
+    '',
+    `Machine: ${m.cpus} × ${m.cpu}, ${m.memoryGiB} GiB, ${m.platform}, Node ${m.node}; load average ${m.loadAverage.join(' / ')} at the end.`,
+  ].join('\n');
+}
 
 function main() {
-  if (!fs.existsSync(path.join(root, 'BENCHMARKS.md'))) throw new Error('BENCHMARKS.md is missing: it holds the prose the results go into');
-  let doc = fs.readFileSync(path.join(root, 'BENCHMARKS.md'), 'utf8');
-  const updated = [];
-  for (const [name, render] of Object.entries(sections)) {
-    const pattern = new RegExp(`(<!-- bench:${name} -->)[\\s\\S]*?(<!-- /bench:${name} -->)`);
-    if (!pattern.test(doc)) {
-      console.warn(`report: BENCHMARKS.md has no <!-- bench:${name} --> section`);
-      continue;
-    }
-    const text = render();
-    if (text === undefined) continue;
-    doc = doc.replace(pattern, (_, open, close) => `${open}\n${text}\n${close}`);
-    updated.push(name);
-  }
-  fs.mkdirSync(chartDir, { recursive: true });
-  for (const [name, content] of Object.entries(charts)) fs.writeFileSync(path.join(chartDir, `${name}.svg`), content);
+  if (!fs.existsSync(path.join(root, 'BENCHMARKS.md'))) throw new Error('BENCHMARKS.md is missing: it holds the text the results go under');
+  const doc = fs.readFileSync(path.join(root, 'BENCHMARKS.md'), 'utf8');
+  const pattern = /(<!-- bench:results -->)[\s\S]*?(<!-- \/bench:results -->)/;
+  if (!pattern.test(doc)) throw new Error('BENCHMARKS.md has no <!-- bench:results --> … <!-- /bench:results --> block');
+
+  const run = readResult('run');
+  const present = listScenarios()
+    .map((entry) => ({ entry, result: readResult(entry.name) }))
+    // A file from an older harness (no `kind`) is not read.
+    .filter(({ result }) => result?.kind);
+  const mark = (result) => (run && result.runId !== run.runId ? ` (${when(result.at)})` : '');
+  const goals = present.flatMap(({ result }) => (result.rows ?? []).filter((r) => !r.check && r.goal).map((r) => ({ ...r, measure: r.measure + mark(result) })));
+  const checks = present.flatMap(({ result }) => (result.rows ?? []).filter((r) => r.check && r.goal).map((r) => ({ ...r, measure: r.measure + mark(result) })));
+
+  const parts = [runLine(run), '', '## Goals', ''];
+  if (goals.length) {
+    parts.push('Median over rounds of each round\'s ratio (subject ÷ baseline, measured side by side); spread: min–max over rounds.', '');
+    parts.push(markdownTable(goals.map(rowCells)), '', '![Goals](bench/charts/goals.svg)');
+    charts.goals = goalChart(goals.map((r) => ({ ...r, label: r.short ?? (r.measure.length > 44 ? `${r.measure.slice(0, 42)}…` : r.measure) })));
+  } else parts.push('_no results_');
+  parts.push('', '## Checks', '', checks.length ? markdownTable(checks.map(rowCells).map(({ measure, goal, measured, met, why }) => ({ measure, goal, measured, met, why }))) : '_no results_');
+  parts.push('', '## Scenarios');
+  for (const { entry, result } of present) parts.push('', section(entry, result, run));
+
+  const text = parts.join('\n');
   fs.mkdirSync(path.dirname(docFile), { recursive: true });
-  fs.writeFileSync(docFile, doc);
-  console.log(`report: ${path.relative(process.cwd(), docFile)} (${updated.join(', ') || 'nothing'}), ${Object.keys(charts).length} charts in ${path.relative(process.cwd(), chartDir)}`);
+  fs.writeFileSync(docFile, doc.replace(pattern, (_, open, close) => `${open}\n${text}\n${close}`));
+  fs.mkdirSync(chartDir, { recursive: true });
+  for (const file of fs.readdirSync(chartDir)) if (file.endsWith('.svg') && !charts[file.slice(0, -4)]) fs.rmSync(path.join(chartDir, file));
+  for (const [name, content] of Object.entries(charts)) fs.writeFileSync(path.join(chartDir, `${name}.svg`), content);
+  console.log(`report: ${path.relative(process.cwd(), docFile)} (${present.map((p) => p.entry.name).join(', ') || 'no results'}), ${Object.keys(charts).length} charts in ${path.relative(process.cwd(), chartDir) || '.'}`);
 }
 
 main();

@@ -1,16 +1,18 @@
-// Scenario 6, soak (`npm run soak`, not in CI): the demo app under mixed traffic for SOAK_SECONDS
-// (default 600): catalog pages (fragment hits), product pages (response hits), product pages with a
-// new query string each time (misses that fill the store until it evicts), stale-while-revalidate
-// prices, 'del' fragments, unknown paths, and edits through the real form (CSRF token and cookie,
-// then a POST that invalidates the product's tag). The app runs in a child process on its own copy
-// of the catalog; its RSS and the cache's stats are sampled every SOAK_SAMPLE_SECONDS (default 10).
-// Reports errors (network errors and unexpected statuses), RSS at the start, end and peak, the trend
-// of RSS and of the live heap (sampled after a full GC) once the store is full, and the hit ratios.
-// SOAK_CACHE_URL: run it on Redis instead of memory; SOAK_MAX_BYTES: the memory store's (or L1's)
-// bound, default 16 MiB (see DEFAULT_MAX_BYTES).
+// Soak (opt-in: `npm run soak`; 3 s in the smoke run): the demo app under mixed traffic for
+// SOAK_SECONDS (default 600): catalog pages (fragment hits), product pages (response hits), product
+// pages with a new query string each time (misses that fill the store until it evicts),
+// stale-while-revalidate prices, 'del' fragments, unknown paths, and edits through the real form
+// (CSRF token and cookie, then a POST that invalidates the product's tag). The app runs in a child
+// process on its own copy of the catalog; its RSS and the cache's stats are sampled every
+// SOAK_SAMPLE_SECONDS (default 10). Reports errors, RSS at the start, end and peak, the trend of RSS
+// and of the live heap (after a full GC) once the store is full, and the hit ratios.
+// SOAK_CACHE_URL: soak on Redis instead of memory; SOAK_MAX_BYTES: the store's (or L1's) bound,
+// default 16 MiB (full within the first minute, so that most of the soak is the steady state).
+'use strict';
+
 const http = require('node:http');
 const path = require('node:path');
-const { quick, median, round, runMain, serveApp, sleep, startChild, table, writeResult } = require('./lib');
+const { quick, median, round, sleep } = require('../lib/common');
 
 const SECONDS = Number(process.env.SOAK_SECONDS) || (quick ? 3 : 600);
 const SAMPLE_SECONDS = Number(process.env.SOAK_SAMPLE_SECONDS) || (SECONDS < 60 ? 1 : 10);
@@ -21,14 +23,15 @@ const WORKERS = 8;
  * 64 MiB it takes 5–6 minutes to fill (SOAK_MAX_BYTES=67108864 to soak that way).
  */
 const DEFAULT_MAX_BYTES = 16 * 2 ** 20;
-const PRODUCT_IDS = require('../data/catalog.seed.json').map((product) => product.id);
+const PRODUCT_IDS = require('../../data/catalog.seed.json').map((product) => product.id);
 
 function serve() {
   const fs = require('node:fs');
   const os = require('node:os');
   // One compile for both: the app checks `instanceof CachedResponse` against the Cache's own copy.
-  const { Cache } = require('../demo-dist');
-  const { createApp } = require('../demo-dist/app/app');
+  const { Cache } = require('../../demo-dist');
+  const { createApp } = require('../../demo-dist/app/app');
+  const { serveApp } = require('../lib/child');
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kfc-soak-'));
   const url = process.env.SOAK_CACHE_URL;
   const maxBytes = Number(process.env.SOAK_MAX_BYTES) || DEFAULT_MAX_BYTES;
@@ -130,8 +133,9 @@ function slope(points) {
   return den === 0 ? 0 : num / den;
 }
 
-async function main() {
-  const server = await startChild(__filename, ['serve'], { execArgv: ['--expose-gc'] });
+async function run() {
+  const { startChild } = require('../lib/child');
+  const server = await startChild(__filename, ['serve'], { execArgv: ['--expose-gc'], profile: 'soak.server' });
   try {
     const base = `http://127.0.0.1:${server.ready.port}`;
     const agent = new http.Agent({ keepAlive: true, maxSockets: WORKERS });
@@ -196,21 +200,50 @@ async function main() {
     // than 2 minutes of steady state: no verdict.
     const flat = trend * 10 < 0.05 * median(steady.map((s) => s.rssMiB));
     const targets = [
-      { target: 'zero errors', measured: counts.errors, met: counts.errors === 0 },
-      { target: 'RSS flat (steady-state growth < 5 % per 10 min)', measured: `${round(trend, 2)} MiB/min`, met: SECONDS - steadyFrom >= 120 ? flat : undefined },
+      { measure: 'soak: errors (network errors, unexpected statuses)', goal: '0', value: String(counts.errors), met: counts.errors === 0 },
+      { measure: 'soak: RSS in the steady state (store full)', goal: '< 5 % growth per 10 min', value: `${round(trend, 2)} MiB/min`, met: SECONDS - steadyFrom >= 120 ? flat : undefined },
     ];
     const store = `${process.env.SOAK_CACHE_URL ? 'Redis + L1' : 'memory'}, ${(Number(process.env.SOAK_MAX_BYTES) || DEFAULT_MAX_BYTES) / 2 ** 20} MiB`;
-    console.log(`\nSoak: ${SECONDS} s of mixed traffic on the demo app (${store}), ${WORKERS} clients\n`);
-    console.log(table([row]));
-    console.log(`\n${table(Object.entries(counts.byKind).map(([kind, n]) => ({ request: kind, count: n })))}`);
-    console.log(`\n${table(targets)}`);
-    if (counts.errorSamples.length) console.log(`\nfirst errors:\n  ${counts.errorSamples.join('\n  ')}`);
-    const file = writeResult('soak', { seconds: SECONDS, sampleSeconds: SAMPLE_SECONDS, workers: WORKERS, store, rows: [row], targets, mix: counts.byKind, errorSamples: counts.errorSamples, samples, stats });
-    console.log(`\nwrote ${file}`);
+    const mix = Object.entries(counts.byKind).map(([request, count]) => `${request} ${count}`).join(', ');
+    return {
+      settings: { seconds: SECONDS, sampleSeconds: SAMPLE_SECONDS, workers: WORKERS, store },
+      tables: [
+        { caption: `The demo app (store: ${store}) under ${WORKERS} clients for ${SECONDS} s; samples every ${SAMPLE_SECONDS} s. Requests: ${mix}.`, rows: [row] },
+        ...(counts.errorSamples.length ? [{ caption: 'First errors', rows: counts.errorSamples.map((error) => ({ error })) }] : []),
+      ],
+      rows: targets,
+      charts: [
+        {
+          name: 'soak',
+          type: 'line',
+          title: `Soak, ${SECONDS} s: the app's RSS, live heap (after a full GC) and store size`,
+          xLabel: 'seconds',
+          yLabel: 'MiB',
+          series: [
+            { name: 'RSS MiB', points: samples.map((s) => ({ x: s.seconds, y: s.rssMiB })) },
+            { name: 'live heap MiB', points: samples.map((s) => ({ x: s.seconds, y: s.heapMiB })) },
+            { name: 'store MiB', dashed: true, points: samples.map((s) => ({ x: s.seconds, y: s.cacheMiB })) },
+          ],
+        },
+      ],
+      mix: counts.byKind,
+      errorSamples: counts.errorSamples,
+      samples,
+      stats,
+    };
   } finally {
     await server.stop();
   }
 }
 
-if (process.argv[2] === 'serve') serve();
-else runMain(module, main);
+module.exports = {
+  title: 'Soak',
+  order: 90,
+  optIn: true,
+  kind: 'custom',
+  limitSeconds: SECONDS + 300,
+  about: 'The demo app under mixed traffic: zero errors, and RSS flat once the store is full.',
+  run,
+};
+
+if (require.main === module && process.argv[2] === 'serve') serve();

@@ -1,22 +1,18 @@
-// Scenario 7, faults under load: a private redis-server is paused (SIGSTOP, then SIGCONT) and later
-// killed (SIGKILL, then restarted empty) while two cached routes on it are under load side by side:
-// Redis + L1 and Redis alone, both with the default operationTimeoutMs (50 ms). The load is our own
-// loop of keep-alive GETs (it needs each answer's X-Cache, which autocannon does not give), over 50
-// keys whose handler takes 5 ms. Reports per route: answers, failures, latency before and during
-// each fault, and the recovery time after the restart: until hits are back to their level before
-// the faults (the last time bucket below 90 % of that level ends). BENCH_QUICK=1: a compressed
-// timeline.
-const http = require('node:http');
-const { quick, percentile, round, runMain, serveApp, sleep, startChild, startRedis, table, writeResult } = require('./lib');
+// Faults under load: a private redis-server is paused (SIGSTOP, then SIGCONT) and later killed
+// (SIGKILL, then restarted empty) while two cached routes on it are loaded side by side: Redis + L1
+// and Redis alone, both with the default operationTimeoutMs (50 ms). The load is our own loop of
+// keep-alive GETs over 50 keys whose handler takes 5 ms (it reads every answer's X-Cache, and wrk's
+// numbers are per run, not per moment). Reports per route: answers, failures, latency before and
+// during each fault, and the recovery time after the restart (until the hit ratio is back to 90 %
+// of its level before the faults, in 50 ms windows).
+'use strict';
 
-/** Seconds from the start of the load. */
-const TIMELINE = quick
-  ? { pause: 1, resume: 2, kill: 3, restart: 4, end: 6 }
-  : { pause: 4, resume: 6, kill: 10, restart: 13, end: 20 };
+const http = require('node:http');
+const { percentile, round, sleep } = require('../lib/common');
+
 const WORKERS_PER_ROUTE = 8;
 const KEYS = 50;
 const HANDLER_MS = 5;
-/** The charts' time resolution; recovery is found at a finer one. */
 const BUCKET_MS = 250;
 const RECOVERY_WINDOW_MS = 50;
 const ROUTES = { '/l1': 'Redis + L1', '/l2': 'Redis alone' };
@@ -24,9 +20,10 @@ const ROUTES = { '/l1': 'Redis + L1', '/l2': 'Redis alone' };
 function serve() {
   const Koa = require('koa');
   const Router = require('@koa/router');
-  const { Cache } = require('../dist');
-  const { htmlPage } = require('./lib');
-  const page = htmlPage(10 * 1024);
+  const { Cache } = require('../../dist');
+  const { htmlPage } = require('../lib/content');
+  const { serveApp } = require('../lib/child');
+  const page = htmlPage();
   const url = process.env.FAULTS_REDIS_URL;
   const caches = { l1: new Cache({ store: url, keyPrefix: 'faults-l1' }), l2: new Cache({ store: url, keyPrefix: 'faults-l2', l1: false }) };
   const router = new Router();
@@ -38,12 +35,7 @@ function serve() {
       ctx.body = page;
     });
   }
-  const app = new Koa().use(router.routes());
-  serveApp(app, {
-    async close() {
-      await Promise.all(Object.values(caches).map((cache) => cache.close()));
-    },
-  });
+  serveApp(new Koa().use(router.routes()), { close: () => Promise.all(Object.values(caches).map((cache) => cache.close())) });
 }
 
 /** GETs `base + route/<random key>` back to back until `until`, logging each answer. */
@@ -62,43 +54,40 @@ async function worker(agent, base, route, startedAt, until, log) {
   }
 }
 
-/** Runs the fault timeline against `redis`; resolves when it is over, with when each step happened (ms). */
-async function faults(redis, startedAt) {
+/** Runs the fault timeline against `redis`; resolves when each step happened (ms from the start). */
+async function faults(redis, timeline, startedAt) {
   const since = () => performance.now() - startedAt;
   const until = (seconds) => sleep(Math.max(0, seconds * 1000 - since()));
   const at = {};
-  await until(TIMELINE.pause);
+  await until(timeline.pause);
   redis.pause();
   at.pause = since();
-  await until(TIMELINE.resume);
+  await until(timeline.resume);
   redis.resume();
   at.resume = since();
-  await until(TIMELINE.kill);
+  await until(timeline.kill);
   await redis.stop();
   at.kill = since();
-  await until(TIMELINE.restart);
+  await until(timeline.restart);
   await redis.start(); // resolves once it answers PING: the restart counts from there
   at.restart = since();
   return at;
 }
 
 /** Per-bucket p99 and hit ratio, and the summary row of one route. */
-function summarize(name, log, at) {
+function summarize(name, log, at, timeline) {
   const within = (from, to) => log.filter((r) => r.at >= from && r.at < to);
   const p99 = (rows) => round(percentile(rows.map((r) => r.ms), 99), 1);
   const hitRatio = (rows) => (rows.length === 0 ? undefined : rows.filter((r) => r.cache === 'HIT').length / rows.length);
   const buckets = [];
-  for (let from = 0; from < TIMELINE.end * 1000; from += BUCKET_MS) {
+  for (let from = 0; from < timeline.end * 1000; from += BUCKET_MS) {
     const rows = within(from, from + BUCKET_MS);
     buckets.push({ at: from, requests: rows.length, p99Ms: p99(rows), hitRatio: round(hitRatio(rows), 3), failed: rows.filter((r) => r.status !== 200).length });
   }
-  // Before the faults: from the second second on (the first fills the cache).
-  const steady = within(1000 * Math.min(1, TIMELINE.pause / 2), at.pause);
+  const steady = within(1000 * Math.min(1, timeline.pause / 2), at.pause);
   const level = hitRatio(steady);
-  // Recovery: from the restart to the end of the last 50 ms window whose hit ratio is below 90 % of
-  // the level before the faults (0 when none is); "never" when that window is the last one.
   const windows = [];
-  for (let from = at.restart; from < TIMELINE.end * 1000; from += RECOVERY_WINDOW_MS) windows.push(within(from, from + RECOVERY_WINDOW_MS));
+  for (let from = at.restart; from < timeline.end * 1000; from += RECOVERY_WINDOW_MS) windows.push(within(from, from + RECOVERY_WINDOW_MS));
   const lastLow = windows.findLastIndex((rows) => rows.length > 0 && hitRatio(rows) < 0.9 * level);
   const filled = windows.findLastIndex((rows) => rows.length > 0);
   const recovery = lastLow === -1 ? 0 : lastLow === filled ? undefined : ((lastLow + 1) * RECOVERY_WINDOW_MS) / 1000;
@@ -110,7 +99,6 @@ function summarize(name, log, at) {
       route: name,
       requests: log.length,
       failed,
-      'failed %': round((100 * failed) / log.length, 2),
       'hit ratio before': round(level, 3),
       'p99 ms before': p99(steady),
       'p99 ms paused': p99(within(at.pause, at.resume)),
@@ -122,35 +110,51 @@ function summarize(name, log, at) {
   };
 }
 
-async function main() {
+async function run({ quick }) {
+  const { startChild, startRedis } = require('../lib/child');
+  const timeline = quick ? { pause: 1, resume: 2, kill: 3, restart: 4, end: 6 } : { pause: 4, resume: 6, kill: 10, restart: 13, end: 20 };
   const redis = await startRedis();
   let server;
   try {
-    server = await startChild(__filename, ['serve'], { env: { FAULTS_REDIS_URL: redis.url } });
+    server = await startChild(__filename, ['serve'], { env: { FAULTS_REDIS_URL: redis.url }, profile: 'faults.server' });
     const base = `http://127.0.0.1:${server.ready.port}`;
     const agent = new http.Agent({ keepAlive: true, maxSockets: WORKERS_PER_ROUTE * Object.keys(ROUTES).length });
     const logs = Object.fromEntries(Object.keys(ROUTES).map((route) => [route, []]));
     const startedAt = performance.now();
-    const until = startedAt + TIMELINE.end * 1000;
-    const load = Object.keys(ROUTES).flatMap((route) =>
-      Array.from({ length: WORKERS_PER_ROUTE }, () => worker(agent, base, route, startedAt, until, logs[route])),
-    );
-    const [at] = await Promise.all([faults(redis, startedAt), ...load]);
+    const until = startedAt + timeline.end * 1000;
+    const load = Object.keys(ROUTES).flatMap((route) => Array.from({ length: WORKERS_PER_ROUTE }, () => worker(agent, base, route, startedAt, until, logs[route])));
+    const [at] = await Promise.all([faults(redis, timeline, startedAt), ...load]);
     agent.destroy();
-    const summaries = Object.entries(ROUTES).map(([route, name]) => summarize(name, logs[route], at));
-    const rows = summaries.map((s) => s.row);
-    const targets = rows.map((row) => ({ target: `${row.route}: every request answered during the faults`, measured: `${row.failed} failed`, met: row.failed === 0 }));
+    const summaries = Object.entries(ROUTES).map(([route, name]) => summarize(name, logs[route], at, timeline));
+    const tableRows = summaries.map((s) => s.row);
     const events = Object.fromEntries(Object.entries(at).map(([step, ms]) => [step, round(ms / 1000, 2)]));
-    console.log(`\nFaults under load: Redis paused ${events.pause}–${events.resume} s, killed ${events.kill} s, answering again ${events.restart} s; ${WORKERS_PER_ROUTE} clients per route\n`);
-    console.log(table(rows));
-    console.log(`\n${table(targets)}`);
-    const buckets = Object.fromEntries(summaries.map((s, i) => [rows[i].route, s.buckets]));
-    console.log(`\nwrote ${writeResult('faults', { timeline: TIMELINE, events, bucketMs: BUCKET_MS, handlerMs: HANDLER_MS, keys: KEYS, rows, targets, buckets })}`);
+    const bands = [
+      { from: events.pause, to: events.resume, label: 'paused' },
+      { from: events.kill, to: events.restart, label: 'killed' },
+    ];
+    const series = (pick) => summaries.map((s) => ({ name: s.row.route, points: s.buckets.map((b) => ({ x: b.at / 1000, y: pick(b) })) }));
+    return {
+      settings: { timeline, workersPerRoute: WORKERS_PER_ROUTE, keys: KEYS, handlerMs: HANDLER_MS, bucketMs: BUCKET_MS },
+      tables: [
+        {
+          caption: `Redis paused ${events.pause}–${events.resume} s, killed at ${events.kill} s, answering again at ${events.restart} s, end ${timeline.end} s; ${WORKERS_PER_ROUTE} keep-alive clients per route`,
+          rows: tableRows,
+        },
+      ],
+      rows: tableRows.map((row) => ({ measure: `faults, ${row.route}: every request answered while Redis is paused and killed`, goal: '0 failed', value: `${row.failed} failed of ${row.requests}`, met: row.failed === 0 })),
+      charts: [
+        { name: 'faults-latency', type: 'line', title: `p99 latency per ${BUCKET_MS} ms while Redis is paused and killed`, xLabel: 'seconds', yLabel: 'p99 ms', bands, series: series((b) => b.p99Ms) },
+        { name: 'faults-hits', type: 'line', title: `Hit ratio per ${BUCKET_MS} ms`, xLabel: 'seconds', yLabel: 'hit ratio', yMax: 1.05, bands, series: series((b) => b.hitRatio) },
+      ],
+      events,
+      buckets: Object.fromEntries(summaries.map((s) => [s.row.route, s.buckets])),
+    };
   } finally {
     await server?.stop();
     await redis.stop();
   }
 }
 
-if (process.argv[2] === 'serve') serve();
-else runMain(module, main);
+module.exports = { title: 'Faults', order: 80, kind: 'custom', about: 'Every request answered while Redis is paused and killed under load.', run };
+
+if (require.main === module && process.argv[2] === 'serve') serve();

@@ -1,0 +1,85 @@
+// Fragment page: a catalog page of 50 product cards, each a `{% cache %}` fragment, rendered in
+// this process (no HTTP): all hits on the memory store against the same page with the cards inlined
+// as ready strings; beside it the page uncached, with every fragment a miss, all hits on Redis + L1,
+// and two diagnostic tags (floors) that answer each card from a Map through nunjucks' async and
+// sync extension calls: what nunjucks' machinery alone costs.
+'use strict';
+
+const { REDIS_URL } = require('../lib/common');
+const { makeProducts, renderCards, plainEnvironment, cachedEnvironment, renderWith, floorExtension } = require('../lib/content');
+
+const products = makeProducts(50);
+const context = { products, currency: 'EUR' };
+
+function fragmentProbe(cache) {
+  return () => {
+    const { hits, misses, stale } = cache.stats().byKind.fragment;
+    return { hits: hits + stale, misses };
+  };
+}
+
+/** The 50-fragment page on a Cache made with `options`, all hits after the first render. */
+function cachedPage(options) {
+  const { Cache } = require('../../dist');
+  const cache = new Cache(options);
+  cache.on('error', (err) => console.error(`cache: ${err.message}`));
+  return {
+    render: renderWith(cachedEnvironment(cache), 'cached.njk', context),
+    probe: fragmentProbe(cache),
+    async close() {
+      await cache.clear();
+      await cache.close();
+    },
+  };
+}
+
+function floor(tag, async) {
+  const env = plainEnvironment();
+  const cards = renderCards(products);
+  env.addExtension(tag, floorExtension(tag, new Map(products.map((p, i) => [p.id, cards[i]])), async));
+  return renderWith(env, `${tag}.njk`, context);
+}
+
+module.exports = {
+  title: 'Fragment page',
+  order: 30,
+  kind: 'render',
+  about: '50 product cards (about 1 KB each) per page; render() in a loop, subjects alternating per round.',
+  sameOutput: true,
+  subjects: {
+    cached: { label: '50 {% cache %} hits, memory store', expect: 'hits', setup: () => cachedPage() },
+    inlined: { label: 'the cards inlined as strings', setup: () => renderWith(plainEnvironment(), 'inlined.njk', { cards: renderCards(products) }) },
+    uncached: { label: 'the cards rendered, no cache', setup: () => renderWith(plainEnvironment(), 'uncached.njk', context) },
+    misses: {
+      label: '50 {% cache %} misses, memory store',
+      expect: 'misses',
+      setup: () => {
+        const { Cache } = require('../../dist');
+        const cache = new Cache();
+        let render = 0;
+        return { render: renderWith(cachedEnvironment(cache), 'misses.njk', () => ({ ...context, render: ++render })), probe: fragmentProbe(cache), close: () => cache.close() };
+      },
+    },
+    'redis-l1': {
+      label: '50 {% cache %} hits, Redis + L1',
+      expect: 'hits',
+      setup: () => cachedPage({ store: REDIS_URL, keyPrefix: `kfc-bench-fragments-${process.pid}`, operationTimeoutMs: 1000 }),
+    },
+    'async floor': { label: 'diagnostic: a Map through the async extension call', setup: () => floor('floorasync', true) },
+    'sync floor': { label: 'diagnostic: a Map through the sync extension call', setup: () => floor('floorsync', false) },
+  },
+  rows: [
+    {
+      measure: '50-fragment page of hits (a nunjucks page with 50 `{% cache %}` tags, all hits) vs the same page with the fragments inlined as strings',
+      subject: 'cached',
+      baseline: 'inlined',
+      goal: 0.9,
+      short: '50-fragment page of hits ÷ inlined',
+    },
+    { measure: 'page of hits vs the page uncached', subject: 'cached', baseline: 'uncached', digits: 2 },
+    { measure: 'page of 50 misses vs the page uncached', subject: 'misses', baseline: 'uncached' },
+    { measure: 'page of hits on Redis + L1 vs inlined', subject: 'redis-l1', baseline: 'inlined' },
+    { measure: 'async floor vs inlined (nunjucks async extension call alone)', subject: 'async floor', baseline: 'inlined' },
+    { measure: 'sync floor vs inlined (nunjucks sync extension call alone)', subject: 'sync floor', baseline: 'inlined' },
+  ],
+};

@@ -1,0 +1,27 @@
+// Miss overhead: every request a URL not requested before (wrk's Lua request hook), so every
+// request to the cached subject runs the route and stores its response; beside the same route
+// without the cache, loaded the same way.
+'use strict';
+
+const { pageApp, cachedApp } = require('../lib/apps');
+
+module.exports = {
+  title: 'Miss overhead',
+  order: 20,
+  kind: 'http',
+  about: '`GET /page?kfcn=<new for each request>`, 10 KB of HTML; cached entries live 60 s on the memory store (default 64 MiB bound).',
+  sameBody: true,
+  subjects: {
+    uncached: { label: 'route without the cache, new URL each request', newUrl: true, app: () => pageApp() },
+    cached: {
+      label: 'cached(), memory store, new URL each request',
+      newUrl: true,
+      expect: 'misses',
+      app: () => {
+        const { Cache } = require('../../dist');
+        return cachedApp(new Cache(), { timeout: 60 });
+      },
+    },
+  },
+  rows: [{ measure: 'miss overhead: every request a new URL, `cached()` vs the same route uncached', subject: 'cached', baseline: 'uncached', goal: 0.8, short: 'miss (new URL) ÷ uncached route' }],
+};
