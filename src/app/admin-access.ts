@@ -57,16 +57,16 @@ function sessionValue(adminToken: string): string {
  * tell. A client can add such headers only to look less trusted, never more.
  */
 export function fromThisMachine(ctx: Context): boolean {
-  return isLoopbackHost(ctx.req.headers.host) && [ctx.req.socket.remoteAddress, ...forwardedAddresses(ctx)].every(isLoopback);
+  return isLoopbackHost(ctx.get('Host')) && [ctx.req.socket.remoteAddress, ...forwardedAddresses(ctx)].every(isLoopback);
 }
 
 /**
  * Whether the Host header names this machine (`localhost`, a loopback address, with any port). A
  * page on another site whose name the attacker made resolve to 127.0.0.1 (DNS rebinding) sends its
- * own name as Host, and is refused.
+ * own name as Host, and is refused. (A browser always sends one; a request without any is not that.)
  */
-function isLoopbackHost(host: string | undefined): boolean {
-  if (!host) return false;
+function isLoopbackHost(host: string): boolean {
+  if (host === '') return true;
   const name = host.toLowerCase().replace(/:\d+$/, '');
   return name === 'localhost' || name.endsWith('.localhost') || name === '[::1]' || (isIP(name) === 4 && name.startsWith('127.'));
 }

@@ -5,9 +5,10 @@
  *   j<json>    anything else JSON can carry exactly; Buffers nested in it become {"$b": base64}, -0
  *              becomes {"$n": "-0"}, and object keys that start with "$" gain one more "$", so these
  *              can never be confused.
- *   t<n>:<json><entry>  an entry with a header: n characters of JSON {"t": {tag: version}, "at": ms}
- *              recording the version of each tag when the entry was written and when it was
- *              written, followed by one of the forms above.
+ *   t<n>:<json><entry>  an entry with a header: n characters of JSON {"t": {tag: version}, "at": ms,
+ *              "h": [nonce], "d": digest} recording the version of each tag when the entry was
+ *              written, when it was written, the placeholders of `{% nocache %}` holes it holds, and
+ *              the digest of the templates that rendered it; followed by one of the forms above.
  * Values JSON would change silently (functions, cycles, Dates, Maps, class instances, NaN, undefined
  * inside arrays, holes in arrays, array properties besides the items, symbol keys, values nested
  * more than 1000 deep) are refused with an error naming the key and where in the value the problem is.
@@ -33,18 +34,22 @@ export interface Entry {
   tags?: TagVersions;
   /** When the entry was written (ms since the epoch), where the writer recorded it. */
   storedAt?: number;
+  /** The nonces of the `{% nocache %}` placeholders the HTML holds (filled on every delivery). */
+  holes?: string[];
+  /** A digest of the templates that rendered it: a hit under other templates (a deploy) is a miss. */
+  digest?: string;
 }
 
 export type TagVersions = Record<string, string>;
 
 export function encodeEntry(key: string, entry: Entry): string {
   const data = encode(key, entry.value);
-  return entry.tags || entry.storedAt ? withHeader(data, entry) : data;
+  return entry.tags || entry.storedAt || entry.holes || entry.digest ? withHeader(data, entry) : data;
 }
 
 /** Prefixes an encoded value with the header of its entry. */
-export function withHeader(data: string, { tags, storedAt }: Omit<Entry, 'value'>): string {
-  const header = JSON.stringify({ t: tags, at: storedAt });
+export function withHeader(data: string, { tags, storedAt, holes, digest }: Omit<Entry, 'value'>): string {
+  const header = JSON.stringify({ t: tags, at: storedAt, h: holes, d: digest });
   return `t${header.length}:${header}${data}`;
 }
 
@@ -54,8 +59,8 @@ export function decodeEntry(data: string): Entry {
   if (form !== 116 /* t */) return { value: decode(data) };
   const colon = data.indexOf(':');
   const end = colon + 1 + Number(data.slice(1, colon));
-  const header = JSON.parse(data.slice(colon + 1, end)) as { t?: TagVersions; at?: number };
-  return { value: decode(data.slice(end)), tags: header.t, storedAt: header.at };
+  const header = JSON.parse(data.slice(colon + 1, end)) as { t?: TagVersions; at?: number; h?: string[]; d?: string };
+  return { value: decode(data.slice(end)), tags: header.t, storedAt: header.at, holes: header.h, digest: header.d };
 }
 
 export function decode(data: string): unknown {

@@ -17,6 +17,7 @@ export interface CacheEvents {
   stale: [OutcomeEvent];
   set: [OutcomeEvent];
   refresh: [OutcomeEvent];
+  hole: [OutcomeEvent];
   delete: [{ key: string }];
   invalidate: [{ tags: readonly string[] }];
   /** This process waits for another computing `key` (the cross-process lock). */

@@ -2,8 +2,11 @@
 export const KINDS = ['fragment', 'response', 'memoized', 'value'] as const;
 export type CacheKind = (typeof KINDS)[number];
 
-/** The outcomes that are counted, each also an event. */
-export const OUTCOMES = ['hit', 'miss', 'stale', 'set', 'refresh'] as const;
+/**
+ * The outcomes that are counted, each also an event: `hole` is a `{% nocache %}` hole rendered
+ * into HTML served from the cache (or rendered in place).
+ */
+export const OUTCOMES = ['hit', 'miss', 'stale', 'set', 'refresh', 'hole'] as const;
 export type Outcome = (typeof OUTCOMES)[number];
 
 /** An outcome: which entry, of what kind, under which name (fragment name, route, function). */

@@ -8,6 +8,8 @@ export interface Counts {
   sets: number;
   /** Background recomputations (stale-while-revalidate, refreshing values). */
   refreshes: number;
+  /** `{% nocache %}` holes rendered. */
+  holes: number;
   /** (hits + stale) / (hits + stale + misses); 0 before any read. */
   hitRatio: number;
 }
@@ -24,9 +26,9 @@ export interface CacheStats {
 /** Names beyond this many are counted under `(other)`, so a route per URL cannot grow it forever. */
 const MAX_NAMES = 1000;
 
-type Tally = [hits: number, misses: number, stale: number, sets: number, refreshes: number];
-const SLOT: Record<Outcome, 0 | 1 | 2 | 3 | 4> = { hit: 0, miss: 1, stale: 2, set: 3, refresh: 4 };
-const zero = (): Tally => [0, 0, 0, 0, 0];
+type Tally = [hits: number, misses: number, stale: number, sets: number, refreshes: number, holes: number];
+const SLOT: Record<Outcome, 0 | 1 | 2 | 3 | 4 | 5> = { hit: 0, miss: 1, stale: 2, set: 3, refresh: 4, hole: 5 };
+const zero = (): Tally => [0, 0, 0, 0, 0, 0];
 
 /** Counters behind `cache.stats()`: a few array increments per event. */
 export class Stats {
@@ -67,7 +69,7 @@ export class Stats {
   }
 }
 
-function counts([hits, misses, stale, sets, refreshes]: Tally): Counts {
+function counts([hits, misses, stale, sets, refreshes, holes]: Tally): Counts {
   const reads = hits + misses + stale;
-  return { hits, misses, stale, sets, refreshes, hitRatio: reads === 0 ? 0 : (hits + stale) / reads };
+  return { hits, misses, stale, sets, refreshes, holes, hitRatio: reads === 0 ? 0 : (hits + stale) / reads };
 }

@@ -13,7 +13,7 @@ import type { AstNode, NodeTypes } from './nunjucks-copy';
  *   stack frame per item. (nunjucks' `asyncEach`/`ifAsync` differ from `for`/`if` in many ways.)
  *   They extend `For` / `If`, so nunjucks' transformer lifts async filters out of their headers and
  *   turns them into `asyncEach`/`ifAsync` exactly when it would turn a plain `for`/`if` into those.
- * - `KfcCache`: the `{% cache %}` tag. A call of the extension's async `run`, but not a
+ * - `KfcCache` (and `KfcHole`, `{% nocache %}`): the `{% cache %}` tag. A call of the extension's async `run`, but not a
  *   `CallExtensionAsync`, so nunjucks' transformer does not rewrite the loops around it into
  *   `asyncEach`, nor mistake it for an async filter inside `{% call %}`/`{% filter %}`.
  * - `KfcRuntime`: compiles to the `runtime` of the rendering template, so that the tag builds its
@@ -57,12 +57,13 @@ export function defineNodes(nodes: NodeTypes, compilerPrototype: Record<string, 
   nodes.KfcFor = nodes.For.extend('KfcFor', { fields: ['arr', 'name', 'body', 'else_', 'extName'] });
   nodes.KfcIf = nodes.If.extend('KfcIf', { fields: ['cond', 'body', 'else_', 'extName'] });
   nodes.KfcCache = nodes.CallExtension.extend('KfcCache');
+  nodes.KfcHole = nodes.CallExtension.extend('KfcHole');
   // Literals to nunjucks' expression checks:
   nodes.KfcRuntime = nodes.Literal.extend('KfcRuntime');
   nodes.KfcPlace = nodes.Literal.extend('KfcPlace');
   nodes.KfcFrame = nodes.Literal.extend('KfcFrame');
   nodes.KfcSyncOnly = nodes.Node.extend('KfcSyncOnly', { fields: ['body', 'what', 'extName'] });
-  Object.assign(compilerPrototype, { compileKfcFor, compileKfcIf, compileKfcCache, compileKfcRuntime, compileKfcPlace, compileKfcFrame, compileKfcSyncOnly });
+  Object.assign(compilerPrototype, { compileKfcFor, compileKfcIf, compileKfcCache, compileKfcHole: compileKfcCache, compileKfcRuntime, compileKfcPlace, compileKfcFrame, compileKfcSyncOnly });
 }
 
 function extension(node: AstNode): string {

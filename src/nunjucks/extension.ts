@@ -1,51 +1,25 @@
 import { createHash } from 'node:crypto';
 import type { Cache } from '../cache';
-import type { Entry, TagVersions } from '../core/codec';
+import type { Entry } from '../core/codec';
 import type { Engine } from '../core/engine';
 import { digestIfLong, FragmentKeys } from '../core/keys';
+import type { CacheKind } from '../core/outcomes';
 import { engineOf } from '../core/registry';
 import { validateTags } from '../core/tags';
 import { timeoutToMs } from '../core/timeout';
 import { iterate, Latch } from './compile-nodes';
-import { addToScope, enterScope, newScope, scopeOf, type Scope, type ScopedFrame } from './fragment-scope';
-import { currentTemplateName, installHooks, type HookedExtension } from './hooks';
-import { callerCopy, ownCopy, type AstNode, type NodeTypes } from './nunjucks-copy';
-
-type Callback = (err: Error | null, html?: unknown) => void;
-type Body = (cb: (err: Error | null, html: string) => void) => string;
-
-/** The `runtime` of the nunjucks copy rendering the template (see `KfcRuntime`). */
-interface Runtime {
-  SafeString: new (html: string) => unknown;
-  /** Turns a message into that copy's TemplateError placed at a line and column. */
-  handleError(message: string, lineno: number, colno: number): Error;
-}
-
-/** Places an error at the template's current line and column, as nunjucks' own handler does (see `KfcPlace`). */
-type Place = (err: unknown) => Error;
-
-/** One run of the tag that missed: what its paths need. */
-interface Fragment {
-  key: string;
-  name: string;
-  site: Site;
-  body: Body;
-  /** The frame at the tag: its body renders with a scope of its own on it. */
-  frame: ScopedFrame;
-  /** The scope of the fragment or page around this one, if any. */
-  scope: Scope | undefined;
-  timeout: unknown;
-  tags: readonly string[] | undefined;
-  /** Rendered fresh, neither read nor stored: a `'del'` timeout, or `unless=` true. */
-  fresh: boolean;
-  runtime: Runtime;
-  place: Place;
-  cb: Callback;
-}
+import { astDigest, staticDependencies, TemplateDigests, type DigestEnvironment } from './digests';
+import { addToScope, newScope, scopeOf, type Scope, type ScopedFrame } from './fragment-scope';
+import { Holes, holeKey, placeholder, type RenderableTemplate } from './holes';
+import { currentTemplate, installHooks, templateName, type HookedExtension } from './hooks';
+import { callerCopy, ownCopy, type AstNode, type NodeTypes, type NunjucksCopy } from './nunjucks-copy';
+import { deliverLater, deliverNow, renderBody, startRender, tooDeep, type Body, type Callback, type Place, type Rendered, type Runtime } from './render-body';
 
 /** Where a cache tag is: fixed when its template compiles. */
 interface Site {
   template: string;
+  /** The template's path (to resolve its dependencies from). */
+  path: string | undefined;
   line: number;
   column: number;
   anonymousKey: string;
@@ -53,22 +27,49 @@ interface Site {
   tag: string;
   /** The same for another block name (`macro`…). */
   block: (name: string) => string;
+  /** A digest of the body as parsed, and the templates it depends on (see digests.ts). */
+  bodyDigest: string;
+  dependencies: string[];
 }
 
-/** A fragment as rendered or found, with whether its dependencies are all known. */
-interface Rendered {
-  entry: Entry;
-  rendered: boolean;
-  untracked: boolean;
+/** The nunjucks Context a tag runs in. */
+interface Context {
+  env: DigestEnvironment & { extensionsList: unknown[] };
+  getVariables(): object;
 }
 
-/**
- * Hits answered synchronously continue the render on the same stack; past this many nested ones
- * (nunjucks' own `asyncEach` recurses once per item), the next continues in a microtask so that a
- * page of thousands of fragments cannot overflow the stack.
- */
-const MAX_SYNC_DEPTH = 32;
-let syncDepth = 0;
+/** One run of the tag that missed: what its paths need. */
+interface Fragment {
+  key: string;
+  name: string;
+  site: Site;
+  body: Body;
+  context: Context;
+  /** The frame at the tag: its body renders with a scope of its own on it, holes with it as parent. */
+  frame: ScopedFrame;
+  /** The scope of the fragment or page around this one, if any. */
+  scope: Scope | undefined;
+  timeout: unknown;
+  tags: readonly string[] | undefined;
+  /** Rendered fresh, neither read nor stored: a `'del'` timeout, or `unless=` true. */
+  fresh: boolean;
+  /** The digest of the templates this fragment renders from now. */
+  digest: string;
+  runtime: Runtime;
+  place: Place;
+  cb: Callback;
+}
+
+/** A page `views()` rendered: its HTML for this response, and what `cached()` stores of it. */
+export interface RenderedPage {
+  html: string;
+  /** The page with its holes as placeholders, when holes were collected (the page will be stored). */
+  stored?: { html: string; holes: string[] };
+  /** The tags of every fragment rendered into it. */
+  tags: string[];
+  /** The digest of the page's template and those it depends on. */
+  digest: string;
+}
 
 export interface CacheExtensionOptions {
   /**
@@ -80,24 +81,30 @@ export interface CacheExtensionOptions {
 }
 
 /**
- * `{% cache timeout [, name [, vary…]] %}…{% endcache %}`: renders its body once and serves the
- * stored HTML until `timeout` (seconds, a duration string, `none` = the cache's default, `0` =
- * forever) runs out. Named fragments store under `makeTemplateFragmentKey(name, [vary…])`; without a
- * name the key is derived from the template's name, the tag's position and a digest of the
- * template's source. A `'del'` timeout deletes the entry and renders the body fresh, uncached.
- * `tags=[…]` (the one keyword argument) makes the fragment a miss once any tag is invalidated.
+ * `{% cache timeout [, name [, vary…]] [, tags=[…]] [, unless=…] [, depends=[…]] %}…{% endcache %}`:
+ * renders its body once and serves the stored HTML until `timeout` (seconds, a duration string,
+ * `none` = the cache's default, `0` = forever) runs out. Named fragments store under
+ * `makeTemplateFragmentKey(name, [vary…])`; without a name the key is derived from the template's
+ * name, the tag's position and a digest of the template's source. A `'del'` timeout deletes the
+ * entry and renders the body fresh, uncached. `tags=[…]` makes the fragment a miss once any tag is
+ * invalidated; `unless=` true renders it fresh without reading or storing; `depends=[…]` names
+ * templates it depends on that a dynamic include hides (see digests.ts). `{% nocache %}` blocks
+ * inside stay holes, rendered on every delivery (see holes.ts).
  *
  * Add it to any nunjucks Environment: `env.addExtension('CacheExtension', new CacheExtension(cache))`.
  */
 export class CacheExtension implements HookedExtension {
-  readonly tags = ['cache'];
+  readonly tags = ['cache', 'nocache'];
   readonly #engine: Engine;
   readonly #debugMarkers: boolean;
   readonly #sites = new Map<string, Site>();
   readonly #sourceDigests = new WeakMap<object, string>();
   readonly #keys = new FragmentKeys();
+  readonly #holes = new Holes();
+  readonly #digests = new TemplateDigests();
   /** The bodies nunjucks is running synchronously around the current render (innermost last). */
   readonly #syncOnly: string[] = [];
+  #copy: NunjucksCopy = ownCopy();
   #name = 'CacheExtension';
 
   constructor(cache: Cache, options: CacheExtensionOptions = {}) {
@@ -111,7 +118,8 @@ export class CacheExtension implements HookedExtension {
    * extension by it. Setting it is also the moment to prepare the nunjucks copy of that Environment.
    */
   set __name(name: string) {
-    installHooks(callerCopy() ?? ownCopy(), isCacheExtension);
+    this.#copy = callerCopy() ?? ownCopy();
+    installHooks(this.#copy, isCacheExtension);
     this.#name = name;
   }
 
@@ -120,7 +128,7 @@ export class CacheExtension implements HookedExtension {
     return this.#name;
   }
 
-  /** @internal called by nunjucks' parser for `{% cache … %}`. */
+  /** @internal called by nunjucks' parser for `{% cache … %}` and `{% nocache %}`. */
   parse(parser: any, nodes: NodeTypes): AstNode {
     if (!nodes.KfcCache) {
       throw new Error(
@@ -131,8 +139,10 @@ export class CacheExtension implements HookedExtension {
     const tag = parser.nextToken();
     const { BLOCK_START: start, BLOCK_END: end } = parser.tokens.tags as { BLOCK_START: string; BLOCK_END: string };
     const block = (name: string) => `${start} ${name} ${end}`;
+    const template = currentTemplate();
     const args = parser.parseSignature(null, true);
     parser.advanceAfterBlockEnd(tag.value);
+    if (tag.value === 'nocache') return this.#parseHole(parser, nodes, tag, args, block, template);
     if (args.children.length === 0) {
       parser.fail(`${block('cache')} needs a timeout: ${start} cache timeout [, name [, vary…]] ${end}`, tag.lineno, tag.colno);
     }
@@ -141,22 +151,50 @@ export class CacheExtension implements HookedExtension {
     parser.advanceAfterBlockEnd();
 
     const site: Site = {
-      template: currentTemplateName() ?? '(string)',
+      template: templateName(template) ?? '(string)',
+      path: template?.path,
       line: tag.lineno + 1,
       column: tag.colno + 1,
       anonymousKey: '',
       tag: block('cache'),
       block,
+      bodyDigest: astDigest(body),
+      dependencies: [...new Set([...staticDependencies(body), ...declaredDependencies(parser, args, block, tag)])].sort(),
     };
     site.anonymousKey = digestIfLong(`fragment@${site.template}:${site.line}:${site.column}:${this.#sourceDigest(parser)}`);
     this.#sites.set(site.anonymousKey, site);
-    args.children.unshift(
-      new nodes.KfcRuntime(tag.lineno, tag.colno),
-      new nodes.KfcPlace(tag.lineno, tag.colno),
-      new nodes.KfcFrame(tag.lineno, tag.colno),
-      new nodes.Literal(tag.lineno, tag.colno, site.anonymousKey),
-    );
+    args.children.unshift(...siteArguments(nodes, tag, site.anonymousKey));
     return new nodes.KfcCache(this, 'run', args, [body]);
+  }
+
+  /** `{% nocache %}…{% endnocache %}`: its body, parsed for errors, kept as source to render on its own. */
+  #parseHole(parser: any, nodes: NodeTypes, tag: any, args: AstNode, block: (name: string) => string, template: ReturnType<typeof currentTemplate>): AstNode {
+    if (args.children!.length > 0) parser.fail(`${block('nocache')} takes no arguments`, tag.lineno, tag.colno);
+    const str: string = parser.tokens.str;
+    const { BLOCK_START: start, BLOCK_END: end, COMMENT_START: commentStart, COMMENT_END: commentEnd } = parser.tokens.tags;
+    const from: number = parser.tokens.index;
+    parser.parseUntilBlocks('endnocache');
+    if (!parser.peekToken()) parser.fail(`${block('nocache')} opened on line ${tag.lineno + 1} has no ${block('endnocache')}`, tag.lineno, tag.colno);
+    const to = str.lastIndexOf(start, parser.tokens.index);
+    parser.advanceAfterBlockEnd();
+    let source = str.slice(from, to);
+    // As nunjucks' whitespace control and options would have trimmed it in place.
+    if (str.slice(from - end.length - 1, from) === `-${end}` || (parser.tokens.trimBlocks && source.startsWith('\n'))) source = source.replace(/^\s*/, '');
+    if (str.slice(to, to + start.length + 1) === `${start}-`) source = source.trimEnd();
+    else if (parser.tokens.lstripBlocks) source = source.replace(/[ \t]*$/, '');
+    const name = templateName(template) ?? '(string)';
+    const key = holeKey(name, tag.lineno + 1, tag.colno + 1, source);
+    // Padded with a comment as many lines long as what precedes it: its errors name the template's lines.
+    const lines = str.slice(0, from).split('\n').length - 1;
+    this.#holes.add({
+      key,
+      template: name,
+      line: tag.lineno + 1,
+      source: `${commentStart}${'\n'.repeat(lines)}${commentEnd}${source}`,
+      path: template?.path,
+      Template: this.#copy.Template as unknown as new (source: string, env: unknown, path?: string) => RenderableTemplate,
+    });
+    return new nodes.KfcHole(this, 'hole', new nodes.NodeList(tag.lineno, tag.colno, siteArguments(nodes, tag, key)), []);
   }
 
   /** @internal the rewrite found this tag inside a body nunjucks runs synchronously. */
@@ -166,6 +204,11 @@ export class CacheExtension implements HookedExtension {
       `${site.tag} in ${template} line ${site.line} cannot be used inside ${site.block(what)}: nunjucks cannot ` +
       `run an async tag there and would drop output. Move the cache block outside the ${what}.`;
     throw new (ownCopy().lib.TemplateError)(message, site.line, site.column);
+  }
+
+  /** @internal told by the parse hook of every template an Environment holding the extension compiles. */
+  compiled(template: object, root: AstNode): void {
+    this.#digests.recordDependencies(template, staticDependencies(root));
   }
 
   /** @internal compiled `KfcFor` loops run through this. */
@@ -189,9 +232,21 @@ export class CacheExtension implements HookedExtension {
   }
 
   /** @internal called by compiled templates for each `{% cache %}`. */
-  run(_context: unknown, runtime: Runtime, place: Place, frame: ScopedFrame, siteKey: string, ...rest: unknown[]): void {
-    // The hit path below allocates nothing it can avoid: a 50-fragment page runs it 50 times.
+  run(context: Context, runtime: Runtime, place: Place, frame: ScopedFrame, siteKey: string, ...rest: unknown[]): void {
     const site = this.#sites.get(siteKey)!;
+    const digest = this.#digests.knownSite(context.env, siteKey);
+    if (digest !== undefined) return this.#run(context, runtime, place, frame, site, rest, digest, true);
+    let now = true;
+    this.#digests.ofSite(context.env, siteKey, site.bodyDigest, site.dependencies, site.path, (err, computed) => {
+      if (err) return deliverLater(runtime, place, rest[rest.length - 1] as Callback, atSite(runtime, err, site));
+      this.#run(context, runtime, place, frame, site, rest, computed!, now);
+    });
+    now = false;
+  }
+
+  /** `run`, with the digest of the templates the fragment renders from; `now`: on the render's stack. */
+  #run(context: Context, runtime: Runtime, place: Place, frame: ScopedFrame, site: Site, rest: unknown[], digest: string, now: boolean): void {
+    // The hit path below allocates nothing it can avoid: a 50-fragment page runs it 50 times.
     const cb = rest.pop() as Callback;
     const body = rest.pop() as Body;
     let key: string;
@@ -210,7 +265,7 @@ export class CacheExtension implements HookedExtension {
       }
       for (let i = 2; i < rest.length; i++) if (rest[i] === undefined) throw undefinedVary(i, site);
     } catch (err) {
-      return cb(atSite(runtime, err, site));
+      return now ? cb(atSite(runtime, err, site)) : deliverLater(runtime, place, cb, atSite(runtime, err, site));
     }
 
     // Stats group fragments by name; anonymous ones by where they are.
@@ -220,31 +275,31 @@ export class CacheExtension implements HookedExtension {
     const fresh = timeout === 'del' || keywords?.unless === true;
     if (!fresh) {
       const hit = engine.peek(key);
-      if (hit !== undefined && typeof hit.value === 'string') {
+      if (hit !== undefined && typeof hit.value === 'string' && hit.digest === digest) {
         engine.events.record('hit', 'fragment', key, name);
-        const scope = hit.tags || this.#debugMarkers ? scopeOf(frame) : undefined;
-        if (hit.tags) addToScope(scope, hit.tags, false);
-        const html = this.#debugMarkers ? marked(hit, 'HIT', name, key, engine.clock.now(), scope) : hit.value;
-        if (syncDepth < MAX_SYNC_DEPTH || this.#syncOnly.length > 0) return deliverNow(runtime, cb, html);
-        return queueMicrotask(() => deliverLater(runtime, place, cb, null, html));
+        if (!hit.tags && !hit.holes && !this.#debugMarkers && now && !tooDeep()) return deliverNow(runtime, cb, hit.value);
+        const found = { entry: hit, rendered: false, untracked: false };
+        const fragment = { key, name, site, body, context, frame, scope: scopeOf(frame), timeout, tags: undefined, fresh, digest, runtime, place, cb };
+        if (now && tooDeep() && this.#syncOnly.length === 0) return queueMicrotask(() => this.#deliver(fragment, found, 'HIT', false));
+        return this.#deliver(fragment, found, 'HIT', now);
       }
     }
-    const fragment: Fragment = { key, name, site, body, frame, scope: scopeOf(frame), timeout, tags: keywords?.tags, fresh, runtime, place, cb };
-    if (fresh || this.#syncOnly.length > 0 || (engine.local && !engine.computing(key))) this.#renderNow(fragment);
+    const fragment: Fragment = { key, name, site, body, context, frame, scope: scopeOf(frame), timeout, tags: keywords?.tags, fresh, digest, runtime, place, cb };
+    if (fresh || this.#syncOnly.length > 0 || (engine.local && !engine.computing(key))) this.#renderNow(fragment, now);
     else this.#renderLater(fragment);
   }
 
   /**
    * Renders the fragment on this stack: on the memory store (nothing to wait for unless the body
-   * waits), for `'del'`, and where nunjucks cannot wait (a render without a callback, a macro or
-   * capture reaching this template). A body that finishes at once is delivered at once, and its
-   * errors reach nunjucks as they would without the tag; one that waits is delivered when done
-   * (on the memory store, concurrent renders of the key join it). Where nunjucks cannot wait,
+   * waits), for `'del'` and `unless=`, and where nunjucks cannot wait (a render without a callback,
+   * a macro or capture reaching this template). A body that finishes at once is delivered at once,
+   * and its errors reach nunjucks as they would without the tag; one that waits is delivered when
+   * done (on the memory store, concurrent renders of the key join it). Where nunjucks cannot wait,
    * nothing is read from a shared store, and the fragment is stored only when its tag versions are
    * in process memory.
    */
-  #renderNow(fragment: Fragment): void {
-    const { key, name, site, body, frame, timeout, tags, fresh, runtime, cb } = fragment;
+  #renderNow(fragment: Fragment, now: boolean): void {
+    const { key, name, site, body, frame, timeout, tags, fresh, runtime, place, cb } = fragment;
     const engine = this.#engine;
     if (timeout === 'del') void engine.delete(key);
     else if (!fresh) engine.events.record('miss', 'fragment', key, name);
@@ -256,9 +311,9 @@ export class CacheExtension implements HookedExtension {
     const started = startRender(body, frame, own, versioned !== undefined && own === undefined);
     const state = timeout === 'del' ? 'DELETED' : fresh ? 'UNLESS' : 'MISS';
     if (!(started instanceof Promise)) {
-      if (started.error) return cb(started.error as Error);
+      if (started.error) return now ? cb(started.error as Error) : deliverLater(runtime, place, cb, started.error);
       if (!fresh) this.#store(fragment, started.rendered!, ttlMs);
-      return this.#deliver(fragment, started.rendered!, state, true);
+      return this.#deliver(fragment, started.rendered!, state, now);
     }
     if (this.#syncOnly.length > 0) {
       const where = this.#syncOnly.at(-1)!;
@@ -274,24 +329,24 @@ export class CacheExtension implements HookedExtension {
       ? started
       : engine.coalesce(key, () =>
           started.then(async (rendered) => {
-            if (this.#debugMarkers) rendered.entry.storedAt = engine.clock.now();
+            this.#stamp(fragment, rendered);
             if (!rendered.untracked && (await engine.write(key, rendered.entry, ttlMs))) engine.events.record('set', 'fragment', key, name);
             return rendered;
           }),
         );
-    done.then((rendered) => this.#deliver(fragment, rendered, state, false), (err) => deliverLater(runtime, fragment.place, cb, err));
+    done.then((rendered) => this.#deliver(fragment, rendered, state, false), (err) => deliverLater(runtime, place, cb, err));
   }
 
   /** A miss on a shared store (or joining one running here): the lookup, the lock, the render, all waited for. */
   #renderLater(fragment: Fragment): void {
-    const { key, name } = fragment;
+    const { key, name, digest } = fragment;
     const engine = this.#engine;
     // In process memory `peek` has just answered; a shared store may have it (or get it from the lock's owner).
     const lookup = engine.local
       ? undefined
       : async (): Promise<Rendered | undefined> => {
           const cached = await engine.get(key);
-          if (!cached || typeof cached.value !== 'string') return undefined;
+          if (!cached || typeof cached.value !== 'string' || cached.digest !== digest) return undefined;
           engine.events.record('hit', 'fragment', key, name);
           return { entry: cached, rendered: false, untracked: false };
         };
@@ -311,26 +366,101 @@ export class CacheExtension implements HookedExtension {
     const rendered = await new Promise<Rendered>((resolve, reject) =>
       renderBody(body, frame, own, tags !== undefined && own === undefined, (err, result) => (err ? reject(err) : resolve(result!)), place),
     );
-    if (this.#debugMarkers) rendered.entry.storedAt = engine.clock.now();
+    this.#stamp(fragment, rendered);
     if (!rendered.untracked && (await engine.write(key, rendered.entry, ttlMs))) engine.events.record('set', 'fragment', key, name);
     return rendered;
   }
 
+  /** Records in the entry what produced it (and, for debug markers, when). */
+  #stamp(fragment: Fragment, rendered: Rendered): void {
+    rendered.entry.digest = fragment.digest;
+    if (this.#debugMarkers) rendered.entry.storedAt = this.#engine.clock.now();
+  }
+
   /** Stores a fragment rendered on this stack: at once on the memory store, in the background on a shared one. */
-  #store({ key, name }: Fragment, rendered: Rendered, ttlMs: number): void {
+  #store(fragment: Fragment, rendered: Rendered, ttlMs: number): void {
+    const { key, name } = fragment;
     const engine = this.#engine;
     if (rendered.untracked) return;
-    if (this.#debugMarkers) rendered.entry.storedAt = engine.clock.now();
+    this.#stamp(fragment, rendered);
     if (engine.writeNow(key, rendered.entry, ttlMs)) engine.events.record('set', 'fragment', key, name);
     else if (!engine.local) void engine.write(key, rendered.entry, ttlMs).then((stored) => stored && engine.events.record('set', 'fragment', key, name));
   }
 
+  /**
+   * Hands the fragment's HTML to nunjucks, `now` on the render's stack. Into HTML about to be
+   * stored (an outer fragment's, a page `cached()` stores) it goes as it is — holes as placeholders,
+   * its tags and holes told to the outer scope; anywhere else its holes are filled first.
+   */
   #deliver(fragment: Fragment, { entry, untracked }: Rendered, state: string, now: boolean): void {
-    const { name, key, scope, runtime, place, cb } = fragment;
-    if (entry.tags || untracked) addToScope(scope, entry.tags, untracked);
+    const { name, key, scope, context, frame, runtime, place, cb } = fragment;
     const html = this.#debugMarkers ? marked(entry, state, name, key, this.#engine.clock.now(), scope) : String(entry.value);
-    if (now) deliverNow(runtime, cb, html);
-    else deliverLater(runtime, place, cb, null, html);
+    if (entry.tags || untracked) addToScope(scope, entry.tags, untracked);
+    if (!entry.holes || scope?.collectsHoles) {
+      if (entry.holes) addToScope(scope, undefined, false, entry.holes);
+      return now ? deliverNow(runtime, cb, html) : deliverLater(runtime, place, cb, null, html);
+    }
+    let onStack = true;
+    this.#fill(context.env, html, entry.holes, context.getVariables(), frame, 'fragment', (err, filled) =>
+      onStack && now && !err ? deliverNow(runtime, cb, filled!) : deliverLater(runtime, place, cb, err, filled),
+    );
+    onStack = false;
+  }
+
+  /** @internal called by compiled templates for each `{% nocache %}`. */
+  hole(context: Context, runtime: Runtime, place: Place, frame: ScopedFrame, key: string, cb: Callback): void {
+    const scope = scopeOf(frame);
+    if (scope?.collectsHoles) return deliverNow(runtime, cb, placeholder(scope, key));
+    let onStack = true;
+    this.#renderHole(key, context.env, context.getVariables(), frame, 'fragment', (err, html) =>
+      onStack && !err ? deliverNow(runtime, cb, html!) : deliverLater(runtime, place, cb, err, html),
+    );
+    onStack = false;
+  }
+
+  #renderHole(key: string, env: object, variables: object, frame: unknown, kind: CacheKind, done: (err: unknown, html?: string) => void): void {
+    this.#engine.events.record('hole', kind, key, key);
+    this.#holes.render(key, env, variables, frame, done);
+  }
+
+  #fill(env: object, html: string, holes: readonly string[], variables: object, frame: unknown, kind: CacheKind, done: (err: unknown, html?: string) => void): void {
+    this.#holes.fill(html, holes, (key, rendered) => this.#renderHole(key, env, variables, frame, kind, rendered), done);
+  }
+
+  /**
+   * @internal for `views()`: renders template `name` of `env` as a page, collecting the tags of the
+   * fragments rendered into it and, when `storing` (`cached()` will store the response), leaving its
+   * holes as placeholders in the stored version while this response gets them filled.
+   */
+  renderPage(env: Context['env'], name: string, variables: object, storing: boolean, done: (err: unknown, page?: RenderedPage) => void): void {
+    const scope = newScope(undefined, false, false, storing);
+    const frame = new (copyOf(env, this.#copy).runtime.Frame)() as ScopedFrame;
+    frame.kfcScope = scope;
+    env.getTemplate(name, false, null, false, (err: unknown, template?: object) => {
+      if (err) return done(err);
+      (template as RenderableTemplate).render(variables, frame, (renderErr: unknown, html?: string) => {
+        if (renderErr) return done(renderErr);
+        this.#digests.ofTemplate(env, name, (digestErr, digest) => {
+          if (digestErr) return done(digestErr);
+          const page = { html: html!, tags: Object.keys(scope.tags), digest: digest! };
+          if (scope.holes.size === 0) return done(null, page);
+          const holes = [...scope.holes];
+          this.#fill(env, html!, holes, variables, undefined, 'response', (fillErr, filled) =>
+            done(fillErr, { ...page, html: filled!, stored: { html: html!, holes } }),
+          );
+        });
+      });
+    });
+  }
+
+  /** @internal for `cached()` hits of a page with holes: fills them with `variables` (the request's `ctx.state`). */
+  fillPage(env: object, html: string, holes: readonly string[], variables: object, done: (err: unknown, html?: string) => void): void {
+    this.#fill(env, html, holes, variables, undefined, 'response', done);
+  }
+
+  /** @internal for `cached()` hits of a page: the digest of template `name` as the running templates give it. */
+  templateDigest(env: DigestEnvironment, name: string, done: (err: unknown, digest?: string) => void): void {
+    this.#digests.ofTemplate(env, name, done);
   }
 
   #sourceDigest(parser: { tokens: { str: string } }): string {
@@ -343,97 +473,35 @@ export class CacheExtension implements HookedExtension {
   }
 }
 
-function isCacheExtension(extension: unknown): extension is CacheExtension {
+export function isCacheExtension(extension: unknown): extension is CacheExtension {
   return extension instanceof CacheExtension;
 }
 
-/**
- * Renders the body, calling `done` with its full output and the tag versions of `own` and of every
- * fragment inside it: synchronously when nothing in it waits. A template error the body throws
- * (nunjucks throws the synchronous ones) is left to propagate, to reach nunjucks as it would without
- * the tag — unless `place` is given (the body runs outside the render's stack): then it is placed at
- * the template's current line and passed to `done`.
- */
-function renderBody(
-  body: Body,
-  frame: ScopedFrame,
-  own: TagVersions | undefined,
-  untracked: boolean,
-  done: (err: unknown, rendered?: Rendered) => void,
-  place?: Place,
-): void {
-  const scope = newScope(own, untracked, true);
-  const leave = once(enterScope(frame, scope));
-  const finish = (err: Error | null, html: string) => {
-    leave();
-    if (err) done(err);
-    else done(null, renderedFrom(html, scope));
-  };
-  try {
-    body(finish);
-  } catch (err) {
-    leave();
-    if (!place) throw err;
-    done(place(err));
+/** The nunjucks copy `env` belongs to (its Frame class is the one a page must render with). */
+function copyOf(env: object, known: NunjucksCopy): NunjucksCopy {
+  return env instanceof known.Environment ? known : ownCopy();
+}
+
+/** What every tag call receives first: the rendering copy's runtime, an error placer, the frame, its site. */
+function siteArguments(nodes: NodeTypes, tag: { lineno: number; colno: number }, key: string): AstNode[] {
+  return [
+    new nodes.KfcRuntime(tag.lineno, tag.colno),
+    new nodes.KfcPlace(tag.lineno, tag.colno),
+    new nodes.KfcFrame(tag.lineno, tag.colno),
+    new nodes.Literal(tag.lineno, tag.colno, key),
+  ];
+}
+
+/** `depends=["a.njk", …]`: template names the body depends on that a dynamic include hides, as literals. */
+function declaredDependencies(parser: any, args: AstNode, block: (name: string) => string, tag: { lineno: number; colno: number }): string[] {
+  const keywords = args.children!.find((child) => child.typename === 'KeywordArgs');
+  const depends = keywords?.children?.find((pair: AstNode) => pair.key?.value === 'depends')?.value as AstNode | undefined;
+  if (!depends) return [];
+  const names = depends.typename === 'Array' ? (depends.children ?? []) : [];
+  if (names.length === 0 || names.some((name) => name.typename !== 'Literal' || typeof name.value !== 'string')) {
+    parser.fail(`${block('cache')}: depends=[…] must list template names as literal strings`, tag.lineno, tag.colno);
   }
-}
-
-function once(run: () => void): () => void {
-  let ran = false;
-  return () => {
-    if (!ran) run();
-    ran = true;
-  };
-}
-
-/** Starts rendering the body on this stack: its outcome if it finished at once, else a promise of it. */
-function startRender(
-  body: Body,
-  frame: ScopedFrame,
-  own: TagVersions | undefined,
-  untracked: boolean,
-): { rendered?: Rendered; error?: unknown } | Promise<Rendered> {
-  let outcome: { rendered?: Rendered; error?: unknown } | undefined;
-  let later: { resolve: (rendered: Rendered) => void; reject: (err: unknown) => void } | undefined;
-  renderBody(body, frame, own, untracked, (error, rendered) => {
-    if (!later) outcome ??= { error, rendered };
-    else if (error) later.reject(error);
-    else later.resolve(rendered!);
-  });
-  return outcome ?? new Promise<Rendered>((resolve, reject) => (later = { resolve, reject }));
-}
-
-function renderedFrom(html: string, scope: Scope): Rendered {
-  // nunjucks builds the output by concatenation: V8 keeps it as a rope of hundreds of pieces.
-  // Converting it to a number makes V8 flatten it once, before it is stored and served many times.
-  Number(html);
-  const tags = Object.keys(scope.tags).length > 0 ? scope.tags : undefined;
-  return { entry: { value: html, tags }, rendered: true, untracked: scope.untracked };
-}
-
-/** Hands the HTML to nunjucks on the render's own stack: what follows the tag runs inside `cb`, its errors reach nunjucks' handler. */
-function deliverNow(runtime: Runtime, cb: Callback, html: string): void {
-  syncDepth++;
-  try {
-    cb(null, new runtime.SafeString(html));
-  } finally {
-    syncDepth--;
-  }
-}
-
-/**
- * Hands the result to nunjucks from a later turn. If what follows the tag throws, the error is
- * placed at the template's current line (as nunjucks' own handler would) and goes back through `cb`,
- * so the render callback sees it, not the process.
- */
-function deliverLater(runtime: Runtime, place: Place, cb: Callback, err: unknown, html?: string): void {
-  try {
-    if (err) cb(err as Error);
-    else cb(null, new runtime.SafeString(html!));
-  } catch (thrown) {
-    if (err) throw thrown;
-    cb(place(thrown));
-  }
+  return names.map((name) => name.value as string);
 }
 
 /** The fragment's HTML between comments naming it, unless it is part of an enclosing fragment. */
@@ -445,15 +513,17 @@ function marked(entry: Entry, state: string, name: string, key: string, now: num
   return `<!-- kfc ${state} ${label}${age} -->${html}<!-- /kfc ${name.replace(/--/g, '- -')} -->`;
 }
 
-/** The tag's keyword arguments: `tags=[…]`, `unless=<expression>`. */
+/** The tag's keyword arguments: `tags=[…]`, `unless=<expression>` (`depends=[…]` is read when parsing). */
 interface Keywords {
   tags?: readonly string[];
   unless: boolean;
 }
 
+const KEYWORDS = new Set(['__keywords', 'tags', 'unless', 'depends']);
+
 function checkedKeywords(keywords: Record<string, unknown>): Keywords {
-  const unknown = Object.keys(keywords).filter((k) => k !== '__keywords' && k !== 'tags' && k !== 'unless');
-  if (unknown.length > 0) throw new Error(`unknown keyword argument ${unknown.join(', ')} (the keywords are tags=[…] and unless=…)`);
+  const unknown = Object.keys(keywords).filter((k) => !KEYWORDS.has(k));
+  if (unknown.length > 0) throw new Error(`unknown keyword argument ${unknown.join(', ')} (the keywords are tags=[…], unless=… and depends=[…])`);
   return { tags: 'tags' in keywords ? validateTags(keywords.tags, 'the fragment') : undefined, unless: Boolean(keywords.unless) };
 }
 

@@ -3,15 +3,22 @@ import type { TagVersions } from '../core/codec';
 /**
  * What a fragment whose body is rendering — or a page `ctx.render` renders — collects from the
  * fragments rendered inside it: the tag versions they were rendered under (so invalidating an inner
- * fragment's tag misses the outer too, and a page can name its surrogate keys), and `untracked`: some
+ * fragment's tag misses the outer too, and a page can name its surrogate keys); `untracked`: some
  * fragment inside has tags whose versions the store could not give (it was failing), so an outer
- * fragment cannot know when it goes stale: it is served but not stored.
+ * fragment cannot know when it goes stale: it is served but not stored; and the placeholders of the
+ * `{% nocache %}` holes inside, when what it renders is going to be stored.
  */
 export interface Scope {
   tags: TagVersions;
   untracked: boolean;
-  /** A fragment about to be stored; false for a page (which only collects). */
+  /** A fragment about to be stored; false for a page. */
   fragment: boolean;
+  /** Holes inside are written as placeholders, not filled (the HTML is about to be stored). */
+  collectsHoles: boolean;
+  /** The nonces of the hole placeholders the HTML holds (see holes.ts). */
+  holes: Set<string>;
+  /** This scope's own nonce, drawn for its first hole. */
+  nonce?: string;
 }
 
 /**
@@ -24,8 +31,8 @@ export interface ScopedFrame {
   kfcScope?: Scope;
 }
 
-export function newScope(tags: TagVersions | undefined, untracked: boolean, fragment: boolean): Scope {
-  return { tags: { ...tags }, untracked, fragment };
+export function newScope(tags: TagVersions | undefined, untracked: boolean, fragment: boolean, collectsHoles = fragment): Scope {
+  return { tags: { ...tags }, untracked, fragment, collectsHoles, holes: new Set() };
 }
 
 /** The scope of the innermost fragment or page rendering around `frame`, if any. */
@@ -44,8 +51,9 @@ export function enterScope(frame: ScopedFrame, scope: Scope): () => void {
   };
 }
 
-export function addToScope(scope: Scope | undefined, tags: TagVersions | undefined, untracked: boolean): void {
+export function addToScope(scope: Scope | undefined, tags: TagVersions | undefined, untracked: boolean, holes?: readonly string[]): void {
   if (!scope) return;
   if (tags) Object.assign(scope.tags, tags);
   if (untracked) scope.untracked = true;
+  if (holes) for (const nonce of holes) scope.holes.add(nonce);
 }

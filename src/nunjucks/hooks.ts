@@ -8,6 +8,8 @@ export interface HookedExtension extends TemplateRuntime {
   readonly __name: string;
   /** Throws the error for a cache tag inside a body that cannot wait. */
   refuse(tag: AstNode, what: string, template: string): never;
+  /** Told of every template compiled (its parsed AST), to know what it depends on. */
+  compiled(template: object, root: AstNode): void;
 }
 
 const installed = new WeakSet<object>();
@@ -39,12 +41,14 @@ export function installHooks(copy: NunjucksCopy, isOurs: (extension: unknown) =>
     const root = parse(src, extensions, opts);
     const extension = ourExtension(extensions);
     if (extension) {
-      const template = templateName(templateBeingCompiled) ?? '(string)';
+      const template = templateBeingCompiled;
+      const name = templateName(template) ?? '(string)';
       rewriteTemplate(root, {
         nodes: copy.nodes,
         extName: extension.__name,
-        refuse: (tag, what) => extension.refuse(tag, what, template),
+        refuse: (tag, what) => extension.refuse(tag, what, name),
       });
+      if (template) extension.compiled(template, root);
     }
     return root;
   };
@@ -73,16 +77,16 @@ export function installHooks(copy: NunjucksCopy, isOurs: (extension: unknown) =>
   };
 }
 
-/** The template being compiled, if any: its name relative to the loader's search path. */
-export function currentTemplateName(): string | undefined {
-  return templateName(templateBeingCompiled);
+/** The template being compiled, if any (undefined for `precompile`). */
+export function currentTemplate(): TemplateLike | undefined {
+  return templateBeingCompiled;
 }
 
 /**
  * A template's name relative to the search path that holds it (so it is the same on every machine),
  * or undefined for a template rendered from a string.
  */
-function templateName(template: TemplateLike | undefined): string | undefined {
+export function templateName(template: TemplateLike | undefined): string | undefined {
   if (!template?.path) return undefined;
   for (const loader of template.env.loaders) {
     for (const root of loader.searchPaths ?? []) {

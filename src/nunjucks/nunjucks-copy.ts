@@ -12,8 +12,10 @@ export interface NunjucksCopy {
   readonly nodes: NodeTypes;
   readonly parser: { parse(src: string, extensions: unknown[], opts: unknown): AstNode };
   readonly compiler: { Compiler: { prototype: Record<string, unknown> } };
-  readonly Template: { prototype: TemplatePrototype };
+  readonly Template: { prototype: TemplatePrototype } & (new (source: string, env: unknown, path?: string) => { render(...args: unknown[]): unknown });
   readonly lib: { TemplateError: new (message: string, lineno?: number, colno?: number) => Error };
+  readonly runtime: { Frame: new () => object };
+  readonly Environment: abstract new (...args: never[]) => object;
 }
 
 /** A node of nunjucks' template AST (src/nodes.js). */

@@ -21,7 +21,7 @@ export interface RewriteContext {
 }
 
 /** Statements that may finish later: what encloses them must wait. */
-const WAITS = new Set(['Include', 'Import', 'FromImport', 'Extends', 'Block', 'KfcCache']);
+const WAITS = new Set(['Include', 'Import', 'FromImport', 'Extends', 'Block', 'KfcCache', 'KfcHole']);
 
 export function rewriteTemplate(root: AstNode, context: RewriteContext): void {
   visit(root, context, undefined);
