@@ -45,6 +45,12 @@ export interface CachedOptions {
   maxBodyBytes?: number;
   /** Header saying MISS, HIT, STALE or BYPASS; `false` for none. Default `'X-Cache'`. */
   cacheStatusHeader?: string | false;
+  /**
+   * Responses carry `Surrogate-Key` (Fastly; space-separated) and `Cache-Tag` (Cloudflare;
+   * comma-separated): the `CachedResponse` tags and those of every fragment rendered into the page
+   * (through `ctx.render`), on a miss and on a hit. Purge them with `onInvalidate`. Default false.
+   */
+  surrogateKeys?: boolean;
   /** After expiry, serve the stale response this long while one background refresh runs. Default 0. */
   staleWhileRevalidate?: Timeout;
   /** A hit this close to expiry starts a background refresh, so a busy route never expires. Default 0. */
@@ -65,6 +71,7 @@ export interface CachedConfig {
   varyCookies: string[];
   ignoreCookies: ReadonlySet<string>;
   shareAcrossHosts: boolean;
+  surrogateKeys: boolean;
   methods: ReadonlySet<string>;
   statuses: ReadonlySet<number>;
   allowAuthorization: boolean;
@@ -80,7 +87,7 @@ export interface CachedConfig {
 
 const OPTION_NAMES = new Set<string>([
   'timeout', 'queryString', 'keyPrefix', 'makeCacheKey', 'varyHeaders', 'varyCookies', 'ignoreCookies', 'shareAcrossHosts',
-  'methods', 'statuses', 'allowAuthorization',
+  'surrogateKeys', 'methods', 'statuses', 'allowAuthorization',
   'unless', 'forcedUpdate', 'maxBodyBytes', 'cacheStatusHeader', 'staleWhileRevalidate', 'refreshMargin',
   'staleIfError', 'refreshConcurrency',
 ] satisfies (keyof CachedOptions)[]);
@@ -115,6 +122,7 @@ export function resolveCachedOptions(engine: Engine, options: CachedOptions): Ca
     varyCookies: stringList(options.varyCookies ?? [], 'varyCookies').map((name) => cookieName(name, 'varyCookies')),
     ignoreCookies: new Set(stringList(options.ignoreCookies ?? [], 'ignoreCookies').map((name) => cookieName(name, 'ignoreCookies'))),
     shareAcrossHosts: booleanOption(options.shareAcrossHosts, false, 'shareAcrossHosts'),
+    surrogateKeys: booleanOption(options.surrogateKeys, false, 'surrogateKeys'),
     methods: new Set(methods),
     statuses: new Set(statusList(options.statuses ?? [200])),
     allowAuthorization: booleanOption(options.allowAuthorization, false, 'allowAuthorization'),

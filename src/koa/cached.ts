@@ -5,12 +5,14 @@ import { unwrapCachedResponse } from './cached-response';
 import { resolveCachedOptions, type CachedConfig, type CachedOptions } from './cached-options';
 import { captureResponse, snapshotHeaders } from './capture';
 import { RefreshQueue } from './refresh-queue';
+import { marks, PAGE, PAGE_SERVICES, STORING, type PageServices } from './rendered-page';
 import { applyReplayFacts, isReplay, replay, replayStored } from './replay';
 import { cookieVary, factsOf, PROTOCOL, varyValue } from './request-facts';
 import { watchReads, type RequestReads } from './request-reads';
 import { bodyBytes } from './response-body';
 import { baseKey, normaliseQuery, variantKey } from './response-key';
 import { serveStored, type CacheStatus } from './serve';
+import { surrogateHeaders } from './surrogate-keys';
 import { bypassesCache, isStorableResponse, responseVary } from './storability';
 import {
   encodeResponse,
@@ -62,9 +64,27 @@ export function cached(responses: StoredResponses, options: CachedOptions = {}):
   const count = (ctx: Context, status: Exclude<CacheStatus, 'BYPASS'>, key: string) => {
     if (!isReplay(ctx.req)) engine.events.record(OUTCOME[status], 'response', key, routeName(ctx));
   };
-  const answer = (ctx: Context, key: string, response: StoredResponse, status: Exclude<CacheStatus, 'BYPASS'>, now?: number) => {
+  /**
+   * Answers from a stored response. One with `{% nocache %}` holes gets them filled for this request
+   * (from its `ctx.state`, through `views()`); `live`: the route just rendered this response for
+   * this very request, holes filled, and its body is served as it is.
+   */
+  const answer = (ctx: Context, key: string, response: StoredResponse, status: Exclude<CacheStatus, 'BYPASS'>, now?: number, live = false) => {
     count(ctx, status, key);
-    serveStored(ctx, response, status, config.cacheStatusHeader, now ?? engine.clock.now());
+    if (!response.holes) return serveStored(ctx, response, status, config.cacheStatusHeader, now ?? engine.clock.now());
+    const body = live ? ctx.body : undefined;
+    serveStored(ctx, response, status, config.cacheStatusHeader, now ?? engine.clock.now(), false);
+    if (live) return void (ctx.body = body);
+    const filled = settled<string>((done) => marks(ctx)[PAGE_SERVICES]!.fill(ctx, response.body.toString(), response.holes!, done));
+    if (!(filled instanceof Promise)) return void (ctx.body = filled);
+    return filled.then((html) => void (ctx.body = html));
+  };
+  /** Whether a stored response may answer this request: what it needs of views() is there, and its template has not changed. */
+  const servable = (ctx: Context, response: StoredResponse): boolean | Promise<boolean> => {
+    if (!response.holes && !response.template) return true;
+    const services = marks(ctx)[PAGE_SERVICES];
+    if (!services) return false;
+    return !response.template || templateUnchanged(services, response.template);
   };
   const valuesOf = (ctx: Context) => (name: string) => varyValue(ctx, name, config.ignoreCookies);
 
@@ -98,19 +118,28 @@ export function cached(responses: StoredResponses, options: CachedOptions = {}):
     const stopWatching = watchReads(ctx);
     let declared;
     let reads: RequestReads;
+    marks(ctx)[STORING] = true;
     try {
       declared = unwrapCachedResponse(ctx, await next());
     } finally {
       reads = stopWatching();
+      marks(ctx)[STORING] = false;
     }
+    // A page ctx.render rendered (and nothing replaced since): its fragments' tags, holes, digest.
+    const rendered = marks(ctx)[PAGE];
+    const page = rendered && ctx.body === rendered.html ? rendered : undefined;
+    if (config.surrogateKeys) setSurrogateKeys(ctx, [...(declared?.tags ?? []), ...(page?.tags ?? [])]);
     const vary = varyOf(ctx, reads, config);
-    const body = vary && isStorableResponse(ctx, config.statuses) ? await bodyBytes(ctx, config.maxBodyBytes) : undefined;
+    let body = vary && isStorableResponse(ctx, config.statuses) ? await bodyBytes(ctx, config.maxBodyBytes) : undefined;
     if (!vary || !body) return { kind: 'uncacheable', serverError: ctx.status >= 500 };
+    if (page?.stored) body = Buffer.from(page.stored.html);
     // Reusing the index's generation keeps the other variants reachable; other facts start afresh.
     const known = found.index && found.index.vary.join() === vary.join() ? found.index : newVaryIndex(vary);
     const key = variantKey(found.base, known, valuesOf(ctx));
     const freshMs = timeoutToMs(declared?.timeout, config.timeoutMs, 'timeout of CachedResponse');
     const response = captureResponse(ctx, body, before, freshMs, config.cacheStatusHeader, engine.clock.now());
+    if (page) response.template = { name: page.name, digest: page.digest };
+    if (page?.stored) response.holes = page.stored.holes;
     // Its tags were only known once it was made: if a tag invalidation landed meanwhile, it may
     // show data from before it, so it is served but not stored.
     if (declared?.tags && engine.invalidations !== invalidationsBefore) return { kind: 'cacheable', response, index: known, variantKey: key };
@@ -160,7 +189,7 @@ export function cached(responses: StoredResponses, options: CachedOptions = {}):
         return answer(ctx, key, fallback, 'STALE');
       }
       if (ran) {
-        if (computed.kind === 'cacheable') return answer(ctx, key, computed.response, 'MISS');
+        if (computed.kind === 'cacheable') return answer(ctx, key, computed.response, 'MISS', undefined, true);
         if (computed.serverError && fallback) return answer(ctx, key, fallback, 'STALE');
         count(ctx, 'MISS', key);
         return setCacheStatus(ctx, 'MISS');
@@ -201,7 +230,7 @@ export function cached(responses: StoredResponses, options: CachedOptions = {}):
     if (!found.response && !engine.local) found = await findShared(ctx, base);
     const recompute = replayed || config.forcedUpdate?.(ctx) === true;
     let fallback: StoredResponse | undefined;
-    if (found.response && !recompute) {
+    if (found.response && !recompute && (await servable(ctx, found.response))) {
       const { response } = found;
       const now = engine.clock.now();
       if (isFresh(response, now)) {
@@ -225,6 +254,38 @@ export function cached(responses: StoredResponses, options: CachedOptions = {}):
 }
 
 const OUTCOME = { HIT: 'hit', STALE: 'stale', MISS: 'miss' } as const;
+
+/** Sets `Surrogate-Key` and `Cache-Tag` for `tags`, reporting the tags the CDNs' limits leave out. */
+function setSurrogateKeys(ctx: Context, tags: string[]): void {
+  if (tags.length === 0) return;
+  const { surrogateKey, cacheTag, dropped } = surrogateHeaders(tags);
+  if (surrogateKey !== '') ctx.set({ 'Surrogate-Key': surrogateKey, 'Cache-Tag': cacheTag });
+  if (dropped > 0) {
+    ctx.app.emit('error', new Error(`surrogateKeys: ${dropped} tag(s) left out of Surrogate-Key/Cache-Tag (longer than 1024 bytes, with whitespace or commas, or past 16 KiB)`), ctx);
+  }
+}
+
+/** Whether `template`'s digest is still the one the running templates give. */
+function templateUnchanged(services: PageServices, template: { name: string; digest: string }): boolean | Promise<boolean> {
+  const digest = settled<string>((done) => services.digest(template.name, done));
+  if (digest instanceof Promise) return digest.then((current) => current === template.digest, () => false);
+  return digest === template.digest;
+}
+
+/**
+ * The outcome of a callback-style call: the value itself when it called back at once (keeping a hit
+ * synchronous), else a promise of it.
+ */
+function settled<T>(start: (done: (err: unknown, value?: T) => void) => void): T | Promise<T> {
+  let outcome: { err: unknown; value?: T } | undefined;
+  let later: ((err: unknown, value?: T) => void) | undefined;
+  start((err, value) => (later ? later(err, value) : (outcome ??= { err, value })));
+  if (outcome) {
+    if (outcome.err) throw outcome.err;
+    return outcome.value as T;
+  }
+  return new Promise<T>((resolve, reject) => (later = (err, value) => (err ? reject(err) : resolve(value as T))));
+}
 
 /**
  * What the response just computed varies by (see request-facts.ts): the host (unless shared across

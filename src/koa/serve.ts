@@ -8,21 +8,24 @@ export type CacheStatus = 'MISS' | 'HIT' | 'STALE' | 'BYPASS';
  * Answers the request from a stored response: its status, headers and bytes, its ETag, its `Age`,
  * and a 304 when the request is conditional and its validators match. Synchronous, and on the hot
  * path: headers go straight to `res` (Koa's `ctx.set` adds only a check that nothing was sent yet).
+ * `validators` false (a body with holes, which differs per request): no ETag, no 304.
  */
 export function serveStored(
   ctx: Context,
   response: StoredResponse,
   status: CacheStatus,
   cacheStatusHeader: string | false,
-  now = Date.now(),
+  now: number,
+  validators = true,
 ): void {
   const { res } = ctx;
   ctx.status = response.status;
   for (const [name, value] of response.headers) res.setHeader(name, value);
-  res.setHeader('ETag', response.etag);
+  if (validators) res.setHeader('ETag', response.etag);
   res.setHeader('Age', String(Math.max(0, Math.floor((now - response.storedAt) / 1000))));
   if (cacheStatusHeader) res.setHeader(cacheStatusHeader, status);
   ctx.body = response.body;
+  if (!validators) return;
   // `ctx.fresh` copies every response header; most requests are not conditional at all.
   const { headers } = ctx.req;
   if ((headers['if-none-match'] !== undefined || headers['if-modified-since'] !== undefined) && ctx.fresh) ctx.status = 304;

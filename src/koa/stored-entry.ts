@@ -15,6 +15,10 @@ export interface StoredResponse {
   storedAt: number;
   /** Epoch ms after which the response is stale; 0 = never. */
   freshUntil: number;
+  /** The nonces of the `{% nocache %}` placeholders the body holds: filled from `ctx.state` on every answer. */
+  holes?: string[];
+  /** The template `ctx.render` rendered it from, and its digest: a hit under another digest is a miss. */
+  template?: { name: string; digest: string };
 }
 
 /**
@@ -154,13 +158,15 @@ function parse(header: string, rest: string): StoredEntry {
     return { vary, generation, variants } as VaryIndex;
   }
   if (header[0] === 'R' && isRecord(json)) {
-    const { status, headers, etag, digest, storedAt, freshUntil } = json;
+    const { status, headers, etag, digest, storedAt, freshUntil, holes, template } = json;
     check(Number.isInteger(status) && (status as number) >= 100 && (status as number) <= 599, 'status');
     check(Array.isArray(headers) && headers.every(isReplayableHeader), 'headers');
     check(typeof etag === 'string' && etag !== '' && HEADER_VALUE.test(etag), 'etag');
     check(typeof digest === 'string', 'digest');
     check(Number.isFinite(storedAt) && Number.isFinite(freshUntil) && (freshUntil as number) >= 0, 'storedAt/freshUntil');
-    const entry = { status, headers, etag, digest, storedAt, freshUntil } as Omit<StoredResponse, 'body'>;
+    check(holes === undefined || (Array.isArray(holes) && holes.every((nonce) => typeof nonce === 'string')), 'holes');
+    check(template === undefined || (isRecord(template) && typeof template.name === 'string' && typeof template.digest === 'string'), 'template');
+    const entry = { status, headers, etag, digest, storedAt, freshUntil, holes, template } as Omit<StoredResponse, 'body'>;
     return { ...entry, body: Buffer.from(rest, 'base64') };
   }
   throw new TypeError(`not a response-cache entry: ${JSON.stringify(header.slice(0, 20))}`);

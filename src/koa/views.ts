@@ -1,5 +1,7 @@
 import type { Context, Middleware } from 'koa';
 import type nunjucks from 'nunjucks';
+import { isCacheExtension, type CacheExtension } from '../nunjucks/extension';
+import { marks, PAGE, PAGE_SERVICES, STORING, type PageServices } from './rendered-page';
 
 declare module 'koa' {
   interface ExtendableContext {
@@ -11,29 +13,52 @@ declare module 'koa' {
   }
 }
 
-/** Koa middleware that adds `ctx.render(name, locals)` backed by a nunjucks environment. */
+/**
+ * Koa middleware that adds `ctx.render(name, locals)` backed by a nunjucks environment. With the
+ * cache extension on it, and placed before `cache.cached()`, pages it renders tell `cached()` their
+ * fragments' tags (`surrogateKeys`), their template digest (a deploy makes them misses) and their
+ * `{% nocache %}` holes (filled from `ctx.state` on every hit).
+ */
 export function views(env: nunjucks.Environment): Middleware {
+  let services: PageServices | undefined;
   return async function render(ctx, next) {
     ctx.render = (name, locals) => renderTemplate(env, ctx, name, locals);
+    const extension = cacheExtensionOf(env);
+    if (extension) marks(ctx)[PAGE_SERVICES] = services ??= pageServices(env, extension);
     await next();
   };
 }
 
-function renderTemplate(
-  env: nunjucks.Environment,
-  ctx: Context,
-  name: string,
-  locals: Record<string, unknown> = {},
-): Promise<string> {
+function renderTemplate(env: nunjucks.Environment, ctx: Context, name: string, locals: Record<string, unknown> = {}): Promise<string> {
+  const variables = { ...ctx.state, ...locals };
   return new Promise((resolve, reject) => {
-    env.render(name, { ...ctx.state, ...locals }, (err, html) => {
-      if (err) {
-        reject(Object.assign(err, { template: name, message: `rendering template "${name}" failed: ${err.message}` }));
-        return;
-      }
-      ctx.type = 'html';
-      ctx.body = html ?? '';
-      resolve(html ?? '');
+    const fail = (err: Error) => reject(Object.assign(err, { template: name, message: `rendering template "${name}" failed: ${err.message}` }));
+    const extension = cacheExtensionOf(env);
+    if (!extension) {
+      env.render(name, variables, (err, html) => (err ? fail(err) : resolve(respond(ctx, html ?? ''))));
+      return;
+    }
+    extension.renderPage(env as never, name, variables, marks(ctx)[STORING] === true, (err, page) => {
+      if (err) return fail(err as Error);
+      marks(ctx)[PAGE] = { ...page!, name };
+      resolve(respond(ctx, page!.html));
     });
   });
+}
+
+function respond(ctx: Context, html: string): string {
+  ctx.type = 'html';
+  ctx.body = html;
+  return html;
+}
+
+function cacheExtensionOf(env: nunjucks.Environment): CacheExtension | undefined {
+  return (env as unknown as { extensionsList: unknown[] }).extensionsList.find(isCacheExtension);
+}
+
+function pageServices(env: nunjucks.Environment, extension: CacheExtension): PageServices {
+  return {
+    fill: (ctx, html, holes, done) => extension.fillPage(env, html, holes, ctx.state, done),
+    digest: (name, done) => extension.templateDigest(env as never, name, done),
+  };
 }

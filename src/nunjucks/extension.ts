@@ -10,7 +10,7 @@ import { timeoutToMs } from '../core/timeout';
 import { iterate, Latch } from './compile-nodes';
 import { astDigest, staticDependencies, TemplateDigests, type DigestEnvironment } from './digests';
 import { addToScope, newScope, scopeOf, type Scope, type ScopedFrame } from './fragment-scope';
-import { Holes, holeKey, placeholder, type RenderableTemplate } from './holes';
+import { Holes, holeKey, placeholder, type HoleFrame, type RenderableTemplate } from './holes';
 import { currentTemplate, installHooks, templateName, type HookedExtension } from './hooks';
 import { callerCopy, ownCopy, type AstNode, type NodeTypes, type NunjucksCopy } from './nunjucks-copy';
 import { deliverLater, deliverNow, renderBody, startRender, tooDeep, type Body, type Callback, type Place, type Rendered, type Runtime } from './render-body';
@@ -173,7 +173,7 @@ export class CacheExtension implements HookedExtension {
     const str: string = parser.tokens.str;
     const { BLOCK_START: start, BLOCK_END: end, COMMENT_START: commentStart, COMMENT_END: commentEnd } = parser.tokens.tags;
     const from: number = parser.tokens.index;
-    parser.parseUntilBlocks('endnocache');
+    const body = parser.parseUntilBlocks('endnocache');
     if (!parser.peekToken()) parser.fail(`${block('nocache')} opened on line ${tag.lineno + 1} has no ${block('endnocache')}`, tag.lineno, tag.colno);
     const to = str.lastIndexOf(start, parser.tokens.index);
     parser.advanceAfterBlockEnd();
@@ -192,7 +192,9 @@ export class CacheExtension implements HookedExtension {
       line: tag.lineno + 1,
       source: `${commentStart}${'\n'.repeat(lines)}${commentEnd}${source}`,
       path: template?.path,
+      names: symbolsIn(body),
       Template: this.#copy.Template as unknown as new (source: string, env: unknown, path?: string) => RenderableTemplate,
+      Frame: this.#copy.runtime.Frame as unknown as new () => HoleFrame,
     });
     return new nodes.KfcHole(this, 'hole', new nodes.NodeList(tag.lineno, tag.colno, siteArguments(nodes, tag, key)), []);
   }
@@ -401,7 +403,7 @@ export class CacheExtension implements HookedExtension {
       return now ? deliverNow(runtime, cb, html) : deliverLater(runtime, place, cb, null, html);
     }
     let onStack = true;
-    this.#fill(context.env, html, entry.holes, context.getVariables(), frame, 'fragment', (err, filled) =>
+    this.#fill(context.env, html, entry.holes, context.getVariables(), frame as unknown as HoleFrame, 'fragment', (err, filled) =>
       onStack && now && !err ? deliverNow(runtime, cb, filled!) : deliverLater(runtime, place, cb, err, filled),
     );
     onStack = false;
@@ -410,21 +412,29 @@ export class CacheExtension implements HookedExtension {
   /** @internal called by compiled templates for each `{% nocache %}`. */
   hole(context: Context, runtime: Runtime, place: Place, frame: ScopedFrame, key: string, cb: Callback): void {
     const scope = scopeOf(frame);
-    if (scope?.collectsHoles) return deliverNow(runtime, cb, placeholder(scope, key));
+    if (scope?.collectsHoles) {
+      let held: string;
+      try {
+        held = placeholder(scope, this.#holes.site(key)!, frame as unknown as HoleFrame);
+      } catch (err) {
+        return cb(runtime.handleError((err as Error).message, this.#holes.site(key)!.line, 1));
+      }
+      return deliverNow(runtime, cb, held);
+    }
     let onStack = true;
-    this.#renderHole(key, context.env, context.getVariables(), frame, 'fragment', (err, html) =>
+    this.#renderHole(key, context.env, context.getVariables(), frame as unknown as HoleFrame, undefined, 'fragment', (err, html) =>
       onStack && !err ? deliverNow(runtime, cb, html!) : deliverLater(runtime, place, cb, err, html),
     );
     onStack = false;
   }
 
-  #renderHole(key: string, env: object, variables: object, frame: unknown, kind: CacheKind, done: (err: unknown, html?: string) => void): void {
+  #renderHole(key: string, env: object, variables: object, frame: HoleFrame | undefined, carried: string | undefined, kind: CacheKind, done: (err: unknown, html?: string) => void): void {
     this.#engine.events.record('hole', kind, key, key);
-    this.#holes.render(key, env, variables, frame, done);
+    this.#holes.render(key, env, variables, frame, done, carried);
   }
 
-  #fill(env: object, html: string, holes: readonly string[], variables: object, frame: unknown, kind: CacheKind, done: (err: unknown, html?: string) => void): void {
-    this.#holes.fill(html, holes, (key, rendered) => this.#renderHole(key, env, variables, frame, kind, rendered), done);
+  #fill(env: object, html: string, holes: readonly string[], variables: object, frame: HoleFrame | undefined, kind: CacheKind, done: (err: unknown, html?: string) => void): void {
+    this.#holes.fill(html, holes, (key, carried, rendered) => this.#renderHole(key, env, variables, frame, carried, kind, rendered), done);
   }
 
   /**
@@ -475,6 +485,20 @@ export class CacheExtension implements HookedExtension {
 
 export function isCacheExtension(extension: unknown): extension is CacheExtension {
   return extension instanceof CacheExtension;
+}
+
+/** The variable names a hole's body reads: those it finds in the frame travel with its placeholder. */
+function symbolsIn(node: AstNode): string[] {
+  const names = new Set<string>();
+  const walk = (at: unknown): void => {
+    if (Array.isArray(at)) return at.forEach(walk);
+    if (typeof at !== 'object' || at === null || typeof (at as AstNode).typename !== 'string') return;
+    const current = at as AstNode;
+    if (current.typename === 'Symbol') names.add(current.value);
+    for (const field of current.fields) walk(current[field]);
+  };
+  walk(node);
+  return [...names];
 }
 
 /** The nunjucks copy `env` belongs to (its Frame class is the one a page must render with). */

@@ -19,6 +19,8 @@ export interface Scope {
   holes: Set<string>;
   /** This scope's own nonce, drawn for its first hole. */
   nonce?: string;
+  /** The variables the frame held when the scope was entered: those set later were set inside the body. */
+  before?: ReadonlySet<string>;
 }
 
 /**
@@ -28,6 +30,7 @@ export interface Scope {
  */
 export interface ScopedFrame {
   parent?: ScopedFrame;
+  variables?: Record<string, unknown>;
   kfcScope?: Scope;
 }
 
@@ -44,6 +47,8 @@ export function scopeOf(frame: ScopedFrame | undefined): Scope | undefined {
 /** Makes `scope` the one of everything rendered from `frame` on; returns what puts the previous one back. */
 export function enterScope(frame: ScopedFrame, scope: Scope): () => void {
   const previous = Object.prototype.hasOwnProperty.call(frame, 'kfcScope') ? frame.kfcScope : undefined;
+  // A cache body renders in the tag's own frame: what it sets there is told apart by this.
+  scope.before = new Set(Object.keys(frame.variables ?? {}));
   frame.kfcScope = scope;
   return () => {
     if (previous) frame.kfcScope = previous;

@@ -1,4 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
+import { decode, encode } from '../core/codec';
 import type { Scope } from './fragment-scope';
 
 /**
@@ -10,8 +11,10 @@ import type { Scope } from './fragment-scope';
  *
  * The nonce is drawn for each stored piece of HTML and kept in its entry: HTML that carries no such
  * nonce (a product description someone typed) cannot place a hole. A hole sees the variables of the
- * render (and, in a fragment, the frame at the cache tag: loop variables around it), not variables
- * set inside the cached body, which a hit never runs.
+ * current render (the request's, and those around the outermost cache tag), and the loop and
+ * `{% set %}` variables of the cached body it names, as they were when the HTML was rendered: those
+ * travel in its placeholder, encoded as values are stored. (A page stored by `cached()` is all cached
+ * body: its holes see `ctx.state`, and what the page template set is as it was for the first render.)
  */
 export interface HoleSite {
   key: string;
@@ -21,8 +24,19 @@ export interface HoleSite {
   source: string;
   /** The template's path, for error messages. */
   path: string | undefined;
-  /** The Template class of the nunjucks copy that parsed it. */
+  /** The names the hole's body uses: those found in the frame travel with its placeholder. */
+  names: string[];
+  /** The Template and Frame classes of the nunjucks copy that parsed it. */
   Template: new (source: string, env: unknown, path?: string) => RenderableTemplate;
+  Frame: new (parent?: HoleFrame) => HoleFrame;
+}
+
+/** A nunjucks frame, as holes read and build them. */
+export interface HoleFrame {
+  parent?: HoleFrame;
+  variables: Record<string, unknown>;
+  kfcScope?: Scope;
+  set(name: string, value: unknown): void;
 }
 
 export interface RenderableTemplate {
@@ -31,18 +45,38 @@ export interface RenderableTemplate {
 
 type Done = (err: unknown, html?: string) => void;
 
-const PLACEHOLDER = /<!--kfc-hole ([0-9a-f]{32}) (h[\w-]{16})-->/g;
+const PLACEHOLDER = /<!--kfc-hole ([0-9a-f]{32}) (h[\w-]{16})(?: ([\w-]+))?-->/g;
 
 /** A hole's key: the same in every process running the same template. */
 export function holeKey(template: string, line: number, column: number, source: string): string {
   return 'h' + createHash('sha256').update(`${template}:${line}:${column}:${source}`).digest('base64url').slice(0, 16);
 }
 
-/** The placeholder of hole `key` in what `scope` renders (drawing the scope's nonce on first use). */
-export function placeholder(scope: Scope, key: string): string {
+/**
+ * The placeholder of hole `site` in what `scope` renders (drawing the scope's nonce on first use),
+ * carrying the values `frame` holds of the names the hole uses.
+ */
+export function placeholder(scope: Scope, site: HoleSite, frame: HoleFrame): string {
   scope.nonce ??= randomUUID().replace(/-/g, '');
   scope.holes.add(scope.nonce);
-  return `<!--kfc-hole ${scope.nonce} ${key}-->`;
+  // The cached body's frames: from the hole's up to the one holding the outermost collecting scope.
+  let boundary: HoleFrame | undefined;
+  for (let at: HoleFrame | undefined = frame; at; at = at.parent) if (at.kfcScope?.collectsHoles) boundary = at;
+  const variables: Record<string, unknown> = {};
+  let any = false;
+  const setInside = (at: HoleFrame, name: string) => at !== boundary || !at.kfcScope!.before?.has(name);
+  for (const name of site.names) {
+    for (let at: HoleFrame | undefined = frame; at; at = at === boundary ? undefined : at.parent) {
+      if (!(name in at.variables)) continue;
+      if (setInside(at, name)) {
+        variables[name] = at.variables[name];
+        any = true;
+      }
+      break;
+    }
+  }
+  const carried = any ? ` ${Buffer.from(encode(`the variables of {% nocache %} in ${site.template} line ${site.line}`, variables)).toString('base64url')}` : '';
+  return `<!--kfc-hole ${scope.nonce} ${site.key}${carried}-->`;
 }
 
 /**
@@ -57,10 +91,22 @@ export class Holes {
     this.#sites.set(site.key, site);
   }
 
-  /** Renders hole `key` with `variables` (and, if given, `frame` as its parent frame). */
-  render(key: string, env: object, variables: object, frame: unknown, done: Done): void {
+  site(key: string): HoleSite | undefined {
+    return this.#sites.get(key);
+  }
+
+  /**
+   * Renders hole `key` with `variables`, and `frame` as its parent frame — the one it stands in when
+   * rendered in place, the one at the cache tag when filled — with what its placeholder carried
+   * (`carried`) in a frame between them.
+   */
+  render(key: string, env: object, variables: object, frame: HoleFrame | undefined, done: Done, carried?: string): void {
     const site = this.#sites.get(key);
     if (!site) return done(new Error(`a {% nocache %} placeholder names a hole this process does not know (${key}): templates differ between processes?`));
+    if (carried !== undefined) {
+      frame = new site.Frame(frame);
+      for (const [name, value] of Object.entries(decode(Buffer.from(carried, 'base64url').toString()) as object)) frame.set(name, value);
+    }
     let templates = this.#compiled.get(env);
     if (!templates) this.#compiled.set(env, (templates = new Map()));
     let template = templates.get(key);
@@ -70,7 +116,7 @@ export class Holes {
   }
 
   /** `html` with every placeholder of `nonces` filled by rendering its hole: synchronously when no hole waits. */
-  fill(html: string, nonces: readonly string[], render: (key: string, done: Done) => void, done: Done): void {
+  fill(html: string, nonces: readonly string[], render: (key: string, carried: string | undefined, done: Done) => void, done: Done): void {
     const parts: string[] = [];
     let last = 0;
     let pending = 1;
@@ -84,7 +130,7 @@ export class Holes {
       const slot = parts.push('') - 1;
       last = match.index! + match[0].length;
       pending++;
-      render(match[2], (err, filled) => {
+      render(match[2], match[3], (err, filled) => {
         if (failed) return;
         if (err) {
           failed = true;
