@@ -1,4 +1,5 @@
 import type { AstNode, NodeTypes } from './nunjucks-copy';
+import type { Prefetch } from './rewrite';
 
 /**
  * The nodes the template rewrite (rewrite.ts) puts into a template's AST, and how nunjucks' compiler
@@ -45,6 +46,11 @@ interface Compiler {
 
 /** What compiled templates call on the extension: `env.getExtension(extName)`. */
 export interface TemplateRuntime {
+  /**
+   * Fetches the keys `keysOf(i)` gives for `count` items in one batch (see `emitPrefetch`), then
+   * runs `then`; an error `then` throws goes to `fail`.
+   */
+  prefetch(frame: object, count: number, keysOf: (i: number) => unknown[][], fail: (err: unknown) => void, then: () => void): void;
   /** Runs `body(i, next)` for i = 0, 1, … while `more(i)`, then `done()`; see `iterate`. */
   loop(more: (i: number) => boolean, body: (i: number, next: () => void) => void, done: () => void): void;
   /** A continuation to run once a branch has finished (see `Latch`). */
@@ -54,7 +60,7 @@ export interface TemplateRuntime {
 }
 
 export function defineNodes(nodes: NodeTypes, compilerPrototype: Record<string, unknown>): void {
-  nodes.KfcFor = nodes.For.extend('KfcFor', { fields: ['arr', 'name', 'body', 'else_', 'extName'] });
+  nodes.KfcFor = nodes.For.extend('KfcFor', { fields: ['arr', 'name', 'body', 'else_', 'extName', 'prefetch'] });
   nodes.KfcIf = nodes.If.extend('KfcIf', { fields: ['cond', 'body', 'else_', 'extName'] });
   nodes.KfcCache = nodes.CallExtension.extend('KfcCache');
   nodes.KfcHole = nodes.CallExtension.extend('KfcHole');
@@ -127,6 +133,7 @@ function compileKfcFor(this: Compiler, node: AstNode, outer: Frame): void {
     frame.set(node.name.value, v);
     this._emitLine(`var ${v};`);
     this._emitLine(`if (${arr}) { ${arr} = runtime.fromIterator(${arr}); ${len} = ${arr}.length; }`);
+    if (node.prefetch) emitPrefetch(this, node, frame, arr, i, () => this._emitLine(`${v} = ${arr}[${i}]; frame.set("${node.name.value}", ${v});`));
     this._emitLine(`${extension(node)}.loop(function(${i}) { return !!${arr} && ${i} < ${arr}.length; }, function(${i}, ${next}) {`);
     body(() => {
       this._emitLine(`${v} = ${arr}[${i}];`);
@@ -155,6 +162,27 @@ function newLatch(compiler: Compiler, node: AstNode): string {
   const latch = `kfc_latch_${(compiler.kfcLatches = (compiler.kfcLatches ?? 0) + 1)}`;
   compiler._emitLine(`var ${latch} = ${extension(node)}.latch();`);
   return latch;
+}
+
+/**
+ * Collection multi-get: before the loop runs, the keys of the cache tags in its body for every item
+ * (`keysOf(i)`: the item bound as the body binds it, then each tag's site and key arguments), for
+ * the extension to fetch in one batch. The loop runs in the continuation.
+ */
+function emitPrefetch(compiler: Compiler, node: AstNode, frame: Frame, arr: string, i: string, bind: () => void): void {
+  compiler._emitLine(`${extension(node)}.prefetch(frame, ${arr} ? ${arr}.length : 0, function(${i}) {`);
+  bind();
+  compiler._emit('return [');
+  (node.prefetch as Prefetch[]).forEach(({ site, keyArgs }, n) => {
+    compiler._emit(`${n > 0 ? ',' : ''}[${JSON.stringify(site)}`);
+    for (const arg of keyArgs) {
+      compiler._emit(',');
+      compiler._compileExpression(arg, frame);
+    }
+    compiler._emit(']');
+  });
+  compiler._emitLine(']; }, function(e) { cb(runtime.handleError(e, lineno, colno)); }, function() {');
+  compiler._addScopeLevel();
 }
 
 /**

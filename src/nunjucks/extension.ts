@@ -9,7 +9,7 @@ import { validateTags } from '../core/tags';
 import { timeoutToMs } from '../core/timeout';
 import { iterate, Latch } from './compile-nodes';
 import { astDigest, staticDependencies, TemplateDigests, type DigestEnvironment } from './digests';
-import { addToScope, newScope, scopeOf, type Scope, type ScopedFrame } from './fragment-scope';
+import { addToScope, newScope, prefetched, scopeOf, type Scope, type ScopedFrame } from './fragment-scope';
 import { Holes, holeKey, placeholder, type HoleFrame, type RenderableTemplate } from './holes';
 import { currentTemplate, installHooks, templateName, type HookedExtension } from './hooks';
 import { callerCopy, ownCopy, type AstNode, type NodeTypes, type NunjucksCopy } from './nunjucks-copy';
@@ -218,6 +218,38 @@ export class CacheExtension implements HookedExtension {
     iterate(more, body, done);
   }
 
+  /**
+   * @internal compiled `KfcFor` loops with cache tags in their body call this first (collection
+   * multi-get): on a shared store, every item's fragment that process memory does not hold is read
+   * in one batch — one pipelined multi-get, per slot on a cluster — and kept on the loop's frame for
+   * its tags to find.
+   */
+  prefetch(frame: ScopedFrame, count: number, keysOf: (i: number) => unknown[][], fail: (err: unknown) => void, then: () => void): void {
+    const engine = this.#engine;
+    const keys = new Set<string>();
+    for (let i = 0; i < count && !engine.local; i++) {
+      try {
+        for (const [siteKey, name, ...vary] of keysOf(i)) {
+          const site = this.#sites.get(siteKey as string);
+          const key = name === undefined ? site?.anonymousKey : this.#keys.key(name, vary, 0);
+          if (key && !engine.peek(key)) keys.add(key);
+        }
+      } catch {
+        // An item whose key cannot be made fails when its tag runs, with the error placed there.
+      }
+    }
+    if (keys.size === 0) return then();
+    const batch = [...keys];
+    void engine.read(batch).then((entries) => {
+      frame.kfcPrefetched = new Map(batch.flatMap((key, i) => (entries[i] ? [[key, entries[i]!]] : [])));
+      try {
+        then();
+      } catch (err) {
+        fail(err);
+      }
+    });
+  }
+
   /** @internal compiled `KfcIf` statements join their branches through this. */
   latch(): Latch {
     return new Latch();
@@ -276,7 +308,7 @@ export class CacheExtension implements HookedExtension {
     // `unless=` true: rendered fresh, nothing read or stored (as for 'del', without the delete).
     const fresh = timeout === 'del' || keywords?.unless === true;
     if (!fresh) {
-      const hit = engine.peek(key);
+      const hit = engine.peek(key) ?? (engine.local ? undefined : prefetched(frame, key));
       if (hit !== undefined && typeof hit.value === 'string' && hit.digest === digest) {
         engine.events.record('hit', 'fragment', key, name);
         if (!hit.tags && !hit.holes && !this.#debugMarkers && now && !tooDeep()) return deliverNow(runtime, cb, hit.value);

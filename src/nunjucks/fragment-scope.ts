@@ -1,4 +1,4 @@
-import type { TagVersions } from '../core/codec';
+import type { Entry, TagVersions } from '../core/codec';
 
 /**
  * What a fragment whose body is rendering — or a page `ctx.render` renders — collects from the
@@ -32,10 +32,18 @@ export interface ScopedFrame {
   parent?: ScopedFrame;
   variables?: Record<string, unknown>;
   kfcScope?: Scope;
+  /** Fragments a loop fetched in one batch before it ran (collection multi-get). */
+  kfcPrefetched?: Map<string, Entry>;
 }
 
 export function newScope(tags: TagVersions | undefined, untracked: boolean, fragment: boolean, collectsHoles = fragment): Scope {
   return { tags: { ...tags }, untracked, fragment, collectsHoles, holes: new Set() };
+}
+
+/** The fragment under `key` a loop around `frame` fetched before it ran, if any. */
+export function prefetched(frame: ScopedFrame | undefined, key: string): Entry | undefined {
+  for (let at = frame; at; at = at.parent) if (at.kfcPrefetched) return at.kfcPrefetched.get(key);
+  return undefined;
 }
 
 /** The scope of the innermost fragment or page rendering around `frame`, if any. */

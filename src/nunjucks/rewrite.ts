@@ -57,8 +57,37 @@ function visit(node: AstNode, context: RewriteContext, syncOnly: string | undefi
     // In place, keeping every field: the node's parent needs no change.
     Object.setPrototypeOf(node, (typename === 'For' ? context.nodes.KfcFor : context.nodes.KfcIf).prototype);
     node.extName = context.extName;
+    if (typename === 'For') node.prefetch = prefetchable(node.body);
   }
   return waits;
+}
+
+/**
+ * The cache tags of a loop's body whose keys can be computed before the loop runs (collection
+ * multi-get): tags that are statements of the body itself, keyed by expressions that only read
+ * variables (evaluating them twice changes nothing). Kept as a plain list of the tags' site and key
+ * arguments, which nunjucks' transformer leaves as they are.
+ */
+function prefetchable(body: AstNode): Prefetch[] | undefined {
+  const found: Prefetch[] = [];
+  for (const statement of body.children ?? []) {
+    if (statement.typename !== 'KfcCache') continue;
+    // [runtime, place, frame, site, timeout, name?, ...vary, keywords?]
+    const keyArgs = (statement.args.children as AstNode[]).slice(5).filter((arg) => arg.typename !== 'KeywordArgs');
+    if (keyArgs.every(readsOnly)) found.push({ site: statement.args.children[3].value, keyArgs });
+  }
+  return found.length > 0 ? found : undefined;
+}
+
+export interface Prefetch {
+  site: string;
+  keyArgs: AstNode[];
+}
+
+const READS_ONLY = new Set(['Literal', 'Symbol', 'LookupVal', 'Group', 'Add', 'Concat', 'Sub', 'Mul']);
+
+function readsOnly(node: AstNode): boolean {
+  return READS_ONLY.has(node.typename) && children(node).every((child) => !isNode(child) || readsOnly(child));
 }
 
 function visitChildren(node: AstNode, context: RewriteContext, syncOnly: string | undefined): boolean {
