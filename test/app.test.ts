@@ -107,6 +107,17 @@ describe.each(storeKinds)('demo app, fragments in the %s store', (kind) => {
     expect(pageRenderedAt(second.text)).toBe(pageRenderedAt(first.text));
   });
 
+  test('a cached product page greets each visitor through a {% nocache %} hole, and names its tags for a CDN', async () => {
+    const ann = await get(`/products/${productA.id}`).set('Cookie', 'visitor=Ann').expect('X-Cache', 'MISS');
+    const bob = await get(`/products/${productA.id}`).set('Cookie', 'visitor=Bob').expect('X-Cache', 'HIT');
+    expect(ann.text).toContain('Hello, Ann');
+    expect(bob.text).toContain('Hello, Bob');
+    expect(bob.text).not.toContain('Ann');
+    expect(bob.headers['surrogate-key']).toBe(`product:${productA.id}`);
+    expect(bob.headers['cache-tag']).toBe(`product:${productA.id}`);
+    expect((await get('/hello?name=Cleo').expect(302)).headers['set-cookie']?.[0]).toMatch(/^visitor=Cleo;/);
+  });
+
   test('on-sale product pages stay cached 10 s, others 300 s: the handler picks the timeout', async () => {
     expect(productB.onSale).toBe(true);
     expect(productA.onSale).toBe(false);

@@ -5,7 +5,7 @@ import { Cache, createEnvironment, views } from '../index';
 import { cacheMetrics } from '../metrics';
 import { Catalog } from './catalog';
 import { createDashboardRouter } from './dashboard-routes';
-import { createDemoRouter } from './demo-routes';
+import { createDemoRouter, VISITOR_COOKIE, visitorName } from './demo-routes';
 import { clientErrorPage } from './error-page';
 import { appPaths } from './paths';
 import { createRouter, renderNotFound } from './routes';
@@ -109,10 +109,15 @@ const nameTheWorker: Middleware = async (ctx, next) => {
   await next();
 };
 
-/** What every view may show about the request: when it began (the footer's "rendered in … ms") and its path (the nav). */
+/**
+ * What every view may show about the request: when it began (the footer's "rendered in … ms"), its
+ * path (the nav), and who the visitor is (the header's greeting, a `{% nocache %}` hole: cached pages
+ * greet each visitor by the name they chose at /hello?name=…).
+ */
 const requestLocals: Middleware = async (ctx, next) => {
   ctx.state.requestStartedAt = performance.now();
   ctx.state.currentPath = ctx.path;
+  ctx.state.visitor = visitorName(ctx.cookies.get(VISITOR_COOKIE)) ?? 'guest';
   await next();
 };
 

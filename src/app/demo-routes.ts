@@ -27,6 +27,14 @@ export function createDemoRouter({ cache, catalog, livePricesMs }: DemoRouterOpt
     await ctx.render('live-prices.njk', { quotes, freshSeconds: LIVE_PRICES_FRESH_SECONDS, staleSeconds: LIVE_PRICES_STALE_SECONDS });
   });
 
+  // The greeting in every page's header is a {% nocache %} hole: set a name, and cached pages greet it.
+  router.get('/hello', (ctx) => {
+    const name = visitorName(typeof ctx.query.name === 'string' ? ctx.query.name : undefined);
+    if (name) ctx.cookies.set(VISITOR_COOKIE, name, { httpOnly: true, sameSite: 'lax', path: '/', overwrite: true });
+    else ctx.cookies.set(VISITOR_COOKIE, null, { path: '/' });
+    ctx.redirect('/');
+  });
+
   // `'del'` as the fragment's timeout: delete it and render it fresh, without storing.
   router.get('/demo/del', async (ctx) => {
     const fresh = ctx.query.fresh === '1';
@@ -34,6 +42,14 @@ export function createDemoRouter({ cache, catalog, livePricesMs }: DemoRouterOpt
   });
 
   return router;
+}
+
+/** The cookie holding the name the visitor chose (see /hello). */
+export const VISITOR_COOKIE = 'visitor';
+
+/** A visitor's chosen name, if it is one: a few letters, digits or dashes. */
+export function visitorName(value: string | undefined): string | undefined {
+  return value !== undefined && /^[A-Za-z0-9 -]{1,24}$/.test(value) ? value : undefined;
 }
 
 /** A made-up market price: the list price moved by up to 3 % either way. */

@@ -32,7 +32,7 @@ export function createRouter({ cache, catalog, categoryCounts }: CatalogRouterOp
   });
 
   // The whole page is stored as a response; the product's state decides for how long.
-  router.get('/products/:id', cache.cached({ timeout: REGULAR_PAGE_SECONDS }), async (ctx) => {
+  router.get('/products/:id', cache.cached({ timeout: REGULAR_PAGE_SECONDS, surrogateKeys: true }), async (ctx) => {
     const id = parseProductId(ctx.params.id);
     const product = id === undefined ? undefined : await catalog.get(id);
     if (!product) return renderNotFound(ctx, `There is no product ${ctx.params.id}.`);
