@@ -1,8 +1,8 @@
 import type { Clock } from '../core/clock';
 import { MemoryStore } from './memory';
+import { isKeyv, isRedisSource, type RedisClientLike, type RedisClusterConfig, type RedisSentinelConfig } from './shapes';
 import { isStore, type Store } from './store';
-import { TieredStore } from './tiered';
-import type { KeyvSource } from './keyv';
+import { TieredStore, type SharedStore } from './tiered';
 import type { Invalidation } from './invalidation-bus';
 
 /** A Keyv instance or a keyv store adapter, recognised by shape (it may come from another copy of keyv). */
@@ -13,7 +13,7 @@ export interface KeyvLike {
   clear(): unknown;
 }
 
-export type StoreOption = 'memory' | (string & {}) | Store | KeyvLike;
+export type StoreOption = 'memory' | (string & {}) | RedisClusterConfig | RedisSentinelConfig | RedisClientLike | Store | KeyvLike;
 
 export interface StoreSettings {
   store: StoreOption | undefined;
@@ -29,30 +29,50 @@ export interface StoreSettings {
 const DEFAULT_MAX_BYTES = 64 * 1024 * 1024;
 const DEFAULT_L1_MAX_BYTES = 32 * 1024 * 1024;
 
+const USAGE =
+  "store must be 'memory', a redis:// or rediss:// URL, { cluster: [urls] }, { sentinel: { name, nodes } }, a node-redis client, cluster or sentinel, a Store (see the Store interface), a keyv adapter or a Keyv";
+
 /**
- * The store `CacheOptions.store` names: the memory store, Redis (a URL; with an in-process first
- * tier unless `l1: false`), a `Store` of the user's, or anything keyv can drive. The Redis client
- * and keyv are loaded only here, and only for a store that needs them.
+ * The store `CacheOptions.store` names: the memory store, Redis (one server, a cluster, a primary
+ * behind sentinels; with an in-process first tier unless `l1: false`), a `Store` of the user's, or
+ * anything keyv can drive. The Redis client and keyv are loaded only here, and only for a store
+ * that needs them.
  */
 export function createStore(settings: StoreSettings): Store {
   const { store = 'memory', maxBytes, l1, clock, onError } = settings;
   if (store === 'memory') return new MemoryStore(maxBytes ?? DEFAULT_MAX_BYTES, clock);
   if (maxBytes !== undefined) throw new TypeError('maxBytes applies to the memory store only');
-  if (typeof store === 'string' && !/^rediss?:\/\//.test(store)) {
-    throw new TypeError(`store must be 'memory', a redis:// or rediss:// URL, a Store, a keyv adapter or a Keyv; got ${JSON.stringify(store)}`);
-  }
+  if (typeof store === 'string' && !/^rediss?:\/\//.test(store)) throw new TypeError(`${USAGE}; got ${JSON.stringify(store)}`);
   if (isStore(store)) {
     if (l1) throw new TypeError('an in-process tier (l1) needs a Redis store, whose pub/sub keeps it coherent');
     return store;
   }
-  if (typeof store !== 'string' && !isKeyvLike(store)) {
-    throw new TypeError('store must be \'memory\', a redis:// or rediss:// URL, a Store (see the Store interface), a keyv adapter or a Keyv');
+  let shared: SharedStore;
+  if (isRedisSource(store)) {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- optional peers, loaded only for a shared store
+    const { createTopology, separatorOf } = require('./redis/config') as typeof import('./redis/config');
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- as above
+    const { RedisStore } = require('./redis-store') as typeof import('./redis-store');
+    shared = new RedisStore(createTopology(store, onError), settings.keyPrefix + separatorOf(store), onError);
+  } else if (isKeyvLike(store)) {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- optional peers, loaded only for a shared store
+    const { KeyvStore } = require('./keyv') as typeof import('./keyv');
+    const topologyFor = (client: unknown) => {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports -- as above
+      const { createTopology } = require('./redis/config') as typeof import('./redis/config');
+      return createTopology(client, onError);
+    };
+    shared = new KeyvStore(store as never, settings.keyPrefix, onError, topologyFor);
+  } else {
+    throw new TypeError(USAGE);
   }
-  // eslint-disable-next-line @typescript-eslint/no-require-imports -- optional peers, loaded only for a shared store
-  const { KeyvStore } = require('./keyv') as typeof import('./keyv');
-  const shared = new KeyvStore(store as KeyvSource, settings.keyPrefix, onError);
-  const tier = l1 ?? (shared.redis ? { timeoutMs: 60_000 } : false);
+  const redisBacked = isRedisSource(store) || (isKeyv(store) && (shared as { redisBacked?: boolean }).redisBacked === true);
+  const tier = l1 ?? (redisBacked ? { timeoutMs: 60_000 } : false);
   if (!tier) return shared;
+  if (!shared.pubsub) {
+    shared.close().catch(() => undefined);
+    throw new TypeError('an in-process tier (l1) needs a Redis store, whose pub/sub keeps it coherent');
+  }
   return new TieredStore(
     shared,
     new MemoryStore(tier.maxBytes ?? DEFAULT_L1_MAX_BYTES, clock),

@@ -1,43 +1,49 @@
 import { randomUUID } from 'node:crypto';
-import type { RedisClientType } from '@keyv/redis';
-import { closeClient, firstAttempt } from './redis-client';
+import type { PubSub } from './redis/subscription';
+
+/** The longest `close()` waits for announcements still on their way. */
+const CLOSE_FLUSH_MS = 1000;
 
 /** What a message says: these keys changed, or everything did (`clear()`, or messages were lost). */
 export type Invalidation = readonly string[] | 'all';
 
 /**
- * Tells every process sharing a Redis which keys changed, over pub/sub, so each drops them from its
- * in-process tier. Keys changed in one tick go out as one message; a process ignores its own.
- * After the subscription was lost (Redis restarted, network), messages may have been missed, so
- * the subscriber's reconnection counts as `'all'`.
+ * Tells every process sharing a store which keys changed, over its pub/sub channel, so each
+ * drops them from its in-process tier. Keys changed in one tick go out as one message; a process
+ * ignores its own. When the subscription was lost and made again (Redis restarted, a failover, a
+ * hung server), messages may have been missed meanwhile: that counts as `'all'`.
  */
 export class InvalidationBus {
   private readonly origin = randomUUID();
-  private readonly subscriber: RedisClientType;
-  /** Settles with the subscriber's first connection attempt; closing earlier would leak its socket. */
-  private readonly firstAttempt: Promise<void>;
   private pending = new Set<string>();
   private flushScheduled = false;
+  private listenedBefore = false;
   private readonly changeWaiters = new Map<string, Set<(changed: boolean) => void>>();
+  /** Announcements on their way: `close()` lets them land first (within CLOSE_FLUSH_MS). */
+  private readonly sending = new Set<Promise<void>>();
 
   constructor(
-    private readonly publisher: RedisClientType,
+    private readonly pubsub: PubSub,
     private readonly channel: string,
     private readonly onInvalidate: (keys: Invalidation) => void,
+    /** Told when the subscription is established (again) or lost. */
+    private readonly onListening: (listening: boolean) => void,
     private readonly onError: (err: unknown) => void,
   ) {
-    this.subscriber = publisher.duplicate() as RedisClientType;
-    this.subscriber.on('error', onError);
-    this.firstAttempt = firstAttempt(this.subscriber);
-    let connectedBefore = false;
-    this.subscriber.on('ready', () => {
-      if (connectedBefore) this.received('all');
-      connectedBefore = true;
-    });
-    this.subscriber
-      .connect()
-      .then(() => this.subscriber.subscribe(channel, (message) => this.onMessage(message)))
-      .catch(onError);
+    pubsub.subscribe(
+      channel,
+      (message) => this.onMessage(message),
+      (listening) => {
+        if (listening && this.listenedBefore) this.received('all');
+        if (listening) this.listenedBefore = true;
+        this.onListening(listening);
+      },
+    );
+  }
+
+  /** Settles once the first subscription attempt did. */
+  get firstAttempt(): Promise<void> {
+    return this.pubsub.firstAttempt;
   }
 
   publish(key: string): void {
@@ -67,16 +73,26 @@ export class InvalidationBus {
     });
   }
 
-  close(): Promise<void> {
-    return closeClient(this.subscriber, this.firstAttempt);
+  async close(): Promise<void> {
+    if (this.flushScheduled) this.flush();
+    if (this.sending.size > 0) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([Promise.all(this.sending), new Promise((resolve) => (timer = setTimeout(resolve, CLOSE_FLUSH_MS)))]);
+      clearTimeout(timer);
+    }
+    await this.pubsub.close();
   }
 
   private flush(): void {
     this.flushScheduled = false;
     const keys = [...this.pending];
     this.pending = new Set();
-    if (!this.publisher.isReady) return; // nobody can have read a newer value: writes failed too
-    this.publisher.publish(this.channel, JSON.stringify({ origin: this.origin, keys })).catch(this.onError);
+    if (keys.length === 0) return;
+    const sent = this.pubsub
+      .publish(this.channel, JSON.stringify({ origin: this.origin, keys }))
+      .catch(this.onError)
+      .finally(() => this.sending.delete(sent));
+    this.sending.add(sent);
   }
 
   private onMessage(message: string): void {

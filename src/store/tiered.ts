@@ -1,9 +1,24 @@
 import type { Clock } from '../core/clock';
 import type { Entry } from '../core/codec';
 import { InvalidationBus, type Invalidation } from './invalidation-bus';
-import type { KeyvStore } from './keyv';
 import type { MemoryStore } from './memory';
+import type { Stored } from './redis/format';
+import type { PubSub } from './redis/subscription';
 import type { Store } from './store';
+
+/** A store shared between processes that a first tier can sit in front of. */
+export interface SharedStore extends Store {
+  /** Values with the absolute time (ms since the epoch) each expires at; `expiresAt` absent = never. */
+  getManyWithExpiry(keys: readonly string[]): Promise<(Stored | undefined)[]>;
+  /** The processes' message channel (Redis pub/sub); absent when other processes cannot be heard. */
+  readonly pubsub?: PubSub;
+  /**
+   * True when the channel and the data live on one server for good (a single Redis): while the
+   * channel is lost nobody can write, so the first tier keeps serving what it holds. Otherwise
+   * (a cluster, a failover) losing the channel drops the first tier.
+   */
+  readonly sharedFate: boolean;
+}
 
 /** Past this many remembered changes, the oldest half is forgotten (reads then skip filling L1). */
 const MAX_REMEMBERED_CHANGES = 10_000;
@@ -15,6 +30,9 @@ const MAX_REMEMBERED_CHANGES = 10_000;
  * it, and every other process drops those keys from its L1 within milliseconds.
  *
  * Invariants:
+ * - L1 is filled only while the bus is subscribed: a change announced while it is not could be
+ *   missed. When the subscription is made again, L1 is dropped (`'all'`); when it is lost, L1 is
+ *   dropped too unless the store's data shares the bus' fate (one server: nobody writes meanwhile);
  * - a key being changed here is dropped from L1 before L2 is written, so this process never serves
  *   the old value again, even when the write fails (Redis away);
  * - a read or write fills L1 only if nothing changed its key after it started: every change takes
@@ -30,9 +48,11 @@ export class TieredStore implements Store {
   private readonly changedAt = new Map<string, number>();
   /** Changes numbered below this were forgotten: anything started before them may be stale. */
   private forgottenBelow = 0;
+  private listening = false;
+  private subscribed = false;
 
   constructor(
-    private readonly l2: KeyvStore,
+    private readonly l2: SharedStore,
     /** Read-only use outside: `Cache.memoryUsage()` reports its size. */
     readonly l1: MemoryStore,
     private readonly l1TtlMs: number,
@@ -42,8 +62,13 @@ export class TieredStore implements Store {
     private readonly onRemoteChange: (keys: Invalidation) => void,
     private readonly clock: Clock,
   ) {
-    if (!l2.redis) throw new TypeError('an in-process tier (l1) needs a Redis store, whose pub/sub keeps it coherent');
-    this.bus = new InvalidationBus(l2.redis, channel, (keys) => this.remoteChange(keys), onError);
+    if (!l2.pubsub) throw new TypeError('an in-process tier (l1) needs a Redis store, whose pub/sub keeps it coherent');
+    this.bus = new InvalidationBus(l2.pubsub, channel, (keys) => this.remoteChange(keys), (listening) => this.busState(listening), onError);
+  }
+
+  /** Whether the bus is subscribed now (L1 is filled only then). */
+  get coherent(): boolean {
+    return this.listening;
   }
 
   peek(key: string): Entry | undefined {
@@ -55,6 +80,7 @@ export class TieredStore implements Store {
   }
 
   async getMany(keys: readonly string[]): Promise<(string | undefined)[]> {
+    if (!this.subscribed) await this.firstSubscription();
     const found = keys.map((key) => this.l1.read(key));
     const missing = keys.filter((_, i) => found[i] === undefined);
     if (missing.length === 0) return found;
@@ -79,6 +105,7 @@ export class TieredStore implements Store {
   }
 
   async delete(key: string): Promise<boolean> {
+    if (!this.subscribed) await this.firstSubscription();
     this.forget(key);
     try {
       return await this.l2.delete(key);
@@ -92,6 +119,7 @@ export class TieredStore implements Store {
   }
 
   async increment(key: string, delta: number, ttlMs: number): Promise<number> {
+    if (!this.subscribed) await this.firstSubscription();
     this.forget(key);
     try {
       return await this.l2.increment(key, delta, ttlMs);
@@ -101,6 +129,7 @@ export class TieredStore implements Store {
   }
 
   async clear(): Promise<void> {
+    if (!this.subscribed) await this.firstSubscription();
     this.forgetAll();
     try {
       await this.l2.clear();
@@ -120,6 +149,7 @@ export class TieredStore implements Store {
 
   /** Drops `key` here, writes L2, keeps the value in L1 if nothing changed it meanwhile, tells the others. */
   private async write(key: string, data: string, ttlMs: number, writeL2: () => Promise<boolean>): Promise<boolean> {
+    if (!this.subscribed) await this.firstSubscription();
     const mark = this.forget(key);
     try {
       const stored = await writeL2();
@@ -130,7 +160,19 @@ export class TieredStore implements Store {
     }
   }
 
+  /** The first calls wait for the first subscription attempt: L1 could not be filled before it. */
+  private async firstSubscription(): Promise<void> {
+    await this.bus.firstAttempt;
+    this.subscribed = true;
+  }
+
+  private busState(listening: boolean): void {
+    this.listening = listening;
+    if (!listening && !this.l2.sharedFate) this.remoteChange('all');
+  }
+
   private fill(key: string, data: string, expiresAt: number | undefined): void {
+    if (!this.listening) return;
     const ttlMs = expiresAt === undefined ? this.l1TtlMs : Math.min(this.l1TtlMs, expiresAt - this.clock.now());
     if (ttlMs === Infinity) this.l1.write(key, data, 0);
     else if (ttlMs > 0) this.l1.write(key, data, ttlMs);

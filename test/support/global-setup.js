@@ -1,6 +1,11 @@
 // Finds out once whether a Redis answers, for every test file: Redis suites skip with a visible
-// notice when none does, except under CI=true, where a missing Redis fails the run.
+// notice when none does, except under CI=true, where a missing Redis fails the run. Also makes a
+// Redis Cluster and a Sentinel setup available (scripts/redis-topology.js: the CLI's when they
+// answer on the default ports, as .ci/run starts them, else its own on free ports, stopped when
+// jest exits) through KFC_TEST_REDIS_CLUSTER_NODES, KFC_TEST_REDIS_SENTINELS and
+// KFC_TEST_REDIS_SENTINEL_NAME. KFC_TEST_TOPOLOGIES=0 skips them (and their suites).
 const net = require('node:net');
+const { setupTopologies } = require('../../scripts/redis-topology');
 
 const url = process.env.TEST_REDIS_URL || 'redis://127.0.0.1:6379';
 
@@ -30,4 +35,11 @@ module.exports = async function globalSetup() {
     process.stderr.write(`\n*** No Redis answers at ${url}: Redis test suites are SKIPPED ***\n\n`);
   }
   process.env.KFC_TEST_REDIS_URL = available ? url : '';
+  if (process.env.KFC_TEST_TOPOLOGIES === '0') {
+    process.env.KFC_TEST_REDIS_CLUSTER_NODES = '';
+    process.env.KFC_TEST_REDIS_SENTINELS = '';
+    process.stderr.write('\n*** KFC_TEST_TOPOLOGIES=0: Redis Cluster and Sentinel suites are SKIPPED ***\n\n');
+    return;
+  }
+  globalThis.__kfcTopologies = await setupTopologies();
 };

@@ -5,6 +5,24 @@ import { Cache, type CacheOptions } from '../../src';
 /** The Redis URL when one answered in global setup, else undefined (Redis suites skip). */
 export const redisUrl = process.env.KFC_TEST_REDIS_URL || undefined;
 
+/** The shared Redis Cluster's nodes (global setup), or undefined when none could be started. */
+export const clusterNodes = process.env.KFC_TEST_REDIS_CLUSTER_NODES ? process.env.KFC_TEST_REDIS_CLUSTER_NODES.split(',') : undefined;
+
+/** The shared Sentinel setup (global setup): sentinels as host:port and the primary's name, or undefined. */
+export const sentinelSetup = process.env.KFC_TEST_REDIS_SENTINELS
+  ? { name: process.env.KFC_TEST_REDIS_SENTINEL_NAME || 'mymaster', nodes: process.env.KFC_TEST_REDIS_SENTINELS.split(',') }
+  : undefined;
+
+/**
+ * The `store` option of each Redis topology that answers: one server, a cluster, a primary behind
+ * sentinels. Suites about what every Redis deployment must do run on each.
+ */
+export const redisTopologies: { name: 'server' | 'cluster' | 'sentinel'; store: CacheOptions['store'] }[] = [
+  ...(redisUrl ? [{ name: 'server' as const, store: redisUrl }] : []),
+  ...(clusterNodes ? [{ name: 'cluster' as const, store: { cluster: clusterNodes } }] : []),
+  ...(sentinelSetup ? [{ name: 'sentinel' as const, store: { sentinel: sentinelSetup } }] : []),
+];
+
 /** A key prefix no other test uses, so suites can share one Redis. */
 export function uniquePrefix(label: string): string {
   return `kfc-test-${label}-${randomUUID().slice(0, 8)}`;

@@ -1,0 +1,277 @@
+import { addressOf, atAddress, CONNECT_TIMEOUT_MS, destroy, RedisNode, within, type NodeOptions } from './node';
+import { ManagedSubscription, type PubSub } from './subscription';
+import { callerError, type Commands, type Topology } from './topology';
+
+/** How often the topology is looked at while the primary is in trouble (errors, disconnected, stalled). */
+export const LOCATE_INTERVAL_MS = 250;
+/** The longest one question to one server may take while locating the primary. */
+const PROBE_MS = 500;
+
+/** One command on a connection of its own (closed after), answered within PROBE_MS or rejected. */
+export async function probe(options: NodeOptions, args: string[]): Promise<unknown> {
+  const node = new RedisNode(options, () => undefined, { reconnect: false });
+  try {
+    await within(node.firstAttempt, CONNECT_TIMEOUT_MS, `connecting to ${node.address}`);
+    if (!node.ready) throw new Error(`cannot connect to ${node.address}`);
+    return await within(node.client.sendCommand(args), PROBE_MS, `${args[0]} on ${node.address}`);
+  } finally {
+    destroy(node.client);
+  }
+}
+
+export interface Role {
+  master: boolean;
+  /** A replica's primary. */
+  primary?: { host: string; port: number };
+  /** A primary's replicas. */
+  replicas: { host: string; port: number }[];
+}
+
+/** ROLE's reply, read. */
+export function readRole(reply: unknown): Role | undefined {
+  if (!Array.isArray(reply)) return undefined;
+  if (reply[0] === 'master') {
+    const replicas = Array.isArray(reply[2]) ? (reply[2] as unknown[][]).map((r) => ({ host: String(r[0]), port: Number(r[1]) })) : [];
+    return { master: true, replicas };
+  }
+  if (reply[0] === 'slave') return { master: false, primary: { host: String(reply[1]), port: Number(reply[2]) }, replicas: [] };
+  return undefined;
+}
+
+/**
+ * A deployment with one primary at a time (one server, or a primary and replicas behind
+ * sentinels): every command goes to the primary. When it fails — disconnected, stalled, a
+ * READONLY reply (the server was demoted) — `locate()` is asked where the primary is now, every
+ * LOCATE_INTERVAL_MS while the trouble lasts, and commands and the subscription move there.
+ */
+export abstract class PrimaryTopology implements Topology {
+  abstract readonly kind: 'server' | 'sentinel';
+  abstract readonly sharedFate: boolean;
+  readonly pubsub: PubSub;
+  firstAttempt: Promise<void> = Promise.resolve();
+  private node?: RedisNode;
+  private locating?: Promise<void>;
+  private lastLocate = -Infinity;
+  private readonly subscriptions: ManagedSubscription[] = [];
+  private readonly watchdog: NodeJS.Timeout;
+  private closed = false;
+
+  constructor(protected readonly onError: (err: unknown) => void) {
+    this.watchdog = setInterval(() => {
+      if (!this.node || this.node.check(performance.now())) this.locateSoon();
+    }, LOCATE_INTERVAL_MS);
+    this.watchdog.unref();
+    const subscriptions = this.subscriptions;
+    this.pubsub = {
+      get firstAttempt() {
+        return Promise.all(subscriptions.map((s) => s.firstAttempt)).then(() => undefined);
+      },
+      publish: (channel, message) => this.run('', (client) => client.publish(channel, message)).then(() => undefined),
+      subscribe: (channel, onMessage, onState) => {
+        const target = async () => {
+          await this.firstAttempt;
+          return this.node?.options;
+        };
+        this.subscriptions.push(new ManagedSubscription(target, channel, 'plain', onMessage, onState, onError));
+      },
+      close: async () => {
+        await Promise.all(this.subscriptions.map((s) => s.close()));
+      },
+    };
+  }
+
+  /** Where the primary is now, asked of the deployment; undefined when that cannot be told now. */
+  protected abstract locate(current: RedisNode | undefined): Promise<NodeOptions | undefined>;
+
+  /** Starts with `options` as the primary (if known), then checks where the primary really is. */
+  protected start(options: NodeOptions | undefined): void {
+    if (options) this.node = new RedisNode(options, this.onError);
+    this.firstAttempt = (async () => {
+      await this.node?.firstAttempt;
+      await within(this.locate_(), 2 * CONNECT_TIMEOUT_MS, 'locating the primary').catch(this.onError);
+    })();
+  }
+
+  async run<T>(_key: string, command: (client: Commands) => Promise<T>): Promise<T> {
+    await this.firstAttempt;
+    if (this.closed) throw new Error('the cache has been closed');
+    const node = this.node;
+    if (!node) {
+      this.locateSoon();
+      throw new Error('no Redis primary is known (yet)');
+    }
+    try {
+      return await node.run(command);
+    } catch (err) {
+      if (callerError(err)) throw err;
+      if (err instanceof Error && err.message.startsWith('READONLY')) {
+        // Demoted: the command did nothing. Find the primary, and try there once.
+        await this.locate_();
+        if (this.node && this.node !== node) return this.node.run(command);
+      } else this.locateSoon();
+      throw err;
+    }
+  }
+
+  groups(keys: readonly string[]): number[][] {
+    return keys.length === 0 ? [] : [keys.map((_, i) => i)];
+  }
+
+  eachMaster(command: (client: Commands) => Promise<void>): Promise<void> {
+    return this.run('', command);
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    clearInterval(this.watchdog);
+    await this.pubsub.close();
+    await this.node?.close();
+    await this.closeExtra();
+  }
+
+  /** Closes what a subclass opened. */
+  protected async closeExtra(): Promise<void> {}
+
+  /** Looks at the topology again, at most every LOCATE_INTERVAL_MS. */
+  protected locateSoon(): void {
+    if (this.closed || this.locating || performance.now() - this.lastLocate < LOCATE_INTERVAL_MS) return;
+    this.locate_().catch(this.onError);
+  }
+
+  /** One look at the topology at a time; moves to the primary found. */
+  protected locate_(): Promise<void> {
+    return (this.locating ??= (async () => {
+      try {
+        const found = await this.locate(this.node);
+        if (found && !this.closed && addressOf(found) !== this.node?.address) this.moveTo(found);
+      } finally {
+        this.lastLocate = performance.now();
+        this.locating = undefined;
+      }
+    })());
+  }
+
+  private moveTo(options: NodeOptions): void {
+    const old = this.node;
+    this.node = new RedisNode(options, this.onError);
+    for (const subscription of this.subscriptions) subscription.retarget();
+    old?.close().catch(() => undefined);
+  }
+}
+
+/**
+ * One Redis server named by a URL (or a client's options). If it turns out to be a replica
+ * (READONLY, or ROLE at start: the old primary came back demoted), commands follow it to its
+ * primary; if it is gone, a replica it had that now says it is a primary is followed. A host name
+ * is resolved again on every reconnection, so a DNS name moved to a new server is followed too.
+ */
+export class ServerTopology extends PrimaryTopology {
+  readonly kind = 'server' as const;
+  readonly sharedFate = true;
+  private replicas: { host: string; port: number }[] = [];
+
+  constructor(private readonly home: NodeOptions, onError: (err: unknown) => void) {
+    super(onError);
+    this.start(home);
+  }
+
+  protected async locate(current: RedisNode | undefined): Promise<NodeOptions | undefined> {
+    const candidates = current && current.address !== addressOf(this.home) ? [current.options, this.home] : [this.home];
+    for (const options of candidates) {
+      const role = await this.roleOf(options, current);
+      if (role?.master) {
+        this.replicas = role.replicas;
+        return options;
+      }
+      if (role?.primary) {
+        const primary = atAddress(this.home, role.primary.host, role.primary.port);
+        const itsRole = await this.roleOf(primary, current);
+        if (itsRole?.master) {
+          this.replicas = itsRole.replicas;
+          return primary;
+        }
+      }
+    }
+    // Nobody we know answers as the primary: one of its replicas may have been promoted.
+    for (const replica of this.replicas) {
+      const options = atAddress(this.home, replica.host, replica.port);
+      const role = await this.roleOf(options, current);
+      if (role?.master) {
+        this.replicas = role.replicas;
+        return options;
+      }
+    }
+    return undefined;
+  }
+
+  private async roleOf(options: NodeOptions, current: RedisNode | undefined): Promise<Role | undefined> {
+    try {
+      const useCurrent = current?.ready && current.address === addressOf(options) && !current.stalled(performance.now());
+      const reply = useCurrent ? await within(current.client.sendCommand(['ROLE']), PROBE_MS, 'ROLE') : await probe(options, ['ROLE']);
+      return readRole(reply);
+    } catch {
+      return undefined;
+    }
+  }
+}
+
+export interface SentinelSettings {
+  name: string;
+  sentinels: NodeOptions[];
+  /** Credentials, TLS and database of the primary and replicas. */
+  data: NodeOptions;
+}
+
+/**
+ * A primary found through sentinels: asked of them (one after another, starting with the last
+ * that answered) at start, when the primary is in trouble, and at once when a sentinel announces
+ * `+switch-master`. A primary they name is used only once it says ROLE master.
+ */
+export class SentinelTopology extends PrimaryTopology {
+  readonly kind = 'sentinel' as const;
+  readonly sharedFate = false;
+  private readonly sentinels: NodeOptions[];
+  private next = 0;
+  private readonly switches: ManagedSubscription;
+
+  constructor(private readonly settings: SentinelSettings, onError: (err: unknown) => void) {
+    super(onError);
+    if (settings.sentinels.length === 0) throw new TypeError('sentinel.nodes must name at least one sentinel');
+    this.sentinels = [...settings.sentinels];
+    this.start(undefined);
+    // Told of failovers as they happen (the watchdog would notice a little later).
+    this.switches = new ManagedSubscription(
+      async () => this.sentinels[this.next++ % this.sentinels.length],
+      '+switch-master',
+      'plain',
+      (message) => {
+        if (message.split(' ')[0] === settings.name) this.locate_().catch(onError);
+      },
+      (listening) => listening && this.locateSoon(),
+      () => undefined, // a sentinel away is the watchdog's business; errors here would only repeat
+    );
+  }
+
+  protected override async closeExtra(): Promise<void> {
+    await this.switches.close();
+  }
+
+  protected async locate(): Promise<NodeOptions | undefined> {
+    const start = this.next;
+    for (let i = 0; i < this.sentinels.length; i++) {
+      const index = (start + i) % this.sentinels.length;
+      let reply: unknown;
+      try {
+        reply = await probe(this.sentinels[index], ['SENTINEL', 'GET-MASTER-ADDR-BY-NAME', this.settings.name]);
+      } catch {
+        continue;
+      }
+      this.next = index;
+      if (!Array.isArray(reply)) throw new Error(`no sentinel monitors a primary named ${JSON.stringify(this.settings.name)}`);
+      const primary = atAddress(this.settings.data, String(reply[0]), Number(reply[1]));
+      const role = readRole(await probe(primary, ['ROLE']).catch(() => undefined));
+      return role?.master ? primary : undefined;
+    }
+    return undefined;
+  }
+}

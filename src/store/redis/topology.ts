@@ -1,0 +1,49 @@
+import type { RedisClientType } from '@keyv/redis';
+import type { PubSub } from './subscription';
+
+/** The commands the store sends, on one server (a node client, or a sentinel client that routes them). */
+export type Commands = RedisClientType;
+
+/**
+ * Where a Redis deployment's data lives, followed as it changes: one server, a primary found
+ * through sentinels, or the masters of a cluster's slots. The store sends commands through it and
+ * never holds on to a connection itself.
+ */
+export interface Topology {
+  readonly kind: 'server' | 'sentinel' | 'cluster';
+  /**
+   * True when the data and the message channel live on one server for good: losing the channel
+   * then means writes fail too, so the in-process tier may keep serving what it holds.
+   */
+  readonly sharedFate: boolean;
+  /** Settles once the first connection attempt did (commands wait for it, within their deadline). */
+  readonly firstAttempt: Promise<void>;
+  /**
+   * Runs `command` on the server holding `key` (its slot's master), following redirections and
+   * failovers; `command` must send its commands synchronously (ASKING is sent just before).
+   */
+  run<T>(key: string, command: (client: Commands) => Promise<T>): Promise<T>;
+  /** Indices of `keys` grouped so that each group can go to one server in one command. */
+  groups(keys: readonly string[]): number[][];
+  /** Runs `command` on every master (for SCAN); rejects if any of them failed. */
+  eachMaster(command: (client: Commands) => Promise<void>): Promise<void>;
+  readonly pubsub: PubSub;
+  /** Closes every connection it opened, within a bound. */
+  close(): Promise<void>;
+}
+
+/** A reply that says "not here": MOVED/ASK to another node. */
+export function redirection(err: unknown): { ask: boolean; address: string } | undefined {
+  const match = err instanceof Error ? /^(MOVED|ASK) \d+ (\S+)/.exec(err.message) : null;
+  return match ? { ask: match[1] === 'ASK', address: match[2] } : undefined;
+}
+
+/** A reply that says this server is no longer (or not yet) the one to write to. */
+export function notPrimary(err: unknown): boolean {
+  return err instanceof Error && /^(READONLY|MASTERDOWN|LOADING|CLUSTERDOWN|TRYAGAIN)\b/.test(err.message);
+}
+
+/** The caller's own mistake (not the server's state): never a reason to look at the topology again. */
+export function callerError(err: unknown): boolean {
+  return err instanceof TypeError || (err instanceof Error && /NOTANUMBER|WRONGTYPE/.test(err.message));
+}
