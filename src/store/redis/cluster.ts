@@ -2,7 +2,7 @@ import { addressOf, atAddress, RedisNode, splitAddress, within, type NodeOptions
 import { probe } from './primary';
 import { keySlot, SLOTS } from './slot';
 import { ManagedSubscription, type PubSub } from './subscription';
-import { callerError, redirection, type Commands, type Topology } from './topology';
+import { callerError, notSent, redirection, type Commands, type Topology } from './topology';
 
 /** How often the slot map is read again while a master is in trouble (errors, disconnected, stalled). */
 export const REFRESH_INTERVAL_MS = 250;
@@ -71,8 +71,9 @@ export class ClusterTopology implements Topology {
       publish: (channel, message) => this.publish(channel, message),
       subscribe: (channel, onMessage, onState) => {
         this.channel = channel;
-        const target = async () => {
+        const target = async (afterLoss: boolean) => {
           await this.firstAttempt;
+          if (afterLoss) await this.refreshIfDue().catch(() => undefined); // the channel's master may have moved
           const master = this.slots[keySlot(channel)]?.master;
           this.channelMaster = master;
           return master === undefined ? undefined : this.optionsFor(master);
@@ -91,6 +92,7 @@ export class ClusterTopology implements Topology {
     const slot = keySlot(key);
     let address = this.slots[slot]?.master;
     let asking = false;
+    let retried = false;
     for (let hop = 0; ; hop++) {
       if (address === undefined) {
         this.refreshSoon();
@@ -117,7 +119,20 @@ export class ClusterTopology implements Topology {
           asking = redirect.ask;
           continue;
         }
-        if (!callerError(err)) this.refreshSoon();
+        if (callerError(err)) throw err;
+        if (notSent(err) && !retried) {
+          // E.g. the first command of an idle process for a master that died meanwhile: read the
+          // map (if not read just now) and, if the slot moved, send it there.
+          retried = true;
+          await this.refreshIfDue().catch(() => undefined);
+          const now = this.slots[slot]?.master;
+          if (now !== undefined && now !== address) {
+            address = now;
+            asking = false;
+            continue;
+          }
+        }
+        this.refreshSoon();
         throw err;
       }
     }
@@ -189,8 +204,14 @@ export class ClusterTopology implements Topology {
   }
 
   private refreshSoon(): void {
-    if (this.closed || this.refreshing || performance.now() - this.lastRefresh < REFRESH_INTERVAL_MS) return;
-    this.refresh().catch(this.onError);
+    this.refreshIfDue().catch(this.onError);
+  }
+
+  /** The slot map read in progress, or a new read unless one ended less than REFRESH_INTERVAL_MS ago. */
+  private refreshIfDue(): Promise<void> {
+    if (this.refreshing) return this.refreshing;
+    if (this.closed || performance.now() - this.lastRefresh < REFRESH_INTERVAL_MS) return Promise.resolve();
+    return this.refresh();
   }
 
   /** Reads the slot map from the first node that answers; one read at a time. */

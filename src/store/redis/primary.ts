@@ -1,6 +1,6 @@
 import { addressOf, atAddress, CONNECT_TIMEOUT_MS, destroy, RedisNode, within, type NodeOptions } from './node';
 import { ManagedSubscription, type PubSub } from './subscription';
-import { callerError, type Commands, type Topology } from './topology';
+import { callerError, notSent, type Commands, type Topology } from './topology';
 
 /** How often the topology is looked at while the primary is in trouble (errors, disconnected, stalled). */
 export const LOCATE_INTERVAL_MS = 250;
@@ -68,8 +68,9 @@ export abstract class PrimaryTopology implements Topology {
       },
       publish: (channel, message) => this.run('', (client) => client.publish(channel, message)).then(() => undefined),
       subscribe: (channel, onMessage, onState) => {
-        const target = async () => {
+        const target = async (afterLoss: boolean) => {
           await this.firstAttempt;
+          if (afterLoss) await this.locateIfDue().catch(() => undefined); // the primary may have moved
           return this.node?.options;
         };
         this.subscriptions.push(new ManagedSubscription(target, channel, 'plain', onMessage, onState, onError));
@@ -108,6 +109,10 @@ export abstract class PrimaryTopology implements Topology {
         // Demoted: the command did nothing. Find the primary, and try there once.
         await this.locate_();
         if (this.node && this.node !== node) return this.node.run(command);
+      } else if (notSent(err)) {
+        // Never sent: if the primary moved (and was not looked for just now), send it there.
+        await this.locateIfDue().catch(() => undefined);
+        if (this.node && this.node !== node) return this.node.run(command);
       } else this.locateSoon();
       throw err;
     }
@@ -134,8 +139,14 @@ export abstract class PrimaryTopology implements Topology {
 
   /** Looks at the topology again, at most every LOCATE_INTERVAL_MS. */
   protected locateSoon(): void {
-    if (this.closed || this.locating || performance.now() - this.lastLocate < LOCATE_INTERVAL_MS) return;
-    this.locate_().catch(this.onError);
+    this.locateIfDue().catch(this.onError);
+  }
+
+  /** The look in progress, or a new one unless one ended less than LOCATE_INTERVAL_MS ago. */
+  private locateIfDue(): Promise<void> {
+    if (this.locating) return this.locating;
+    if (this.closed || performance.now() - this.lastLocate < LOCATE_INTERVAL_MS) return Promise.resolve();
+    return this.locate_();
   }
 
   /** One look at the topology at a time; moves to the primary found. */

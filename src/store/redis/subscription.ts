@@ -34,7 +34,8 @@ export class ManagedSubscription {
   readonly firstAttempt = new Promise<void>((resolve) => (this.firstSettled = resolve));
 
   constructor(
-    private readonly target: () => Promise<NodeOptions | undefined>,
+    /** Where to subscribe now; `afterLoss`: the last subscription was lost (the topology may have changed). */
+    private readonly target: (afterLoss: boolean) => Promise<NodeOptions | undefined>,
     private readonly channel: string,
     /** 'sharded' (SSUBSCRIBE) unless the server does not know it; then 'plain'. */
     private mode: 'sharded' | 'plain',
@@ -60,10 +61,10 @@ export class ManagedSubscription {
 
   private async run(): Promise<void> {
     let backoff = 50;
-    while (!this.closed) {
+    for (let attempt = 0; !this.closed; attempt++) {
       const started = performance.now();
       try {
-        const options = await this.target();
+        const options = await this.target(attempt > 0);
         if (!options) throw new Error('no server to subscribe on is known yet');
         await this.session(options);
       } catch (err) {

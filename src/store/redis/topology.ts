@@ -47,3 +47,12 @@ export function notPrimary(err: unknown): boolean {
 export function callerError(err: unknown): boolean {
   return err instanceof TypeError || (err instanceof Error && /NOTANUMBER|WRONGTYPE/.test(err.message));
 }
+
+/**
+ * A failure that says the command never left this process (the connection was down, stalled, or
+ * closed by a topology change): trying it elsewhere cannot run it twice.
+ */
+export function notSent(err: unknown): boolean {
+  if (!(err instanceof Error)) return false;
+  return err.name === 'ClientOfflineError' || err.name === 'ClientClosedError' || /has not answered for|was closed \(the topology changed\)/.test(err.message);
+}
