@@ -10,6 +10,7 @@ import { validateTags } from './core/tags';
 import { timeoutToMs, type Timeout } from './core/timeout';
 import { attachDebugLog } from './log';
 import { createStore, type StoreOption } from './store/create-store';
+import { storeFromEnv } from './store/env';
 import { MemoryStore } from './store/memory';
 import type { Store } from './store/store';
 import { TieredStore } from './store/tiered';
@@ -26,9 +27,25 @@ import { StoredResponses } from './koa/stored-entry';
 
 export interface CacheOptions {
   /**
-   * `'memory'` (default): an LRU in this process. A `redis://` or `rediss://` URL (database number
-   * and password in the URL as usual), a `Store` of your own, a keyv store adapter, or a Keyv
-   * instance: shared.
+   * Where entries live. `'memory'` (default): an LRU in this process. Shared between processes:
+   *
+   * - one Redis server: a `redis://` or `rediss://` URL (database number and password in the URL
+   *   as usual). If that server turns out to be a replica (it was demoted) its primary is
+   *   followed; if it is gone, a replica of it that was promoted;
+   * - Redis Cluster: `{ cluster: ['redis://host1:7000', 'redis://host2:7000'] }` (any nodes;
+   *   credentials and TLS of the first URL apply to all). Keys are spread over the slots; reads of
+   *   several keys go out as one MGET per slot; failovers and resharding are followed;
+   * - Redis Sentinel: `{ sentinel: { name: 'mymaster', nodes: ['host1:26379', 'host2:26379'] } }`
+   *   (plus `username`, `password`, `database`, `tls` for the primary);
+   * - a node-redis client, cluster or sentinel you made (`createClient`/`createCluster`/
+   *   `createSentinel` of `@keyv/redis` or `redis`), connected or not: a client or cluster is read
+   *   as configuration (the cache opens connections of its own with its options, and closes them
+   *   on `close()`), a sentinel client is used as it is;
+   * - a `Store` of your own, a keyv store adapter, or a Keyv instance (a `@keyv/redis` adapter is
+   *   served as the Redis client it wraps).
+   *
+   * With Redis, install `@keyv/redis` (it brings node-redis). Environment variables: see `fromEnv`.
+   * docs/dev/redis-topologies.md says what each topology costs in a failover.
    */
   store?: StoreOption;
   /** Seconds (or a duration string) an entry lives when a call names no timeout. Default 300. */
@@ -127,13 +144,18 @@ export class Cache extends EventEmitter<CacheEvents> {
   }
 
   /**
-   * A cache configured from environment variables: `CACHE_URL` (`memory` or a `redis://` URL),
-   * `CACHE_DEFAULT_TIMEOUT` (seconds or a duration string) and `CACHE_KEY_PREFIX`.
+   * A cache configured from environment variables: the store — `CACHE_URL` (`memory` or a
+   * `redis://` URL), `CACHE_CLUSTER_NODES` (Redis Cluster: comma-separated node URLs), or
+   * `CACHE_SENTINELS` (comma-separated `host:port`) with `CACHE_SENTINEL_NAME` (Sentinel), plus
+   * `CACHE_REDIS_USERNAME` / `CACHE_REDIS_PASSWORD` where the URLs carry no credentials and
+   * `CACHE_REDIS_TLS=true` for a primary found through sentinels —, `CACHE_DEFAULT_TIMEOUT`
+   * (seconds or a duration string) and `CACHE_KEY_PREFIX`. See `storeFromEnv`.
    */
   static fromEnv(env: Record<string, string | undefined> = process.env, options: CacheOptions = {}): Cache {
+    const store = storeFromEnv(env);
     return new Cache({
       ...options,
-      ...(env.CACHE_URL ? { store: env.CACHE_URL } : {}),
+      ...(store !== undefined ? { store } : {}),
       ...(env.CACHE_DEFAULT_TIMEOUT ? { defaultTimeout: env.CACHE_DEFAULT_TIMEOUT } : {}),
       ...(env.CACHE_KEY_PREFIX ? { keyPrefix: env.CACHE_KEY_PREFIX } : {}),
     });

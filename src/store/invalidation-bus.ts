@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { PubSub } from './redis/subscription';
+import type { PubSub } from './pubsub';
 
 /** The longest `close()` waits for announcements still on their way. */
 const CLOSE_FLUSH_MS = 1000;

@@ -2,7 +2,7 @@ import type KeyvRedis from '@keyv/redis';
 import type { RedisClientType } from '@keyv/redis';
 import { Keyv, type KeyvStoreAdapter } from 'keyv';
 import { envelope, INCREMENT_SCRIPT, type Stored } from './redis/format';
-import type { PubSub } from './redis/subscription';
+import type { PubSub } from './pubsub';
 import type { Topology } from './redis/topology';
 import { isKeyv, isRedisAdapter } from './shapes';
 import { NotANumberError } from './store';
@@ -40,8 +40,8 @@ export class KeyvStore implements SharedStore {
   ) {
     // Recognised by shape: the app's own keyv or @keyv/redis (an ESM copy, another version) is not ours.
     if (isKeyv(source)) {
-      this.keyv = source;
-      if (isRedisAdapter(source.store)) this.adapter = source.store;
+      this.keyv = source as Keyv;
+      if (isRedisAdapter(this.keyv.store)) this.adapter = this.keyv.store as unknown as KeyvRedis<string>;
     } else {
       this.keyv = new Keyv({ store: source, namespace, useKeyPrefix: true });
     }

@@ -1,6 +1,3 @@
-import type KeyvRedis from '@keyv/redis';
-import type { Keyv } from 'keyv';
-
 // What the values `CacheOptions.store` accepts look like. Recognised by shape only, never with
 // `instanceof`: the app's copy of node-redis, keyv or @keyv/redis (another version, an ESM copy) is
 // not ours. Nothing here loads them.
@@ -48,16 +45,17 @@ export interface RedisClientLike {
   readonly isOpen: boolean;
 }
 
-export function isKeyv(source: unknown): source is Keyv {
-  return typeof (source as Keyv | null)?.getManyRaw === 'function' && typeof (source as Keyv).opts === 'object';
+/** A Keyv instance (of any copy of keyv). */
+export function isKeyv(source: unknown): boolean {
+  return isObject(source) && typeof source.getManyRaw === 'function' && typeof source.opts === 'object';
 }
 
-export function isRedisAdapter(store: unknown): store is KeyvRedis<string> {
-  const adapter = store as KeyvRedis<string> | undefined | null;
-  return typeof adapter?.createKeyPrefix === 'function' && typeof adapter.client === 'object' && adapter.client !== null;
+/** A `@keyv/redis` adapter (of any copy), with the client it drives. */
+export function isRedisAdapter(store: unknown): store is { client: object; createKeyPrefix: (key: string, namespace?: string) => string; keyPrefixSeparator?: unknown } {
+  return isObject(store) && typeof store.createKeyPrefix === 'function' && isObject(store.client);
 }
 
-function isObject(value: unknown): value is Record<string, unknown> {
+function isObject(value: unknown): value is Record<string, any> {
   return typeof value === 'object' && value !== null;
 }
 

@@ -3,7 +3,7 @@ import type { Entry } from '../core/codec';
 import { InvalidationBus, type Invalidation } from './invalidation-bus';
 import type { MemoryStore } from './memory';
 import type { Stored } from './redis/format';
-import type { PubSub } from './redis/subscription';
+import type { PubSub } from './pubsub';
 import type { Store } from './store';
 
 /** A store shared between processes that a first tier can sit in front of. */
