@@ -2,7 +2,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import nunjucks from 'nunjucks';
 import { Cache, CachedResponse, createEnvironment, makeTemplateFragmentKey, views } from '../src';
-import { closeApps, startApp } from './cached-support';
+import { closeApps, startApp } from './support/apps';
 import { cacheFactory, storeKinds } from './support/stores';
 import { render, renderString, viewsFolder } from './support/templates';
 

@@ -1,13 +1,15 @@
 import { Keyv } from 'keyv';
 import { createClient } from '@keyv/redis';
 import { Cache, UnstorableValueError } from '../src';
+import { timeOn } from './support/clock';
 import { cacheFactory, redisUrl, sleep, storeKinds, uniquePrefix } from './support/stores';
 
 describe.each(storeKinds)('Cache on the %s store', (kind) => {
   const caches = cacheFactory(kind, 'cache');
+  const time = timeOn(kind);
   let cache: Cache;
   beforeEach(() => {
-    cache = caches.make();
+    cache = caches.make({ clock: time.clock });
   });
   afterAll(() => caches.closeAll());
 
@@ -67,18 +69,18 @@ describe.each(storeKinds)('Cache on the %s store', (kind) => {
     await cache.set('short', 'x', 0.3);
     await cache.set('long', 'y', '1h');
     expect(await cache.get('short')).toBe('x');
-    await sleep(450);
+    await time.pass(450);
     expect(await cache.get('short')).toBeUndefined();
     expect(await cache.get('long')).toBe('y');
   });
 
   it('uses the default timeout for undefined/null, and 0 means never expires', async () => {
-    const quick = caches.make({ defaultTimeout: 0.3 });
+    const quick = caches.make({ defaultTimeout: 0.3, clock: time.clock });
     await quick.set('default', 'x');
     await quick.set('null', 'x', null);
     await quick.set('forever', 'x', 0);
     await quick.set('options', 'x', { timeout: 0 });
-    await sleep(450);
+    await time.pass(450);
     expect(await quick.get('default')).toBeUndefined();
     expect(await quick.get('null')).toBeUndefined();
     expect(await quick.get('forever')).toBe('x');
@@ -99,7 +101,7 @@ describe.each(storeKinds)('Cache on the %s store', (kind) => {
 
   it('add() treats an expired entry as absent', async () => {
     await cache.set('gone', 1, 0.2);
-    await sleep(300);
+    await time.pass(300);
     expect(await cache.add('gone', 2)).toBe(true);
     expect(await cache.get('gone')).toBe(2);
   });
@@ -130,11 +132,11 @@ describe.each(storeKinds)('Cache on the %s store', (kind) => {
   });
 
   it('inc() keeps an existing expiry and gives new counters the default timeout', async () => {
-    const quick = caches.make({ defaultTimeout: 0.3 });
+    const quick = caches.make({ defaultTimeout: 0.3, clock: time.clock });
     await quick.set('kept', 5, 0);
     await quick.inc('kept');
     await quick.inc('fresh');
-    await sleep(450);
+    await time.pass(450);
     expect(await quick.get('kept')).toBe(6);
     expect(await quick.get('fresh')).toBeUndefined();
   });

@@ -1,5 +1,5 @@
 import type { Cache, QueryInput } from '../src';
-import { closeApps, counting, startApp, type TestApp } from './cached-support';
+import { closeApps, counting, startApp, type TestApp } from './support/apps';
 import { cacheFactory, storeKinds } from './support/stores';
 
 describe.each(storeKinds)('cache.deleteCached() on the %s store', (kind) => {

@@ -1,14 +1,17 @@
 import type Koa from 'koa';
 import { Cache, CacheStoreError } from '../src';
-import { closeApps, counting, eventually, startApp } from './cached-support';
-import { cacheFactory, redisUrl, sleep, storeKinds, uniquePrefix } from './support/stores';
+import { closeApps, counting, startApp } from './support/apps';
+import { timeOn } from './support/clock';
+import { cacheFactory, redisUrl, storeKinds, uniquePrefix } from './support/stores';
+import { eventually, sleep } from './support/wait';
 
 describe.each(storeKinds)('cached responses over time on the %s store', (kind) => {
   const caches = cacheFactory(kind, 'cached-fresh');
+  const time = timeOn(kind);
   let cache: Cache;
   let cacheErrors: CacheStoreError[];
   beforeEach(() => {
-    cache = caches.make();
+    cache = caches.make({ clock: time.clock });
     cacheErrors = [];
     cache.on('error', (err: CacheStoreError) => cacheErrors.push(err));
   });
@@ -71,7 +74,7 @@ describe.each(storeKinds)('cached responses over time on the %s store', (kind) =
         router.get('/page', cache.cached({ timeout: 0.5, staleWhileRevalidate: 10 }), route.handler),
       );
       await get('/page');
-      await sleep(600);
+      await time.pass(600);
       const started = performance.now();
       const stale = await get('/page');
       const elapsed = performance.now() - started;
@@ -89,11 +92,11 @@ describe.each(storeKinds)('cached responses over time on the %s store', (kind) =
         router.get('/page', cache.cached({ timeout: 0.3, staleWhileRevalidate: 10 }), route.handler),
       );
       await get('/page');
-      await sleep(350);
+      await time.pass(350);
       const stale = await Promise.all(Array.from({ length: 20 }, () => get('/page')));
       expect(new Set(stale.map((r) => r.headers['x-cache']))).toEqual(new Set(['STALE']));
       await eventually(async () => (await get('/page')).text === 'run 2');
-      await sleep(100);
+      await sleep(100); // real time for a second refresh to show up, were one started
       expect(route.runs()).toBe(2);
     });
 
@@ -116,7 +119,7 @@ describe.each(storeKinds)('cached responses over time on the %s store', (kind) =
         }),
       );
       for (const id of ['1', '2', '3']) await get(`/item/${id}`);
-      await sleep(150);
+      await time.pass(150);
       await Promise.all(['1', '2', '3'].map((id) => get(`/item/${id}`)));
       await eventually(() => refreshed === 3);
       expect(mostActive).toBe(refreshConcurrency);
@@ -133,7 +136,7 @@ describe.each(storeKinds)('cached responses over time on the %s store', (kind) =
         [],
       );
       await get('/page');
-      await sleep(150);
+      await time.pass(150);
       expect((await get('/page')).headers['x-cache']).toBe('STALE');
       await eventually(() => cacheErrors.length > 0);
       expect(cacheErrors[0].operation).toBe('refresh');
@@ -149,7 +152,7 @@ describe.each(storeKinds)('cached responses over time on the %s store', (kind) =
         router.get('/busy', cache.cached({ timeout: 1, refreshMargin: 0.9 }), route.handler),
       );
       await get('/busy');
-      await sleep(150);
+      await time.pass(150);
       const hit = await get('/busy');
       expect([hit.text, hit.headers['x-cache']]).toEqual(['run 1', 'HIT']);
       await eventually(async () => (await get('/busy')).text === 'run 2');
@@ -163,7 +166,7 @@ describe.each(storeKinds)('cached responses over time on the %s store', (kind) =
       );
       await get('/calm');
       await get('/calm');
-      await sleep(100);
+      await sleep(100); // real time for a background refresh to run, were one started
       expect(route.runs()).toBe(1);
     });
   });
@@ -190,7 +193,7 @@ describe.each(storeKinds)('cached responses over time on the %s store', (kind) =
       );
       await get('/page');
       failing = true;
-      await sleep(150);
+      await time.pass(150);
       const response = await get('/page');
       expect([response.status, response.text, response.headers['x-cache']]).toEqual([200, 'good', 'STALE']);
       if (label === 'throws') expect(appErrors).toEqual([expect.objectContaining({ message: 'database down' })]);
@@ -209,7 +212,7 @@ describe.each(storeKinds)('cached responses over time on the %s store', (kind) =
       );
       await get('/page');
       failing = true;
-      await sleep(400);
+      await time.pass(400);
       expect((await get('/page')).status).toBe(500);
     });
   });
@@ -232,7 +235,7 @@ describe.each(storeKinds)('cached responses over time on the %s store', (kind) =
         refresh.stop();
       }
       const runs = route.runs();
-      await sleep(300);
+      await sleep(300); // replays run on a real interval
       expect(route.runs()).toBeLessThanOrEqual(runs + 1); // a replay already under way may finish
     });
 

@@ -5,15 +5,18 @@ import { Readable } from 'node:stream';
 import type Koa from 'koa';
 import { inject } from 'light-my-request';
 import { Cache, CachedResponse } from '../src';
-import { closeApps, counting, eventually, startApp } from './cached-support';
+import { closeApps, counting, startApp } from './support/apps';
 import { freePort } from './support/redis-server';
-import { cacheFactory, sleep, storeKinds } from './support/stores';
+import { timeOn } from './support/clock';
+import { cacheFactory, storeKinds } from './support/stores';
+import { eventually } from './support/wait';
 
 describe.each(storeKinds)('cache.cached() on the %s store', (kind) => {
   const caches = cacheFactory(kind, 'cached');
+  const time = timeOn(kind);
   let cache: Cache;
   beforeEach(() => {
-    cache = caches.make();
+    cache = caches.make({ clock: time.clock });
   });
   afterEach(closeApps);
   afterAll(() => caches.closeAll());
@@ -150,7 +153,7 @@ describe.each(storeKinds)('cache.cached() on the %s store', (kind) => {
     );
     await get('/products/1');
     await get('/products/1');
-    await sleep(150);
+    await time.pass(150);
     await get('/products/1');
     await eventually(() => cache.stats().byKind.response.sets === 2);
     expect(cache.stats().byName['/products/:id']).toMatchObject({ kind: 'response', hits: 1, misses: 1, stale: 1, sets: 2, refreshes: 1 });
@@ -184,7 +187,7 @@ describe.each(storeKinds)('cache.cached() on the %s store', (kind) => {
     it('counts Age in whole seconds since the response was stored', async () => {
       const { get } = await startApp((router) => router.get('/page', cache.cached(), counting().handler));
       await get('/page');
-      await sleep(1100);
+      await time.pass(1100);
       expect((await get('/page')).headers.age).toBe('1');
     });
 
@@ -430,7 +433,7 @@ describe.each(storeKinds)('cache.cached() on the %s store', (kind) => {
       const miss = await get('/product');
       expect([miss.body, miss.headers['content-type'], miss.headers['x-source']]).toEqual([{ run: 1 }, 'application/json; charset=utf-8', 'db']);
       expect((await get('/product')).headers['x-cache']).toBe('HIT');
-      await sleep(400);
+      await time.pass(400);
       expect((await get('/product')).body).toEqual({ run: 2 });
     });
 
@@ -465,7 +468,7 @@ describe.each(storeKinds)('cache.cached() on the %s store', (kind) => {
         }),
       );
       await get('/forever');
-      await sleep(300);
+      await time.pass(300);
       expect((await get('/forever')).headers['x-cache']).toBe('HIT');
       expect(route.runs()).toBe(1);
     });

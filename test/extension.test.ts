@@ -1,10 +1,12 @@
 import nunjucks from 'nunjucks';
 import { Cache, createEnvironment, makeTemplateFragmentKey } from '../src';
-import { cacheFactory, sleep, storeKinds } from './support/stores';
+import { manualClock, timeOn } from './support/clock';
+import { cacheFactory, storeKinds } from './support/stores';
 import { render, renderString, viewsFolder } from './support/templates';
 
 describe.each(storeKinds)('the {%% cache %%} tag on the %s store', (kind) => {
   const caches = cacheFactory(kind, 'tag');
+  const time = timeOn(kind);
   let cache: Cache;
   let env: nunjucks.Environment;
   let views: ReturnType<typeof viewsFolder>;
@@ -42,12 +44,12 @@ describe.each(storeKinds)('the {%% cache %%} tag on the %s store', (kind) => {
   });
 
   it('expires fragments after the timeout; none means the default and 0 never expires', async () => {
-    const quick = caches.make({ defaultTimeout: 0.3 });
+    const quick = caches.make({ defaultTimeout: 0.3, clock: time.clock });
     const qenv = createEnvironment({ cache: quick, views: views.dir });
     views.write('ttl.njk', '{% cache 0.3, "short" %}{{ v }}{% endcache %}{% cache none, "dflt" %}{{ v }}{% endcache %}{% cache 0, "forever" %}{{ v }}{% endcache %}{% cache "1h", "hour" %}{{ v }}{% endcache %}');
     expect(await render(qenv, 'ttl.njk', { v: 'a' })).toBe('aaaa');
     expect(await render(qenv, 'ttl.njk', { v: 'b' })).toBe('aaaa');
-    await sleep(450);
+    await time.pass(450);
     expect(await render(qenv, 'ttl.njk', { v: 'c' })).toBe('ccaa');
   });
 
@@ -218,12 +220,13 @@ describe('the {% cache %} tag with a memory store', () => {
 
 describe('debug markers', () => {
   it('wrap each top-level fragment in comments with its key, HIT/MISS/DELETED and age', async () => {
-    const cache = new Cache();
+    const clock = manualClock();
+    const cache = new Cache({ clock });
     const env = createEnvironment({ cache, views: __dirname, debugMarkers: true });
     const page = '{% cache t, "box", 1 %}<b>{% cache 60, "inner" %}i{% endcache %}</b>{% endcache %}';
     const key = makeTemplateFragmentKey('box', [1]);
     expect(await renderString(env, page, { t: 60 })).toBe(`<!-- kfc MISS box ${key} age=0.0s --><b>i</b><!-- /kfc box -->`);
-    await sleep(120);
+    await clock.pass(120);
     expect(await renderString(env, page, { t: 60 })).toMatch(new RegExp(`^<!-- kfc HIT box ${key} age=0\\.1s --><b>i</b><!-- /kfc box -->$`));
     expect(await renderString(env, page, { t: 'del' })).toBe(`<!-- kfc DELETED box ${key} --><b>i</b><!-- /kfc box -->`);
     expect(await cache.get(key)).toBeUndefined(); // markers are never stored

@@ -10,8 +10,8 @@ import { tagKey } from '../src/core/tags';
 import { Catalog } from '../src/app/catalog';
 import { fromThisMachine } from '../src/app/admin-access';
 import { baseKey, variantKey } from '../src/koa/response-key';
-import { closeApps, counting, eventually, startApp } from './cached-support';
-import { cacheFactory, redisUrl, sleep, storeKinds, uniquePrefix } from './support/stores';
+import { closeApps, counting, startApp } from './support/apps';
+import { cacheFactory, eventually, redisUrl, sleep, storeKinds, uniquePrefix } from './support/stores';
 import { renderString } from './support/templates';
 
 /** Attacks and bad data, as a hostile client or a corrupted store would bring them (all on 127.0.0.1, bounded). */
@@ -341,7 +341,7 @@ describe.each(storeKinds)('under hostile traffic on the %s store', (kind) => {
       await request(server).get('/home').set('Host', 'a.example');
       await request(server).get('/home').set('Host', 'b.example');
       const refresh = cache.schedulePeriodicRefresh(app as Koa, '/home', { interval: 0.1 });
-      await eventually(() => hosts.length >= 4, 5000);
+      await eventually(() => hosts.length >= 4, true, 5000);
       refresh.stop();
       expect(new Set(hosts)).toEqual(new Set(['a.example', 'b.example']));
     } finally {

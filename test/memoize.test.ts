@@ -1,5 +1,6 @@
 import { engineOf } from '../src/core/registry';
 import { Cache, CacheWaitTimeout } from '../src';
+import { timeOn } from './support/clock';
 import { cacheFactory, sleep, storeKinds } from './support/stores';
 
 /** Counts every call the cache makes to its store, whatever the method. */
@@ -29,9 +30,10 @@ function gate(): { opened: Promise<void>; open: () => void } {
 
 describe.each(storeKinds)('memoize on the %s store', (kind) => {
   const caches = cacheFactory(kind, 'memoize');
+  const time = timeOn(kind);
   let cache: Cache;
   beforeEach(() => {
-    cache = caches.make();
+    cache = caches.make({ clock: time.clock });
   });
   afterAll(() => caches.closeAll());
 
@@ -265,7 +267,7 @@ describe.each(storeKinds)('memoize on the %s store', (kind) => {
       await expect(late).rejects.toBeInstanceOf(CacheWaitTimeout);
       await expect(late).rejects.toThrow(/memoized report\.[\w-]+ gave no value within 50 ms/);
       expect(Date.now() - started).toBeLessThan(250);
-      await sleep(400);
+      await sleep(400); // real time: the computation (a 300 ms timer) finishes and stores
       expect(await cached.withTimeout(50)(1)).toBe('report 1');
       expect(runs).toBe(1);
     });
@@ -436,26 +438,26 @@ describe.each(storeKinds)('memoize on the %s store', (kind) => {
       const cached = cache.memoize(async (id: number) => (runs++, id), { name: 'outlive', timeout: 0.6 });
       await cached(1);
       expect(await cache.get('memo:outlive:version')).toEqual(expect.any(String));
-      await sleep(400);
+      await time.pass(400);
       await cached(2); // stored at 0.4 s: the version must now live until 1.0 s, past its first 0.6 s
-      await sleep(350);
+      await time.pass(350);
       await cached(2);
       expect(runs).toBe(2);
       await cached(1); // expired at 0.6 s
       expect(runs).toBe(3);
-      await sleep(700);
+      await time.pass(700);
       expect(await cache.get('memo:outlive:version')).toBeUndefined();
     });
 
     it('never expires results or version with timeout 0', async () => {
-      const quick = caches.make({ defaultTimeout: 0.2 });
+      const quick = caches.make({ defaultTimeout: 0.2, clock: time.clock });
       let runs = 0;
       const load = async (id: number) => (runs++, id);
       const forever = quick.memoize(load, { name: 'forever', timeout: 0 });
       const usual = quick.memoize(load, { name: 'usual' });
       await forever(1);
       await usual(1);
-      await sleep(350);
+      await time.pass(350);
       await forever(1);
       expect(runs).toBe(2);
       await usual(1);

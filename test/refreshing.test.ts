@@ -1,15 +1,9 @@
 import { Cache, CacheStoreError, type Refreshing } from '../src';
-import { cacheFactory, redisUrl, sleep, storeKinds, uniquePrefix } from './support/stores';
+import { cacheFactory, redisUrl, storeKinds, uniquePrefix } from './support/stores';
+import { eventually, sleep } from './support/wait';
 
-/** Waits until `condition()` holds, checking every 10 ms, for at most `ms`. */
-async function until(condition: () => boolean, ms = 3000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await sleep(10);
-  }
-}
-
+// Real time throughout: refreshes run on a real interval, and the election lock that lets a tick
+// refresh expires on the cache's clock (a manual one left alone would keep every later tick out).
 describe.each(storeKinds)('refreshing on the %s store', (kind) => {
   const caches = cacheFactory(kind, 'refreshing');
   const handles: Refreshing<unknown>[] = [];
@@ -47,7 +41,7 @@ describe.each(storeKinds)('refreshing on the %s store', (kind) => {
     let runs = 0;
     const counter = keep(cache.refreshing('counter', () => ++runs, { interval: 0.1 }));
     expect(await counter.get()).toBe(1);
-    await until(() => runs >= 4);
+    await eventually(() => runs >= 4);
     await sleep(20);
     expect(await counter.get()).toBe(runs);
     expect(await cache.get('counter')).toEqual({ value: runs, updatedAt: counter.lastUpdated!.getTime() });
@@ -66,7 +60,7 @@ describe.each(storeKinds)('refreshing on the %s store', (kind) => {
     expect(await price.get()).toBe(1);
     failing = true;
     const failedFrom = runs;
-    await until(() => runs >= failedFrom + 2);
+    await eventually(() => runs >= failedFrom + 2);
     expect(await price.get()).toBe(1);
     expect(price.lastError).toEqual(new Error('upstream down'));
     expect(errors.length).toBeGreaterThan(0);
@@ -76,7 +70,7 @@ describe.each(storeKinds)('refreshing on the %s store', (kind) => {
     expect(errors[0].message).toMatch(/upstream down/);
     failing = false;
     const recoveredFrom = runs;
-    await until(() => runs > recoveredFrom);
+    await eventually(() => runs > recoveredFrom);
     await sleep(20);
     expect(await price.get()).toBeGreaterThan(recoveredFrom);
     expect(price.lastError).toBeUndefined();
@@ -120,7 +114,7 @@ describe.each(storeKinds)('refreshing on the %s store', (kind) => {
   it('stops refreshing on stop(), and keeps answering the last value', async () => {
     let runs = 0;
     const ticking = keep(cache.refreshing('ticking', () => ++runs, { interval: 0.05 }));
-    await until(() => runs >= 2);
+    await eventually(() => runs >= 2);
     ticking.stop();
     await sleep(30);
     const stoppedAt = runs;

@@ -1,22 +1,16 @@
 import { Cache, CacheStoreError, UnstorableValueError, type WriteBehind } from '../src';
 import { startOwnRedis, type OwnRedis } from './support/redis-server';
-import { cacheFactory, canStartRedis, sleep, storeKinds } from './support/stores';
-
-/** Waits until `condition()` resolves true, checking every 20 ms, for at most `ms`. */
-async function until(condition: () => boolean | Promise<boolean>, ms: number): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`condition not met within ${ms} ms`);
-    await sleep(20);
-  }
-}
+import { timeOn } from './support/clock';
+import { cacheFactory, canStartRedis, storeKinds } from './support/stores';
+import { eventually, sleep } from './support/wait';
 
 describe.each(storeKinds)('writeBehind on the %s store', (kind) => {
   const caches = cacheFactory(kind, 'write-behind');
+  const time = timeOn(kind);
   const writers: WriteBehind[] = [];
   let cache: Cache;
   beforeEach(() => {
-    cache = caches.make();
+    cache = caches.make({ clock: time.clock });
   });
   afterEach(async () => {
     for (const writer of writers.splice(0)) await writer.stop();
@@ -64,7 +58,7 @@ describe.each(storeKinds)('writeBehind on the %s store', (kind) => {
   it('flushes on the interval', async () => {
     const writer = started({ interval: 0.1 });
     writer.push('ticked', 'yes');
-    await until(async () => (await cache.get('ticked')) === 'yes', 2000);
+    await eventually(async () => (await cache.get('ticked')) === 'yes', true, 2000);
     expect(writer.size).toBe(0);
   });
 
@@ -72,10 +66,10 @@ describe.each(storeKinds)('writeBehind on the %s store', (kind) => {
     const writer = started({ maxQueued: 3 });
     writer.push('a', 1);
     writer.push('b', 2);
-    await sleep(50);
+    await sleep(50); // real time for a flush to run, were one started
     expect(await cache.get('a')).toBeUndefined();
     writer.push('c', 3);
-    await until(() => writer.size === 0, 2000);
+    await eventually(() => writer.size === 0, true, 2000);
     expect(await cache.getMany(['a', 'b', 'c'])).toEqual([1, 2, 3]);
   });
 
@@ -94,7 +88,7 @@ describe.each(storeKinds)('writeBehind on the %s store', (kind) => {
     writer.push('long', 'y', { timeout: '1h' });
     await writer.sync({ wait: true });
     expect(await cache.get('short')).toBe('x');
-    await sleep(350);
+    await time.pass(350);
     expect(await cache.get('short')).toBeUndefined();
     expect(await cache.get('long')).toBe('y');
   });
@@ -179,7 +173,7 @@ describe.each(storeKinds)('writeBehind on the %s store', (kind) => {
   });
 
   /** Until the client has reconnected to the restarted Redis. */
-  const reconnected = () => until(async () => cache.set('ping', 1), 10_000);
+  const reconnected = () => eventually(async () => cache.set('ping', 1), true, 10_000);
 
   it('keeps failed writes queued, retries them, and loses nothing', async () => {
     const writer = cache.writeBehind({ interval: 0.1 }).start();
@@ -196,7 +190,7 @@ describe.each(storeKinds)('writeBehind on the %s store', (kind) => {
       expect(errors.length).toBeGreaterThan(0);
 
       await redis.start();
-      await until(() => writer.size === 0, 15_000); // the writer's own retries get through
+      await eventually(() => writer.size === 0, true, 15_000); // the writer's own retries get through
       const keys = [...Array.from({ length: 19 }, (_, i) => `item:${i + 1}`), 'urgent'];
       const values = await cache.getMany(keys);
       expect(values).toEqual([...Array.from({ length: 19 }, (_, i) => ({ i: i + 1 })), 'now']);

@@ -58,18 +58,8 @@ export function cacheFactory(kind: StoreKind, label: string): { make: (options?:
   };
 }
 
-export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** Polls `read` until it returns `expected` or `withinMs` passes; resolves the last value read. */
-export async function eventually<T>(read: () => Promise<T> | T, expected: T, withinMs: number): Promise<T> {
-  const deadline = Date.now() + withinMs;
-  let value = await read();
-  while (value !== expected && Date.now() < deadline) {
-    await sleep(5);
-    value = await read();
-  }
-  return value;
-}
+/** The one `sleep` and `eventually` of the tests live in ./wait; exported here too, where suites import them. */
+export { eventually, sleep } from './wait';
 
 /** Whether a redis-server binary can be started by tests (fault tests run their own). */
 export const canStartRedis = (() => {

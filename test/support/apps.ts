@@ -58,12 +58,3 @@ export function counting(prefix = 'run'): { runs: () => number; handler: (ctx: K
     },
   };
 }
-
-/** Resolves when `condition()` holds, polling; fails after `timeoutMs`. */
-export async function eventually(condition: () => boolean | Promise<boolean>, timeoutMs = 3000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
