@@ -32,4 +32,27 @@ function cachedApp(cache, options = {}) {
   };
 }
 
-module.exports = { pageApp, cachedApp };
+/**
+ * The same route with cache.cached(options) in front of the whole app (`app.use`, before routing):
+ * a hit is answered before the router runs, as a reverse proxy in front of the app would.
+ */
+function frontCachedApp(cache, options = {}) {
+  const Koa = require('koa');
+  const Router = require('@koa/router');
+  const page = htmlPage();
+  const router = new Router();
+  router.get('/page', (ctx) => {
+    ctx.type = 'html';
+    ctx.body = page;
+  });
+  cache.on('error', (err) => console.error(`cache: ${err.message}`));
+  return {
+    app: new Koa().use(cache.cached({ timeout: 3600, ...options })).use(router.routes()),
+    probe: () => {
+      const { hits, misses, stale } = cache.stats().byKind.response;
+      return { hits: hits + stale, misses };
+    },
+  };
+}
+
+module.exports = { pageApp, cachedApp, frontCachedApp };

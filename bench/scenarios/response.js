@@ -4,7 +4,7 @@
 'use strict';
 
 const { REDIS_URL } = require('../lib/common');
-const { pageApp, cachedApp } = require('../lib/apps');
+const { pageApp, cachedApp, frontCachedApp } = require('../lib/apps');
 
 module.exports = {
   title: 'Response hits',
@@ -20,6 +20,14 @@ module.exports = {
       app: () => {
         const { Cache } = require('../../dist');
         return cachedApp(new Cache());
+      },
+    },
+    front: {
+      label: 'cached() before routing, memory store',
+      expect: 'hits',
+      app: () => {
+        const { Cache } = require('../../dist');
+        return frontCachedApp(new Cache());
       },
     },
     'koa-cash': {
@@ -56,6 +64,8 @@ module.exports = {
   rows: [
     { measure: 'cached hit, memory store (`cache.cached()` on the route), vs bare Koa + router sending the same string', subject: 'memory', baseline: 'bare', goal: 1.0, short: 'hit (memory) ÷ bare Koa + router' },
     { measure: 'cached hit vs koa-cash 5 on lru-cache, same router', subject: 'memory', baseline: 'koa-cash', goal: 1.0, short: 'hit (memory) ÷ koa-cash 5' },
+    { measure: 'cached hit answered before routing (`app.use(cache.cached())`), memory store, vs bare Koa + router', subject: 'front', baseline: 'bare', goal: 1.0, short: 'hit before routing ÷ bare Koa + router' },
+    { measure: 'cached hit answered before routing vs koa-cash 5 on lru-cache', subject: 'front', baseline: 'koa-cash', goal: 1.0, short: 'hit before routing ÷ koa-cash 5' },
     { measure: 'Redis + L1 hits vs memory hits', subject: 'redis-l1', baseline: 'memory', goal: 0.95, short: 'hit (Redis + L1) ÷ hit (memory)' },
   ],
 };

@@ -100,6 +100,8 @@ export class Engine {
    * value is refused before the store is touched); resolves whether it was stored.
    */
   async set(key: string, value: unknown, ttlMs: number, tags?: readonly string[]): Promise<boolean> {
+    // In process memory without tags there is nothing to wait for.
+    if (!tags && this.store.setNow) return this.#stored(key, this.store.setNow(key, encode(key, value), ttlMs, false));
     const data = await this.#encoded(key, value, ttlMs, tags);
     return data !== undefined && this.#stored(key, await this.#call('set', key, () => this.store.set(key, data, ttlMs), false));
   }

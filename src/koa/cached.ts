@@ -71,10 +71,10 @@ export function cached(responses: StoredResponses, options: CachedOptions = {}):
    */
   const answer = (ctx: Context, key: string, response: StoredResponse, status: Exclude<CacheStatus, 'BYPASS'>, now?: number, live = false) => {
     count(ctx, status, key);
+    // The response the route just made for this request is on ctx already: only the status header is added.
+    if (live) return setCacheStatus(ctx, status);
     if (!response.holes) return serveStored(ctx, response, status, config.cacheStatusHeader, now ?? engine.clock.now());
-    const body = live ? ctx.body : undefined;
     serveStored(ctx, response, status, config.cacheStatusHeader, now ?? engine.clock.now(), false);
-    if (live) return void (ctx.body = body);
     const filled = settled<string>((done) => marks(ctx)[PAGE_SERVICES]!.fill(ctx, response.body.toString(), response.holes!, done));
     if (!(filled instanceof Promise)) return void (ctx.body = filled);
     return filled.then((html) => void (ctx.body = html));
@@ -132,6 +132,8 @@ export function cached(responses: StoredResponses, options: CachedOptions = {}):
     const vary = varyOf(ctx, reads, config);
     let body = vary && isStorableResponse(ctx, config.statuses) ? await bodyBytes(ctx, config.maxBodyBytes) : undefined;
     if (!vary || !body) return { kind: 'uncacheable', serverError: ctx.status >= 500 };
+    // Text is stored as it is: no base64 on the way in, nor on the way out.
+    const text = page?.stored?.html ?? (typeof ctx.body === 'string' ? ctx.body : undefined);
     if (page?.stored) body = Buffer.from(page.stored.html);
     // Reusing the index's generation keeps the other variants reachable; other facts start afresh.
     const known = found.index && found.index.vary.join() === vary.join() ? found.index : newVaryIndex(vary);
@@ -146,7 +148,7 @@ export function cached(responses: StoredResponses, options: CachedOptions = {}):
     // Kept past freshness for as long as a stale copy may still be served; freshUntil decides.
     const storeMs = freshMs === 0 ? 0 : freshMs + Math.max(config.staleWhileRevalidateMs, config.staleIfErrorMs);
     // The variant before the index: whoever finds the index finds the variant.
-    if (await engine.set(key, encodeResponse(response), storeMs, declared?.tags)) {
+    if (await engine.set(key, encodeResponse(response, text), storeMs, declared?.tags)) {
       engine.events.record('set', 'response', key, routeName(ctx));
       replayStored(ctx.req);
     }
@@ -230,7 +232,10 @@ export function cached(responses: StoredResponses, options: CachedOptions = {}):
     if (!found.response && !engine.local) found = await findShared(ctx, base);
     const recompute = replayed || config.forcedUpdate?.(ctx) === true;
     let fallback: StoredResponse | undefined;
-    if (found.response && !recompute && (await servable(ctx, found.response))) {
+    // Synchronous unless the page's template must be looked at: a hit stays on this stack.
+    let usable = found.response !== undefined && !recompute && servable(ctx, found.response);
+    if (usable instanceof Promise) usable = await usable;
+    if (found.response && usable) {
       const { response } = found;
       const now = engine.clock.now();
       if (isFresh(response, now)) {

@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import type { Context } from 'koa';
 import { NOT_REPLAYED, type StoredResponse } from './stored-entry';
 
@@ -12,7 +11,7 @@ export function snapshotHeaders(ctx: Context): HeaderSnapshot {
 /**
  * The response on `ctx` as it will be stored: the headers the route set (not those other
  * middleware had set before it ran; Content-Type always), minus hop-by-hop ones, the headers
- * named by `Connection` and `cacheStatusHeader`; and its ETag, computed when the route set none.
+ * named by `Connection` and `cacheStatusHeader`; and the ETag the route set, if any.
  */
 export function captureResponse(
   ctx: Context,
@@ -23,22 +22,20 @@ export function captureResponse(
   storedAt: number,
 ): StoredResponse {
   const headers = ctx.res.getHeaders();
-  const excluded = new Set(NOT_REPLAYED);
-  for (const name of String(headers.connection ?? '').split(',')) excluded.add(name.trim().toLowerCase());
-  if (cacheStatusHeader) excluded.add(cacheStatusHeader.toLowerCase());
+  const connection = headers.connection === undefined ? [] : String(headers.connection).split(',').map((name) => name.trim().toLowerCase());
+  const status = cacheStatusHeader && cacheStatusHeader.toLowerCase();
   const replayed: StoredResponse['headers'] = [];
   for (const [name, value] of Object.entries(headers)) {
-    if (value === undefined || excluded.has(name)) continue;
+    if (value === undefined || NOT_REPLAYED.has(name) || name === status || connection.includes(name)) continue;
     if (name !== 'content-type' && name in before && String(before[name]) === String(value)) continue;
     replayed.push([name, Array.isArray(value) ? value : String(value)]);
   }
-  const digest = createHash('sha1').update(body).digest('base64url');
   return {
     status: ctx.status,
     headers: replayed,
     body,
-    etag: typeof headers.etag === 'string' ? headers.etag : `"${digest}"`,
-    digest,
+    // Hashed only when first served: a miss that is never hit costs no hash.
+    etag: typeof headers.etag === 'string' ? headers.etag : undefined,
     storedAt,
     freshUntil: freshMs === 0 ? 0 : storedAt + freshMs,
   };

@@ -34,11 +34,27 @@ export function baseKey(prefix: string, path: string, normalisedQuery: string): 
   return digestIfLong(normalisedQuery === '' ? prefix + path : `${prefix}${path}?${normalisedQuery}`);
 }
 
-/** The key of one variant: the base key, the index's generation and the request's values of its headers. */
-export function variantKey(base: string, index: VaryIndex, valueOf: (header: string) => string): string {
+/** The last variant key built from each (decoded, shared) index, and the values it was built from. */
+const lastVariant = new WeakMap<VaryIndex, { values: string[]; key: string }>();
+
+/**
+ * The key of one variant: the base key, the index's generation and the request's values of its
+ * facts. The same request facts as last time give the same string back (most hits of a URL come
+ * for one host), which a store lookup has hashed already.
+ */
+export function variantKey(base: string, index: VaryIndex, valueOf: (name: string) => string): string {
+  const last = lastVariant.get(index);
+  if (last) {
+    let i = 0;
+    while (i < index.vary.length && valueOf(index.vary[i]) === last.values[i]) i++;
+    if (i === index.vary.length) return last.key;
+  }
+  const values = index.vary.map(valueOf);
   let key = `${base}#${index.generation}`;
-  for (const name of index.vary) key += `|${name}=${encodeURIComponent(valueOf(name))}`;
-  return digestIfLong(key);
+  values.forEach((value, i) => (key += `|${index.vary[i]}=${encodeURIComponent(value)}`));
+  key = digestIfLong(key);
+  lastVariant.set(index, { values, key });
+  return key;
 }
 
 function queryPairs(query: QueryInput): [string, string][] {

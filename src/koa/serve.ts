@@ -1,5 +1,5 @@
 import type { Context } from 'koa';
-import type { StoredResponse } from './stored-entry';
+import { etagOf, type StoredResponse } from './stored-entry';
 
 /** What the cache-status header says about an answer. */
 export type CacheStatus = 'MISS' | 'HIT' | 'STALE' | 'BYPASS';
@@ -21,12 +21,20 @@ export function serveStored(
   const { res } = ctx;
   ctx.status = response.status;
   for (const [name, value] of response.headers) res.setHeader(name, value);
-  if (validators) res.setHeader('ETag', response.etag);
-  res.setHeader('Age', String(Math.max(0, Math.floor((now - response.storedAt) / 1000))));
+  if (validators) res.setHeader('ETag', etagOf(response));
+  res.setHeader('Age', ageText(now - response.storedAt));
   if (cacheStatusHeader) res.setHeader(cacheStatusHeader, status);
   ctx.body = response.body;
   if (!validators) return;
   // `ctx.fresh` copies every response header; most requests are not conditional at all.
   const { headers } = ctx.req;
   if ((headers['if-none-match'] !== undefined || headers['if-modified-since'] !== undefined) && ctx.fresh) ctx.status = 304;
+}
+
+/** `Age` texts of the first hour, made once: most hits are younger, and need no string made for them. */
+const AGES = Array.from({ length: 3600 }, (_, seconds) => String(seconds));
+
+function ageText(ms: number): string {
+  const seconds = Math.max(0, Math.floor(ms / 1000));
+  return AGES[seconds] ?? String(seconds);
 }

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import type { Engine } from '../core/engine';
 import { VARY_NAME, type RequestFacts } from './request-facts';
@@ -9,9 +9,8 @@ export interface StoredResponse {
   /** Response headers to replay (Content-Type included; ETag, Content-Length and hop-by-hop ones not). */
   headers: [name: string, value: string | string[]][];
   body: Buffer;
-  etag: string;
-  /** Hash of `body`: with it, an unchanged header line means an unchanged entry. */
-  digest: string;
+  /** The ETag the route set; without one, the body's hash, computed when first served (`etagOf`). */
+  etag?: string;
   storedAt: number;
   /** Epoch ms after which the response is stale; 0 = never. */
   freshUntil: number;
@@ -66,12 +65,18 @@ export type StoredEntry = StoredResponse | VaryIndex;
 /**
  * One string per entry, so the cache's codec passes it through as an O(1) slice instead of
  * decoding JSON with a base64 Buffer inside on every hit:
- *   R<header JSON>\n<body base64>    a response
- *   V<JSON>                          a vary index
+ *   R<header JSON>\n<body>    a response: its body as the text the route set (`"text": true`, no
+ *                             conversion at all), else base64
+ *   V<JSON>                   a vary index
  */
-export function encodeResponse(response: StoredResponse): string {
+export function encodeResponse(response: StoredResponse, text?: string): string {
   const { body, ...header } = response;
-  return `R${JSON.stringify(header)}\n${body.toString('base64')}`;
+  return text !== undefined ? `R${JSON.stringify({ ...header, text: true })}\n${text}` : `R${JSON.stringify(header)}\n${body.toString('base64')}`;
+}
+
+/** The response's ETag: the route's, or a hash of the body, computed once per decoded entry. */
+export function etagOf(response: StoredResponse): string {
+  return (response.etag ??= `"${createHash('sha1').update(response.body).digest('base64url')}"`);
 }
 
 export function encodeVaryIndex(index: VaryIndex): string {
@@ -99,13 +104,13 @@ export function isVaryIndex(entry: StoredEntry | undefined): entry is VaryIndex 
 const DECODED_MAX_BYTES = 16 * 1024 * 1024;
 
 /**
- * The response entries of one cache, decoded: reused while their header line is unchanged, so hits
+ * The response entries of one cache, decoded: reused while the stored string is unchanged, so hits
  * skip base64 and JSON. Bounded by bytes, and counted in `memoryUsage()` as `responses`.
  */
 export class StoredResponses {
-  readonly #decoded = new LRUCache<string, { header: string; entry: StoredEntry }>({
+  readonly #decoded = new LRUCache<string, { data: string; entry: StoredEntry }>({
     maxSize: DECODED_MAX_BYTES,
-    sizeCalculation: (item) => sizeOf(item.entry) + item.header.length * 2,
+    sizeCalculation: (item) => sizeOf(item.entry) + item.data.length * 2,
   });
 
   constructor(readonly engine: Engine) {
@@ -123,7 +128,8 @@ export class StoredResponses {
       return undefined;
     }
     const known = this.#decoded.get(key);
-    if (known && hasHeader(data, known.header)) return known.entry;
+    // The store hands back the same string while the entry is unchanged: usually a pointer compare.
+    if (known && known.data === data) return known.entry;
     const newline = data.indexOf('\n');
     const header = newline < 0 ? data : data.slice(0, newline);
     let entry: StoredEntry;
@@ -133,14 +139,9 @@ export class StoredResponses {
       this.engine.report('decode', key, err);
       return undefined;
     }
-    this.#decoded.set(key, { header, entry });
+    this.#decoded.set(key, { data, entry });
     return entry;
   }
-}
-
-/** Whether `data`'s header line is `header`. (A slice and `===` beat `startsWith` on V8 several times over.) */
-function hasHeader(data: string, header: string): boolean {
-  return data.slice(0, header.length) === header && (data.length === header.length || data.charCodeAt(header.length) === 10 /* \n */);
 }
 
 /**
@@ -158,16 +159,15 @@ function parse(header: string, rest: string): StoredEntry {
     return { vary, generation, variants } as VaryIndex;
   }
   if (header[0] === 'R' && isRecord(json)) {
-    const { status, headers, etag, digest, storedAt, freshUntil, holes, template } = json;
+    const { status, headers, etag, storedAt, freshUntil, holes, template, text } = json;
     check(Number.isInteger(status) && (status as number) >= 100 && (status as number) <= 599, 'status');
     check(Array.isArray(headers) && headers.every(isReplayableHeader), 'headers');
-    check(typeof etag === 'string' && etag !== '' && HEADER_VALUE.test(etag), 'etag');
-    check(typeof digest === 'string', 'digest');
+    check(etag === undefined || (typeof etag === 'string' && etag !== '' && HEADER_VALUE.test(etag)), 'etag');
     check(Number.isFinite(storedAt) && Number.isFinite(freshUntil) && (freshUntil as number) >= 0, 'storedAt/freshUntil');
     check(holes === undefined || (Array.isArray(holes) && holes.every((nonce) => typeof nonce === 'string')), 'holes');
     check(template === undefined || (isRecord(template) && typeof template.name === 'string' && typeof template.digest === 'string'), 'template');
-    const entry = { status, headers, etag, digest, storedAt, freshUntil, holes, template } as Omit<StoredResponse, 'body'>;
-    return { ...entry, body: Buffer.from(rest, 'base64') };
+    const entry = { status, headers, etag, storedAt, freshUntil, holes, template } as Omit<StoredResponse, 'body'>;
+    return { ...entry, body: text === true ? Buffer.from(rest) : Buffer.from(rest, 'base64') };
   }
   throw new TypeError(`not a response-cache entry: ${JSON.stringify(header.slice(0, 20))}`);
 }
