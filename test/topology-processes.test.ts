@@ -88,6 +88,7 @@ suite.each(redisTopologies)('the stampede lock ($name)', ({ store }) => {
   it('is taken over when its owner died: the waiter computes once the lock has aged out', async () => {
     const waiter = new Cache({ store, keyPrefix: uniquePrefix('lock'), operationTimeoutMs: 2000, lock: { timeout: 0.3, waitMs: 5000 } });
     try {
+      await waiter.get('warm-up'); // connected, so that the lock below is written as soon as it is dated
       await waiter.add('lock:orphan', Date.now() + 300, 0.3); // as a lock's owner writes it: when it expires
       let runs = 0;
       const started = Date.now();

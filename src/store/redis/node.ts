@@ -96,6 +96,11 @@ export class RedisNode {
   private pending = 0;
   /** While commands are pending: when the last reply came (or the first of them was sent). */
   private progressAt = 0;
+  /** Replies so far; `check()` compares it between its calls. */
+  private replies = 0;
+  private repliesAtCheck = 0;
+  /** `check()` calls in a row that found commands pending and no reply since the previous one. */
+  private quietChecks = 0;
   private notReadySince: number | undefined;
   private closing?: Promise<void>;
 
@@ -147,13 +152,19 @@ export class RedisNode {
       return await command(this.client);
     } finally {
       this.pending--;
+      this.replies++;
       this.progressAt = performance.now();
     }
   }
 
-  /** Whether commands wait on a server that stopped answering, or the connection has been down for STALL_MS. */
+  /**
+   * Whether commands wait on a server that stopped answering, or the connection has been down for
+   * STALL_MS. "Stopped answering" needs two `check()`s in a row without a reply, with I/O polled
+   * between them: a process that was busy (a long render, GC) for STALL_MS has replies waiting in
+   * its socket, and must not blame the server for them.
+   */
   stalled(now: number): boolean {
-    if (this.pending > 0 && now - this.progressAt > STALL_MS) return true;
+    if (this.pending > 0 && this.quietChecks >= 2 && now - this.progressAt > STALL_MS) return true;
     return this.notReadySince !== undefined && now - this.notReadySince > STALL_MS;
   }
 
@@ -161,6 +172,8 @@ export class RedisNode {
   check(now: number): boolean {
     if (this.client.isReady) this.notReadySince = undefined;
     else this.notReadySince ??= now;
+    this.quietChecks = this.pending > 0 && this.replies === this.repliesAtCheck ? this.quietChecks + 1 : 0;
+    this.repliesAtCheck = this.replies;
     return !this.client.isReady || this.stalled(now);
   }
 
@@ -191,13 +204,23 @@ export function destroy(client: { isOpen: boolean; destroy(): void }): void {
   }
 }
 
-/** `promise`, or a rejection after `ms`. */
+/**
+ * `promise`, or a rejection after `ms`. When the timer fires, I/O is polled once more before
+ * giving up (setImmediate runs after the poll phase): after the process was busy for longer than
+ * `ms`, an answer already waiting in the socket still counts.
+ */
 export function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
+  let immediate: NodeJS.Immediate | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms} ms`)), ms);
+    timer = setTimeout(() => {
+      immediate = setImmediate(() => reject(new Error(`${what}: no answer within ${ms} ms`)));
+    }, ms);
   });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+  return Promise.race([promise, timeout]).finally(() => {
+    clearTimeout(timer);
+    if (immediate) clearImmediate(immediate);
+  });
 }
 
 export const sleep = (ms: number) =>

@@ -84,13 +84,18 @@ export abstract class PrimaryTopology implements Topology {
   /** Where the primary is now, asked of the deployment; undefined when that cannot be told now. */
   protected abstract locate(current: RedisNode | undefined): Promise<NodeOptions | undefined>;
 
-  /** Starts with `options` as the primary (if known), then checks where the primary really is. */
+  /**
+   * Starts with `options` as the primary if it is known (then the check of where the primary
+   * really is runs meanwhile: a replica answers READONLY, which is followed too), else once the
+   * primary has been located.
+   */
   protected start(options: NodeOptions | undefined): void {
     if (options) this.node = new RedisNode(options, this.onError);
-    this.firstAttempt = (async () => {
+    const located = (async () => {
       await this.node?.firstAttempt;
       await within(this.locate_(), 2 * CONNECT_TIMEOUT_MS, 'locating the primary').catch(this.onError);
     })();
+    this.firstAttempt = this.node ? this.node.firstAttempt : located;
   }
 
   async run<T>(_key: string, command: (client: Commands) => Promise<T>): Promise<T> {
