@@ -16,7 +16,7 @@ import type { Store } from './store/store';
 import { TieredStore } from './store/tiered';
 import { deleteMemoized, MemoizedFunctions, type MemoizedCallable } from './functions/delete-memoized';
 import { memoize, type Memoized, type MemoizeOptions } from './functions/memoize';
-import { memoizedMethod } from './functions/memoized-method';
+import { memoizedMethod, type MemoizedDecorator } from './functions/memoized-method';
 import { Refreshing, type RefreshingOptions } from './functions/refreshing';
 import { WriteBehind, type WriteBehindOptions } from './functions/write-behind';
 import { cached } from './koa/cached';
@@ -323,7 +323,7 @@ export class Cache extends EventEmitter<CacheEvents> {
   }
 
   /** Decorator for async methods and getters, cached per instance (by its `cacheKey()`). */
-  memoized(options?: MemoizeOptions<any[]>): ReturnType<typeof memoizedMethod> {
+  memoized(options?: MemoizeOptions<any[]>): MemoizedDecorator {
     return memoizedMethod(this.#engine, this.#memoized, options);
   }
 

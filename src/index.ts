@@ -5,7 +5,7 @@
  */
 export { Cache, type CacheOptions, type SetOptions } from './cache';
 export { CacheStoreError, type CacheEvents, type StoreCallEvent } from './core/events';
-export type { CacheKind, Outcome, OutcomeEvent } from './core/outcomes';
+export { KINDS, OUTCOMES, type CacheKind, type Outcome, type OutcomeEvent } from './core/outcomes';
 export type { CacheStats, Counts } from './core/stats';
 export type { MemoryUse } from './core/memory-accounts';
 export type { Clock } from './core/clock';
@@ -14,6 +14,7 @@ export { UnstorableValueError } from './core/codec';
 export { makeTemplateFragmentKey } from './core/keys';
 export type { Store } from './store/store';
 export type { KeyvLike, StoreOption } from './store/create-store';
+export type { RedisClientLike, RedisClusterConfig, RedisSentinelConfig } from './store/shapes';
 export { CacheExtension, type CacheExtensionOptions } from './nunjucks/extension';
 export { createEnvironment, type EnvironmentOptions } from './nunjucks/environment';
 export { views } from './koa/views';
@@ -21,8 +22,10 @@ export { CachedResponse, type CachedResponseOptions } from './koa/cached-respons
 export type { CachedOptions } from './koa/cached-options';
 export type { DeleteCachedOptions } from './koa/delete-cached';
 export type { PeriodicRefresh, PeriodicRefreshOptions } from './koa/periodic-refresh';
-export type { QueryInput } from './koa/response-key';
+export type { QueryInput, QueryValue } from './koa/response-key';
 export type { Memoized, MemoizeOptions } from './functions/memoize';
+export type { MemoizedDecorator } from './functions/memoized-method';
+export type { MemoizedCallable } from './functions/delete-memoized';
 export { CacheWaitTimeout } from './functions/wait-timeout';
 export type { Refreshing, RefreshingOptions } from './functions/refreshing';
 export type { WriteBehind, WriteBehindOptions, PushOptions } from './functions/write-behind';

@@ -54,7 +54,8 @@ export class Engine {
 
   constructor(options: EngineOptions) {
     this.store = options.store;
-    this.local = options.store.local;
+    // Features read a local store synchronously (peek, setNow); a store without them is served as a shared one.
+    this.local = options.store.local && typeof options.store.peek === 'function' && typeof options.store.setNow === 'function';
     this.events = options.events;
     this.clock = options.clock;
     this.defaultTimeoutMs = options.defaultTimeoutMs;

@@ -6,6 +6,12 @@ import { checkedName, nameFromSource } from './memo-keys';
 
 type AsyncMethod<This, A extends unknown[], R> = (this: This, ...args: A) => Promise<R>;
 
+/** What `cache.memoized(options)` returns: a standard decorator for async methods and getters. */
+export type MemoizedDecorator = <This extends object, A extends unknown[], R>(
+  method: (this: This, ...args: A) => Promise<R>,
+  context: ClassMethodDecoratorContext<This, (this: This, ...args: A) => Promise<R>> | ClassGetterDecoratorContext<This, Promise<R>>,
+) => (this: This, ...args: A) => Promise<R>;
+
 /**
  * `@cache.memoized(options)`: a TypeScript 5 (standard) decorator for async methods and getters,
  * caching per instance as identified by the instance's `cacheKey()`.
@@ -14,7 +20,7 @@ type AsyncMethod<This, A extends unknown[], R> = (this: This, ...args: A) => Pro
  * `cache.deleteMemoized(obj.method)` can reach that instance's results only, while
  * `cache.deleteMemoized(Class.prototype.method)` reaches every instance's.
  */
-export function memoizedMethod(engine: Engine, functions: MemoizedFunctions, options: MemoizeOptions<any[]> = {}) {
+export function memoizedMethod(engine: Engine, functions: MemoizedFunctions, options: MemoizeOptions<any[]> = {}): MemoizedDecorator {
   if (options.name !== undefined) checkedName(options.name);
   return function decorate<This extends object, A extends unknown[], R>(
     method: AsyncMethod<This, A, R>,

@@ -29,21 +29,26 @@ const LOCK_SHARE_OF_INTERVAL = 0.9;
  * the others adopt what it stored. A failing refresh keeps the last good value.
  */
 export class Refreshing<T> {
-  private current?: Stored<T>;
-  private running?: Promise<T>;
-  private loading?: Promise<T>;
-  private error: unknown;
-  private readonly timer: NodeJS.Timeout;
-  private readonly lockKey: string;
-  private readonly lockMs: number;
-  private readonly ttlMs: number;
+  #current?: Stored<T>;
+  #running?: Promise<T>;
+  #loading?: Promise<T>;
+  #error: unknown;
+  readonly #timer: NodeJS.Timeout;
+  readonly #lockKey: string;
+  readonly #lockMs: number;
+  readonly #ttlMs: number;
+  readonly #engine: Engine;
+  readonly #fn: () => T | Promise<T>;
 
+  /** @internal `cache.refreshing(key, fn, options)` makes one. */
   constructor(
-    private readonly engine: Engine,
+    engine: Engine,
     readonly key: string,
-    private readonly fn: () => T | Promise<T>,
+    fn: () => T | Promise<T>,
     options: RefreshingOptions,
   ) {
+    this.#engine = engine;
+    this.#fn = fn;
     if (typeof key !== 'string' || key === '') throw new TypeError(`refreshing needs a non-empty key, got ${JSON.stringify(key)}`);
     if (typeof fn !== 'function') throw new TypeError(`refreshing ${JSON.stringify(key)} needs a function, got ${typeof fn}`);
     const what = `of refreshing ${JSON.stringify(key)}`;
@@ -53,77 +58,77 @@ export class Refreshing<T> {
     if (timeoutMs !== 0 && timeoutMs < intervalMs) {
       throw new RangeError(`timeout ${what} must be 0 (never expires) or at least the interval`);
     }
-    this.ttlMs = timeoutMs;
-    this.lockKey = `refresh-lock:${key}`;
-    this.lockMs = Math.ceil(intervalMs * LOCK_SHARE_OF_INTERVAL);
-    this.timer = setInterval(() => void this.tick(), intervalMs).unref();
-    this.get().catch((err) => this.engine.report('refresh', key, err));
+    this.#ttlMs = timeoutMs;
+    this.#lockKey = `refresh-lock:${key}`;
+    this.#lockMs = Math.ceil(intervalMs * LOCK_SHARE_OF_INTERVAL);
+    this.#timer = setInterval(() => void this.#tick(), intervalMs).unref();
+    this.get().catch((err) => this.#engine.report('refresh', key, err));
   }
 
   /** The value; before the first one exists, waits for it (and rejects if computing it fails). */
   async get(): Promise<T> {
-    if (this.current) return this.current.value;
-    this.loading ??= this.load().finally(() => (this.loading = undefined));
-    return this.loading;
+    if (this.#current) return this.#current.value;
+    this.#loading ??= this.#load().finally(() => (this.#loading = undefined));
+    return this.#loading;
   }
 
   /** Computes the value now (joining a refresh already running); rejects if `fn` fails. */
   refresh(): Promise<T> {
-    this.running ??= this.compute().finally(() => (this.running = undefined));
-    return this.running;
+    this.#running ??= this.#compute().finally(() => (this.#running = undefined));
+    return this.#running;
   }
 
   /** Stops refreshing on the interval; `get()` keeps answering the last value. */
   stop(): void {
-    clearInterval(this.timer);
+    clearInterval(this.#timer);
   }
 
   /** When the value this handle holds was computed (here or by another process). */
   get lastUpdated(): Date | undefined {
-    return this.current && new Date(this.current.updatedAt);
+    return this.#current && new Date(this.#current.updatedAt);
   }
 
   /** Why the latest refresh failed; undefined once one succeeds. */
   get lastError(): unknown {
-    return this.error;
+    return this.#error;
   }
 
-  private async load(): Promise<T> {
-    if (await this.adoptStored()) return this.current!.value;
+  async #load(): Promise<T> {
+    if (await this.#adoptStored()) return this.#current!.value;
     return this.refresh();
   }
 
-  private async tick(): Promise<void> {
-    if (this.running) return; // refreshes never overlap
+  async #tick(): Promise<void> {
+    if (this.#running) return; // refreshes never overlap
     try {
-      if (await this.engine.add(this.lockKey, 1, this.lockMs)) await this.refresh();
-      else await this.adoptStored();
+      if (await this.#engine.add(this.#lockKey, 1, this.#lockMs)) await this.refresh();
+      else await this.#adoptStored();
     } catch (err) {
-      this.engine.report('refresh', this.key, err);
+      this.#engine.report('refresh', this.key, err);
     }
   }
 
-  private async compute(): Promise<T> {
+  async #compute(): Promise<T> {
     try {
-      const value = await this.fn();
+      const value = await this.#fn();
       if (value === undefined) throw new TypeError(`refreshing ${JSON.stringify(this.key)}: the function returned undefined`);
-      const stored = { value, updatedAt: this.engine.clock.now() };
-      await this.engine.set(this.key, stored, this.ttlMs);
-      this.engine.events.record('refresh', 'value', this.key, this.key);
-      this.current = stored;
-      this.error = undefined;
+      const stored = { value, updatedAt: this.#engine.clock.now() };
+      await this.#engine.set(this.key, stored, this.#ttlMs);
+      this.#engine.events.record('refresh', 'value', this.key, this.key);
+      this.#current = stored;
+      this.#error = undefined;
       return value;
     } catch (err) {
-      this.error = err;
+      this.#error = err;
       throw err;
     }
   }
 
   /** Takes the stored value if it is newer than ours; resolves whether we hold a value. */
-  private async adoptStored(): Promise<boolean> {
-    const stored = (await this.engine.get(this.key))?.value;
-    if (isStored<T>(stored) && !(this.current && this.current.updatedAt >= stored.updatedAt)) this.current = stored;
-    return this.current !== undefined;
+  async #adoptStored(): Promise<boolean> {
+    const stored = (await this.#engine.get(this.key))?.value;
+    if (isStored<T>(stored) && !(this.#current && this.#current.updatedAt >= stored.updatedAt)) this.#current = stored;
+    return this.#current !== undefined;
   }
 }
 

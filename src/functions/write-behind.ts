@@ -36,43 +36,46 @@ const STOP_MAX_RETRY_MS = 1000;
  * store has confirmed it; a failed flush keeps everything queued and is retried with backoff.
  */
 export class WriteBehind {
-  private readonly queue = new Map<string, Queued>();
-  private readonly intervalMs: number;
-  private readonly maxQueued: number;
-  private readonly stopTimeoutMs: number;
-  private running = false;
-  private timer?: NodeJS.Timeout;
+  readonly #queue = new Map<string, Queued>();
+  readonly #intervalMs: number;
+  readonly #maxQueued: number;
+  readonly #stopTimeoutMs: number;
+  #running = false;
+  #timer?: NodeJS.Timeout;
   /** Consecutive failed flushes: what the retry delay backs off on. */
-  private failures = 0;
+  #failures = 0;
   /** Flushes run one after another, so that a key's writes reach the store in push order. */
-  private lastFlush: Promise<unknown> = Promise.resolve();
-  private pendingFlushes = 0;
+  #lastFlush: Promise<unknown> = Promise.resolve();
+  #pendingFlushes = 0;
+  readonly #engine: Engine;
 
+  /** @internal `cache.writeBehind(options)` makes one. */
   constructor(
-    private readonly engine: Engine,
+    engine: Engine,
     options: WriteBehindOptions = {},
   ) {
-    this.intervalMs = intervalToMs(options.interval, 1000, 'interval of writeBehind');
-    this.maxQueued = options.maxQueued ?? 1000;
-    if (!Number.isSafeInteger(this.maxQueued) || this.maxQueued < 1) {
+    this.#engine = engine;
+    this.#intervalMs = intervalToMs(options.interval, 1000, 'interval of writeBehind');
+    this.#maxQueued = options.maxQueued ?? 1000;
+    if (!Number.isSafeInteger(this.#maxQueued) || this.#maxQueued < 1) {
       throw new RangeError(`maxQueued of writeBehind must be an integer >= 1, got ${String(options.maxQueued)}`);
     }
-    this.stopTimeoutMs = options.stopTimeoutMs ?? 5000;
-    if (!Number.isFinite(this.stopTimeoutMs) || this.stopTimeoutMs < 0) {
+    this.#stopTimeoutMs = options.stopTimeoutMs ?? 5000;
+    if (!Number.isFinite(this.#stopTimeoutMs) || this.#stopTimeoutMs < 0) {
       throw new RangeError(`stopTimeoutMs of writeBehind must be a number of milliseconds >= 0, got ${String(options.stopTimeoutMs)}`);
     }
   }
 
   /** How many keys wait to be written. */
   get size(): number {
-    return this.queue.size;
+    return this.#queue.size;
   }
 
   /** Starts accepting pushes and flushing on the interval. */
   start(): this {
-    if (!this.running) {
-      this.running = true;
-      this.schedule(this.intervalMs);
+    if (!this.#running) {
+      this.#running = true;
+      this.#schedule(this.#intervalMs);
     }
     return this;
   }
@@ -82,14 +85,14 @@ export class WriteBehind {
   /** Writes at once; resolves whether it was stored (if not, it stays queued and is retried). */
   push(key: string, value: unknown, options: PushOptions & { sync: true }): Promise<boolean>;
   push(key: string, value: unknown, options: PushOptions = {}): void | Promise<boolean> {
-    if (!this.running) {
+    if (!this.#running) {
       throw new Error(`writeBehind is not running: push of ${JSON.stringify(key)} refused (call start(); after stop() nothing is accepted until then)`);
     }
     if (typeof key !== 'string' || key === '') throw new TypeError(`writeBehind key must be a non-empty string, got ${String(key)}`);
-    const ttlMs = timeoutToMs(options.timeout, this.engine.defaultTimeoutMs, `timeout of pushed key ${JSON.stringify(key)}`);
-    this.queue.set(key, { data: encode(key, value), ttlMs });
-    if (options.sync) return this.flush([key]);
-    if (this.queue.size >= this.maxQueued && this.failures === 0 && this.pendingFlushes === 0) void this.flush();
+    const ttlMs = timeoutToMs(options.timeout, this.#engine.defaultTimeoutMs, `timeout of pushed key ${JSON.stringify(key)}`);
+    this.#queue.set(key, { data: encode(key, value), ttlMs });
+    if (options.sync) return this.#flush([key]);
+    if (this.#queue.size >= this.#maxQueued && this.#failures === 0 && this.#pendingFlushes === 0) void this.#flush();
   }
 
   /**
@@ -97,21 +100,24 @@ export class WriteBehind {
    * Removes nothing. Resolves undefined when there is neither.
    */
   async pop<T = unknown>(key: string): Promise<T | undefined> {
-    const queued = this.queue.get(key);
-    return queued ? (decode(queued.data) as T) : ((await this.engine.get(key))?.value as T | undefined);
+    const queued = this.#queue.get(key);
+    return queued ? (decode(queued.data) as T) : ((await this.#engine.get(key))?.value as T | undefined);
   }
-
 
   /**
    * Takes `key` away: resolves its value as `pop` reads it, and then the key is gone from the queue
    * and from the store.
    */
   async take<T = unknown>(key: string): Promise<T | undefined> {
-    const queued = this.queue.get(key);
-    this.queue.delete(key);
-    const value = queued ? (decode(queued.data) as T) : ((await this.engine.get(key))?.value as T | undefined);
-    // Also when it was queued: an older value may be in the store and must not come back.
-    if (value !== undefined) await this.engine.delete(key);
+    const queued = this.#queue.get(key);
+    this.#queue.delete(key);
+    const value = queued ? (decode(queued.data) as T) : ((await this.#engine.get(key))?.value as T | undefined);
+    // Also when it was queued: an older value may be in the store and must not come back, nor
+    // may a flush under way write it back after the delete.
+    if (value !== undefined) {
+      await this.#lastFlush;
+      await this.#engine.delete(key);
+    }
     return value;
   }
 
@@ -120,14 +126,14 @@ export class WriteBehind {
   /** Flushes everything queued; resolves whether all of it was written (what was not stays queued). */
   sync(options: { wait: true }): Promise<boolean>;
   sync(options: { wait?: boolean } = {}): void | Promise<boolean> {
-    if (options.wait) return this.flush();
-    void this.flush();
+    if (options.wait) return this.#flush();
+    void this.#flush();
   }
 
   /** Drops everything queued (a flush already under way still writes what it took); returns how many keys. */
   discard(): number {
-    const dropped = this.queue.size;
-    this.queue.clear();
+    const dropped = this.#queue.size;
+    this.#queue.clear();
     return dropped;
   }
 
@@ -137,23 +143,23 @@ export class WriteBehind {
    * reported through the cache's 'error' event — never dropped.
    */
   async stop(): Promise<boolean> {
-    this.running = false;
-    clearTimeout(this.timer);
-    this.timer = undefined;
-    const deadline = Date.now() + this.stopTimeoutMs;
-    let written = await this.flush();
+    this.#running = false;
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    const deadline = Date.now() + this.#stopTimeoutMs;
+    let written = await this.#flush();
     for (let delay = STOP_FIRST_RETRY_MS; !written && Date.now() < deadline; delay = Math.min(2 * delay, STOP_MAX_RETRY_MS)) {
       // A timer that keeps the process alive: shutdown waits for these writes.
       await new Promise((resolve) => setTimeout(resolve, Math.min(delay, deadline - Date.now())));
-      written = await this.flush();
+      written = await this.#flush();
     }
     if (!written) {
-      const keys = [...this.queue.keys()];
-      this.engine.report(
+      const keys = [...this.#queue.keys()];
+      this.#engine.report(
         'writeBehind stop',
         undefined,
         new Error(
-          `${keys.length} pushed value(s) could not be written within stopTimeoutMs (${this.stopTimeoutMs} ms) and stay queued: ${keys
+          `${keys.length} pushed value(s) could not be written within stopTimeoutMs (${this.#stopTimeoutMs} ms) and stay queued: ${keys
             .slice(0, 5)
             .map((key) => JSON.stringify(key))
             .join(', ')}${keys.length > 5 ? ', …' : ''}`,
@@ -163,45 +169,45 @@ export class WriteBehind {
     return written;
   }
 
-  private schedule(delayMs: number): void {
-    this.timer = setTimeout(() => void this.onTimer(), delayMs).unref();
+  #schedule(delayMs: number): void {
+    this.#timer = setTimeout(() => void this.#onTimer(), delayMs).unref();
   }
 
-  private async onTimer(): Promise<void> {
-    this.timer = undefined;
-    await this.flush();
+  async #onTimer(): Promise<void> {
+    this.#timer = undefined;
+    await this.#flush();
     // Not when stopped, nor when start() was called meanwhile (it scheduled a timer of its own).
-    if (this.running && !this.timer) {
-      this.schedule(Math.min(this.intervalMs * 2 ** this.failures, Math.max(this.intervalMs, MAX_RETRY_DELAY_MS)));
+    if (this.#running && !this.#timer) {
+      this.#schedule(Math.min(this.#intervalMs * 2 ** this.#failures, Math.max(this.#intervalMs, MAX_RETRY_DELAY_MS)));
     }
   }
 
   /** Writes the queue (or the `only` keys), after any flush under way; never rejects. */
-  private flush(only?: readonly string[]): Promise<boolean> {
-    this.pendingFlushes++;
-    const run = this.lastFlush.then(() => this.write(only)).finally(() => this.pendingFlushes--);
-    this.lastFlush = run;
+  #flush(only?: readonly string[]): Promise<boolean> {
+    this.#pendingFlushes++;
+    const run = this.#lastFlush.then(() => this.#write(only)).finally(() => this.#pendingFlushes--);
+    this.#lastFlush = run;
     return run;
   }
 
-  private async write(only: readonly string[] | undefined): Promise<boolean> {
-    const batch = only ? only.flatMap((key) => (this.queue.has(key) ? [[key, this.queue.get(key)!] as const] : [])) : [...this.queue];
+  async #write(only: readonly string[] | undefined): Promise<boolean> {
+    const batch = only ? only.flatMap((key) => (this.#queue.has(key) ? [[key, this.#queue.get(key)!] as const] : [])) : [...this.#queue];
     const results = await Promise.all(
       batch.map(async ([key, entry]) => {
         try {
-          return await this.engine.set(key, decode(entry.data), entry.ttlMs);
+          return await this.#engine.set(key, decode(entry.data), entry.ttlMs);
         } catch (err) {
-          this.engine.report('writeBehind', key, err);
+          this.#engine.report('writeBehind', key, err);
           return false;
         }
       }),
     );
     batch.forEach(([key, entry], i) => {
       // A key pushed again meanwhile keeps its newer value queued.
-      if (results[i] && this.queue.get(key) === entry) this.queue.delete(key);
+      if (results[i] && this.#queue.get(key) === entry) this.#queue.delete(key);
     });
     const written = results.every(Boolean);
-    if (!only) this.failures = written ? 0 : this.failures + 1;
+    if (!only) this.#failures = written ? 0 : this.#failures + 1;
     return written;
   }
 }

@@ -4,7 +4,8 @@ import type { VaryIndex } from './stored-entry';
 /** What a response cache key starts with unless a route names its own `keyPrefix`. */
 export const DEFAULT_RESPONSE_KEY_PREFIX = 'response:';
 
-type QueryValue = string | number | boolean;
+/** One value of a query parameter. */
+export type QueryValue = string | number | boolean;
 
 /** A query as `deleteCached` takes it: `'a=1&b=2'` (a leading `?` is ignored), an object, or pairs. */
 export type QueryInput = string | Readonly<Record<string, QueryValue | readonly QueryValue[] | undefined>> | Iterable<readonly [string, QueryValue]>;

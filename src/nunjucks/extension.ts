@@ -11,8 +11,9 @@ import { iterate, Latch } from './compile-nodes';
 import { astDigest, staticDependencies, TemplateDigests, type DigestEnvironment } from './digests';
 import { addToScope, newScope, prefetched, scopeOf, type Scope, type ScopedFrame } from './fragment-scope';
 import { Holes, holeKey, placeholder, type HoleFrame, type RenderableTemplate } from './holes';
-import { currentTemplate, installHooks, templateName, type HookedExtension } from './hooks';
+import { currentTemplate, installHooks, templateName } from './hooks';
 import { callerCopy, ownCopy, type AstNode, type NodeTypes, type NunjucksCopy } from './nunjucks-copy';
+import type { RenderedPage } from '../koa/rendered-page';
 import { deliverLater, deliverNow, renderBody, startRender, tooDeep, type Body, type Callback, type Place, type Rendered, type Runtime } from './render-body';
 
 /** Where a cache tag is: fixed when its template compiles. */
@@ -60,17 +61,6 @@ interface Fragment {
   cb: Callback;
 }
 
-/** A page `views()` rendered: its HTML for this response, and what `cached()` stores of it. */
-export interface RenderedPage {
-  html: string;
-  /** The page with its holes as placeholders, when holes were collected (the page will be stored). */
-  stored?: { html: string; holes: string[] };
-  /** The tags of every fragment rendered into it. */
-  tags: string[];
-  /** The digest of the page's template and those it depends on. */
-  digest: string;
-}
-
 export interface CacheExtensionOptions {
   /**
    * Wrap each fragment in HTML comments saying its key, HIT/MISS and age, to see in the page
@@ -93,7 +83,7 @@ export interface CacheExtensionOptions {
  *
  * Add it to any nunjucks Environment: `env.addExtension('CacheExtension', new CacheExtension(cache))`.
  */
-export class CacheExtension implements HookedExtension {
+export class CacheExtension {
   readonly tags = ['cache', 'nocache'];
   readonly #engine: Engine;
   readonly #debugMarkers: boolean;
@@ -117,19 +107,21 @@ export class CacheExtension implements HookedExtension {
    * @internal nunjucks' `addExtension(name, ext)` sets this, and compiled templates find the
    * extension by it. Setting it is also the moment to prepare the nunjucks copy of that Environment.
    */
+  get __name(): string {
+    return this.#name;
+  }
+
+  /** @internal */
   set __name(name: string) {
     this.#copy = callerCopy() ?? ownCopy();
     installHooks(this.#copy, isCacheExtension);
     this.#name = name;
   }
 
-  /** @internal */
-  get __name(): string {
-    return this.#name;
-  }
-
-  /** @internal called by nunjucks' parser for `{% cache … %}` and `{% nocache %}`. */
-  parse(parser: any, nodes: NodeTypes): AstNode {
+  /** nunjucks' parser calls it for `{% cache … %}` and `{% nocache %}` (its `Extension` interface). */
+  parse(parserOfNunjucks: unknown, nodesOfNunjucks: unknown): unknown {
+    const parser = parserOfNunjucks as any;
+    const nodes = nodesOfNunjucks as NodeTypes;
     if (!nodes.KfcCache) {
       throw new Error(
         `the cache extension was given to an Environment whose nunjucks copy koa-fragment-cache has not prepared ` +

@@ -13,17 +13,17 @@ import type { Entry } from '../core/codec';
  */
 export interface Store {
   /**
-   * True when entries live in this process, so calls answer without I/O: the cache then skips
-   * deadlines, the cross-process lock, and a second lookup after `peek`.
+   * True when entries live in this process, so calls answer without I/O and no other process shares
+   * them: the cache then gives calls no deadline and takes no cross-process lock.
    */
   readonly local: boolean;
   /**
-   * Synchronous, decoded read: only stores that keep entries in this process have it (the memory
+   * @internal Synchronous, decoded read: only stores that keep entries in this process have it (the memory
    * store, the first tier in front of Redis). The entry may be shared between calls: never mutated.
    */
   peek?(key: string): Entry | undefined;
   /**
-   * Synchronous `set` (or `add`, with `onlyIfAbsent`): only stores whose entries live in this
+   * @internal Synchronous `set` (or `add`, with `onlyIfAbsent`): only stores whose entries live in this
    * process have it. The cache uses it where nunjucks cannot wait for a promise.
    */
   setNow?(key: string, data: string, ttlMs: number, onlyIfAbsent: boolean): boolean;
