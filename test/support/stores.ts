@@ -28,10 +28,26 @@ export function uniquePrefix(label: string): string {
   return `kfc-test-${label}-${randomUUID().slice(0, 8)}`;
 }
 
-export type StoreKind = 'memory' | 'redis';
+export type StoreKind = 'memory' | 'redis' | 'cluster' | 'sentinel';
 
-/** The stores a behaviour must hold on: memory always, Redis when one answers. */
-export const storeKinds: StoreKind[] = redisUrl ? ['memory', 'redis'] : ['memory'];
+/** The `store` option of each kind that answers ('redis': one server). */
+const storeOfKind: Record<StoreKind, CacheOptions['store'] | undefined> = {
+  memory: 'memory',
+  redis: redisUrl,
+  cluster: clusterNodes && { cluster: clusterNodes },
+  sentinel: sentinelSetup && { sentinel: sentinelSetup },
+};
+
+/**
+ * The stores a behaviour must hold on: memory always, Redis when one answers. The suites written
+ * on `storeKinds` run on a Redis Cluster and a primary behind sentinels too with
+ * `KFC_TEST_STORE_KINDS=memory,redis,cluster,sentinel` (any subset; not in CI by default: it
+ * adds ~5 minutes there, see docs/dev/redis-topologies.md; the topology suites, test/store-*.test.ts and
+ * test/topology-*.test.ts, cover what differs on each).
+ */
+export const storeKinds: StoreKind[] = (['memory', 'redis', 'cluster', 'sentinel'] as const).filter(
+  (kind) => storeOfKind[kind] !== undefined && (process.env.KFC_TEST_STORE_KINDS ?? 'memory,redis').split(',').includes(kind),
+);
 
 /**
  * Makes caches of one kind and closes (and clears) them after the suite. Redis caches get a
@@ -44,7 +60,7 @@ export function cacheFactory(kind: StoreKind, label: string): { make: (options?:
       const cache = new Cache(
         kind === 'memory'
           ? options
-          : { store: redisUrl, keyPrefix: uniquePrefix(label), operationTimeoutMs: 2000, ...options },
+          : { store: storeOfKind[kind], keyPrefix: uniquePrefix(label), operationTimeoutMs: 2000, ...options },
       );
       made.push(cache);
       return cache;

@@ -40,6 +40,8 @@ export class ClusterTopology implements Topology {
   readonly sharedFate = false;
   readonly firstAttempt: Promise<void>;
   readonly pubsub: PubSub;
+  /** Settles once the first read of the slot map did. */
+  private readonly mapped: Promise<void>;
   private discovered = false;
   private slots: (Shard | undefined)[] = new Array<Shard | undefined>(SLOTS);
   private readonly nodes = new Map<string, RedisNode>();
@@ -58,8 +60,11 @@ export class ClusterTopology implements Topology {
     private readonly onError: (err: unknown) => void,
   ) {
     if (settings.roots.length === 0) throw new TypeError('cluster must name at least one node');
-    this.firstAttempt = within(this.refresh(), 3000, 'reading the cluster slot map')
-      .catch(onError)
+    // The first commands wait for the slot map and the first connection attempt to every master (each bounded).
+    this.mapped = within(this.refresh(), 3000, 'reading the cluster slot map').catch(onError);
+    this.firstAttempt = this.mapped
+      .then(() => Promise.all([...this.nodes.values()].map((node) => node.firstAttempt)))
+      .then(() => undefined)
       .finally(() => (this.discovered = true));
     this.watchdog = setInterval(() => this.check(), REFRESH_INTERVAL_MS);
     this.watchdog.unref();
@@ -72,7 +77,7 @@ export class ClusterTopology implements Topology {
       subscribe: (channel, onMessage, onState) => {
         this.channel = channel;
         const target = async (afterLoss: boolean) => {
-          await this.firstAttempt;
+          await this.mapped;
           if (afterLoss) await this.refreshIfDue().catch(() => undefined); // the channel's master may have moved
           const master = this.slots[keySlot(channel)]?.master;
           this.channelMaster = master;
@@ -229,7 +234,7 @@ export class ClusterTopology implements Topology {
         };
         for (const node of healthy) add(node.address, () => within(node.client.sendCommand(['CLUSTER', 'SLOTS']), 500, `CLUSTER SLOTS on ${node.address}`));
         for (const address of this.known) add(address, () => probe(this.optionsFor(address), ['CLUSTER', 'SLOTS']));
-        for (const root of this.settings.roots) add(addressOf(root), () => probe(root, ['CLUSTER', 'SLOTS']));
+        for (const root of this.settings.roots) add(addressOf(root), () => this.askRoot(root));
         let lastError: unknown;
         for (const { address, ask } of candidates) {
           if (this.closed) return;
@@ -245,6 +250,28 @@ export class ClusterTopology implements Topology {
         this.refreshing = undefined;
       }
     })());
+  }
+
+  /**
+   * CLUSTER SLOTS on a configured node, over a connection that is kept if the node turns out to
+   * be a master (at start: one connection less to open before the first command).
+   */
+  private async askRoot(root: NodeOptions): Promise<unknown> {
+    const node = new RedisNode(root, this.onError);
+    let keep = false;
+    try {
+      await node.firstAttempt;
+      if (!node.ready) throw new Error(`cannot connect to ${node.address}`);
+      const reply = await within(node.client.sendCommand(['CLUSTER', 'SLOTS']), 500, `CLUSTER SLOTS on ${node.address}`);
+      const master = Array.isArray(reply) && (reply as unknown[][]).some((range) => Array.isArray(range[2]) && `${String(range[2][0])}:${Number(range[2][1])}` === node.address);
+      if (master && !this.closed && !this.nodes.has(node.address)) {
+        this.nodes.set(node.address, node);
+        keep = true;
+      }
+      return reply;
+    } finally {
+      if (!keep) node.close().catch(() => undefined);
+    }
   }
 
   /** Takes a CLUSTER SLOTS reply (from `from`) as the slot map; false if it is not one. */
@@ -265,6 +292,7 @@ export class ClusterTopology implements Topology {
     }
     this.slots = slots;
     this.known = [...everyone];
+    for (const master of masters) this.node(master); // connecting now, so that first commands need not wait
     for (const [address, node] of this.nodes) {
       if (masters.has(address)) continue;
       this.nodes.delete(address);

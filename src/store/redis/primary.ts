@@ -69,7 +69,7 @@ export abstract class PrimaryTopology implements Topology {
       publish: (channel, message) => this.run('', (client) => client.publish(channel, message)).then(() => undefined),
       subscribe: (channel, onMessage, onState) => {
         const target = async (afterLoss: boolean) => {
-          await this.firstAttempt;
+          if (!this.node) await this.firstAttempt; // (a known primary is subscribed on while the data connection opens)
           if (afterLoss) await this.locateIfDue().catch(() => undefined); // the primary may have moved
           return this.node?.options;
         };
@@ -81,8 +81,11 @@ export abstract class PrimaryTopology implements Topology {
     };
   }
 
-  /** Where the primary is now, asked of the deployment; undefined when that cannot be told now. */
-  protected abstract locate(current: RedisNode | undefined): Promise<NodeOptions | undefined>;
+  /**
+   * Where the primary is now, asked of the deployment (a connection to it, if one was opened to
+   * check it); undefined when that cannot be told now.
+   */
+  protected abstract locate(current: RedisNode | undefined): Promise<NodeOptions | RedisNode | undefined>;
 
   /**
    * Starts with `options` as the primary if it is known (then the check of where the primary
@@ -159,7 +162,9 @@ export abstract class PrimaryTopology implements Topology {
     return (this.locating ??= (async () => {
       try {
         const found = await this.locate(this.node);
-        if (found && !this.closed && addressOf(found) !== this.node?.address) this.moveTo(found);
+        const address = found instanceof RedisNode ? found.address : found && addressOf(found);
+        if (found && !this.closed && address !== this.node?.address) this.moveTo(found);
+        else if (found instanceof RedisNode) found.close().catch(() => undefined);
       } finally {
         this.lastLocate = performance.now();
         this.locating = undefined;
@@ -167,9 +172,9 @@ export abstract class PrimaryTopology implements Topology {
     })());
   }
 
-  private moveTo(options: NodeOptions): void {
+  private moveTo(found: NodeOptions | RedisNode): void {
     const old = this.node;
-    this.node = new RedisNode(options, this.onError);
+    this.node = found instanceof RedisNode ? found : new RedisNode(found, this.onError);
     for (const subscription of this.subscriptions) subscription.retarget();
     old?.close().catch(() => undefined);
   }
@@ -272,7 +277,7 @@ export class SentinelTopology extends PrimaryTopology {
     await this.switches.close();
   }
 
-  protected async locate(): Promise<NodeOptions | undefined> {
+  protected async locate(current: RedisNode | undefined): Promise<NodeOptions | RedisNode | undefined> {
     const start = this.next;
     for (let i = 0; i < this.sentinels.length; i++) {
       const index = (start + i) % this.sentinels.length;
@@ -285,8 +290,14 @@ export class SentinelTopology extends PrimaryTopology {
       this.next = index;
       if (!Array.isArray(reply)) throw new Error(`no sentinel monitors a primary named ${JSON.stringify(this.settings.name)}`);
       const primary = atAddress(this.settings.data, String(reply[0]), Number(reply[1]));
-      const role = readRole(await probe(primary, ['ROLE']).catch(() => undefined));
-      return role?.master ? primary : undefined;
+      if (current?.address === addressOf(primary)) return primary;
+      // A new primary is used once it says so itself, over the connection that will then serve it.
+      const node = new RedisNode(primary, this.onError);
+      await node.firstAttempt;
+      const role = node.ready ? readRole(await within(node.client.sendCommand(['ROLE']), PROBE_MS, 'ROLE').catch(() => undefined)) : undefined;
+      if (role?.master) return node;
+      node.close().catch(() => undefined);
+      return undefined;
     }
     return undefined;
   }

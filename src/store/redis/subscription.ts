@@ -61,7 +61,7 @@ export class ManagedSubscription {
       this.firstSettled();
       if (this.listening) {
         this.listening = false;
-        this.onState(false);
+        if (!this.closed) this.onState(false); // (closing: nobody listens any more)
       }
       if (this.closed) break;
       backoff = performance.now() - started > 2 * HEALTH_CHECK_MS ? 50 : Math.min(backoff * 2, MAX_BACKOFF_MS);
