@@ -317,7 +317,7 @@ export class Cache extends EventEmitter<CacheEvents> {
     return schedulePeriodicRefresh(this.#storedResponses(), app, path, options);
   }
 
-  /** `fn`, cached by its arguments: see "Function caching" in README.md. */
+  /** `fn`, cached by its arguments: see docs/functions.md. */
   memoize<A extends unknown[], R>(fn: (...args: A) => R, options?: NoInfer<MemoizeOptions<A>>): Memoized<A, R> {
     return memoize(this.#engine, this.#memoized, fn, options);
   }

@@ -28,4 +28,4 @@ export type { MemoizedDecorator } from './functions/memoized-method';
 export type { MemoizedCallable } from './functions/delete-memoized';
 export { CacheWaitTimeout } from './functions/wait-timeout';
 export type { Refreshing, RefreshingOptions } from './functions/refreshing';
-export type { WriteBehind, WriteBehindOptions, PushOptions } from './functions/write-behind';
+export { WriteBehindFullError, type WriteBehind, type WriteBehindOptions, type PushOptions } from './functions/write-behind';

@@ -110,6 +110,25 @@ describe.each(storeKinds)('beyond the peers, on the %s store', (kind) => {
       expect([hit.headers['x-cache'], hit.text, hit.headers.etag]).toEqual(['HIT', '<p>Catalog</p>Hi bob', undefined]);
       expect(runs).toBe(1);
     });
+
+    it('in a stored page read the same variables on the miss as on every hit: ctx.state, not the route’s locals', async () => {
+      folder.write('local.njk', '{% set mood = "set in the page" %}[{{ local }}]{% nocache %}<{{ user }}|{{ local }}|{{ mood }}>{% endnocache %}');
+      const { get } = await startApp((router, app) => {
+        app.use(views(env));
+        app.use(async (ctx, next) => {
+          ctx.state.user = 'ann';
+          await next();
+        });
+        router.get('/local', cache.cached(), async (ctx) => {
+          await ctx.render('local.njk', { local: 'route local' });
+        });
+      });
+      const miss = await get('/local');
+      const hit = await get('/local');
+      expect([miss.headers['x-cache'], hit.headers['x-cache']]).toEqual(['MISS', 'HIT']);
+      expect(miss.text).toBe('[route local]<ann||set in the page>');
+      expect(hit.text).toBe(miss.text);
+    });
   });
 
   describe('CDN surrogate keys', () => {

@@ -81,6 +81,14 @@ describe.each([true, false])('a store of your own (local: %s)', (local) => {
     expect(cache.isLocal).toBe(false);
   });
 
+  it(local ? 'takes no cross-process lock: no other process shares it' : 'locks a computation out of other processes', async () => {
+    const keysWritten: string[] = [];
+    const add = store.add.bind(store);
+    store.add = (key, data, ttlMs) => (keysWritten.push(key), add(key, data, ttlMs));
+    expect(await cache.getOrSet('computed', () => 'value')).toBe('value');
+    expect(keysWritten.some((key) => key.startsWith('lock:'))).toBe(!local);
+  });
+
   it('caches fragments and responses', async () => {
     const env = new nunjucks.Environment();
     env.addExtension('cache', new CacheExtension(cache));

@@ -1,4 +1,4 @@
-import { Cache, CacheStoreError, UnstorableValueError, type WriteBehind } from '../src';
+import { Cache, CacheStoreError, UnstorableValueError, WriteBehindFullError, type WriteBehind } from '../src';
 import { startOwnRedis, type OwnRedis } from './support/redis-server';
 import { timeOn } from './support/clock';
 import { cacheFactory, canStartRedis, storeKinds } from './support/stores';
@@ -136,6 +136,20 @@ describe.each(storeKinds)('writeBehind on the %s store', (kind) => {
     expect(() => writer.push('late', 1)).toThrow(/writeBehind is not running: push of "late" refused/);
   });
 
+  it('counts what waits in memoryUsage(), and nothing once written', async () => {
+    const writer = started();
+    const before = cache.memoryUsage()?.parts.writeBehind;
+    expect(before).toEqual({ entries: 0, bytes: 0 });
+    writer.push('big', 'x'.repeat(10_000));
+    writer.push('big', 'y'.repeat(20_000));
+    const queued = cache.memoryUsage()!.parts.writeBehind!;
+    expect(queued.entries).toBe(1);
+    expect(queued.bytes).toBeGreaterThanOrEqual(40_000);
+    expect(queued.bytes).toBeLessThan(41_000);
+    await writer.sync({ wait: true });
+    expect(cache.memoryUsage()!.parts.writeBehind).toEqual({ entries: 0, bytes: 0 });
+  });
+
   it('refuses pushes before start()', () => {
     const writer = cache.writeBehind();
     expect(() => writer.push('early', 1)).toThrow(/writeBehind is not running.*call start\(\)/);
@@ -153,6 +167,7 @@ describe.each(storeKinds)('writeBehind on the %s store', (kind) => {
     ['a zero interval', { interval: 0 }, /interval of writeBehind must be > 0/],
     ['a bad maxQueued', { maxQueued: 0 }, /maxQueued of writeBehind must be an integer >= 1, got 0/],
     ['a negative stopTimeoutMs', { stopTimeoutMs: -1 }, /stopTimeoutMs of writeBehind must be/],
+    ['a capacity below maxQueued', { maxQueued: 10, capacity: 5 }, /capacity of writeBehind must be an integer >= maxQueued \(10\), got 5/],
   ])('refuses %s, naming the option', (_label, options, message) => {
     expect(() => cache.writeBehind(options)).toThrow(message);
   });
@@ -195,6 +210,27 @@ describe.each(storeKinds)('writeBehind on the %s store', (kind) => {
       const values = await cache.getMany(keys);
       expect(values).toEqual([...Array.from({ length: 19 }, (_, i) => ({ i: i + 1 })), 'now']);
       expect(await cache.get('item:0')).toBeUndefined();
+    } finally {
+      await writer.stop();
+    }
+  });
+
+  it('refuses new keys once capacity keys wait, and takes new values of queued ones', async () => {
+    await reconnected();
+    const writer = cache.writeBehind({ interval: 60, maxQueued: 2, capacity: 3 }).start();
+    try {
+      await redis.stop();
+      for (let i = 0; i < 3; i++) writer.push(`full:${i}`, i);
+      expect(await writer.sync({ wait: true })).toBe(false);
+      expect(() => writer.push('full:3', 3)).toThrow(WriteBehindFullError);
+      expect(() => writer.push('full:3', 3)).toThrow(/writeBehind is full: 3 keys wait to be written .*push of "full:3" refused/);
+      writer.push('full:0', 'newer');
+      expect(writer.size).toBe(3);
+      await redis.start();
+      await reconnected();
+      expect(await writer.sync({ wait: true })).toBe(true);
+      expect(await cache.getMany(['full:0', 'full:1', 'full:2', 'full:3'])).toEqual(['newer', 1, 2, undefined]);
+      writer.push('full:3', 3);
     } finally {
       await writer.stop();
     }

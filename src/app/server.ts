@@ -19,14 +19,14 @@ if (!Number.isInteger(workers) || workers < 1) fail(`WORKERS must be a whole num
 if (latencyMs !== undefined && !(latencyMs >= 0)) fail(`LATENCY_MS must be a number of 0 or more, got ${JSON.stringify(env.LATENCY_MS)}`);
 
 if (workers > 1 && cluster.isPrimary) {
-  if (usesMemoryStore(env.CACHE_URL)) {
+  if (usesMemoryStore()) {
     console.warn(
       `WARNING: WORKERS=${workers} with the memory store: each worker has its own cache, so an edit ` +
         `invalidates the fragments of only the worker that saved it, and the others keep showing the old ` +
-        `ones until they expire. Share one cache between the workers: CACHE_URL=redis://127.0.0.1:6379`,
+        `ones until they expire. Share one cache between the workers: CACHE_URL=redis://127.0.0.1:6379 (or CACHE_CLUSTER_NODES, CACHE_SENTINELS)`,
     );
   } else {
-    console.log(`Fragments stored in ${describeStore(env.CACHE_URL)}`);
+    console.log(`Fragments stored in ${describeStore()}`);
   }
   runPrimary(workers);
 } else {
@@ -43,7 +43,7 @@ function serve(): void {
   const server = app.listen(port, () => {
     const { port: actualPort } = server.address() as AddressInfo; // differs from PORT=0
     console.log(`${who}Catalog demo listening on http://localhost:${actualPort}/`);
-    if (!cluster.isWorker) console.log(`Fragments stored in ${describeStore(env.CACHE_URL)}`);
+    if (!cluster.isWorker) console.log(`Fragments stored in ${describeStore()}`);
   });
   server.on('error', (err) => fail(`${who}cannot listen on port ${port}: ${err.message}`));
 
@@ -66,17 +66,24 @@ function serve(): void {
   for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, shutDown);
 }
 
-function usesMemoryStore(url: string | undefined): boolean {
-  return !url || url === 'memory';
+/** Whether the `CACHE_*` variables leave the cache on the memory store (as `Cache.fromEnv` reads them). */
+function usesMemoryStore(): boolean {
+  return !env.CACHE_CLUSTER_NODES && !env.CACHE_SENTINELS && (!env.CACHE_URL || env.CACHE_URL === 'memory');
 }
 
-/** Where fragments live, without any password in the URL. */
-function describeStore(url: string | undefined): string {
-  if (usesMemoryStore(url)) return 'memory (this process only)';
-  const safe = new URL(url!);
+/** Where fragments live, without any password. */
+function describeStore(): string {
+  if (env.CACHE_CLUSTER_NODES) return `a Redis Cluster (nodes ${env.CACHE_CLUSTER_NODES.split(',').map(withoutCredentials).join(', ')})`;
+  if (env.CACHE_SENTINELS) return `the Redis primary the sentinels ${env.CACHE_SENTINELS.split(',').map(withoutCredentials).join(', ')} name "${env.CACHE_SENTINEL_NAME ?? ''}"`;
+  if (usesMemoryStore()) return 'memory (this process only)';
+  return `a shared store at ${withoutCredentials(env.CACHE_URL!)}`;
+}
+
+function withoutCredentials(address: string): string {
+  const safe = new URL(address.includes('://') ? address.trim() : `redis://${address.trim()}`);
   safe.username = '';
   safe.password = '';
-  return `a shared store at ${safe.href}`;
+  return safe.host ? `${safe.protocol}//${safe.host}${safe.pathname === '/' ? '' : safe.pathname}` : safe.href;
 }
 
 function fail(message: string): never {

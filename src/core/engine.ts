@@ -37,6 +37,7 @@ const LOCK_POLL_MS = 50;
  *   in the deployment computes while the others wait for it (the lock).
  */
 export class Engine {
+  /** Entries in this process, read and written synchronously (`peek`): no second lookup, no deadline. */
   readonly local: boolean;
   readonly defaultTimeoutMs: number;
   readonly events: Instrumentation;
@@ -60,7 +61,8 @@ export class Engine {
     this.clock = options.clock;
     this.defaultTimeoutMs = options.defaultTimeoutMs;
     this.#operationTimeoutMs = options.operationTimeoutMs;
-    this.#lock = this.local ? false : options.lock;
+    // No other process shares a local store's entries: nobody to lock out.
+    this.#lock = options.store.local ? false : options.lock;
     this.#onInvalidate = options.onInvalidate;
     this.#pending = new PendingRemovals({
       deleteKey: async (key) => (await this.#call('delete', key, () => this.store.delete(key), undefined)) !== undefined,

@@ -7,6 +7,12 @@ export interface WriteBehindOptions {
   interval?: Timeout;
   /** Flush as soon as this many keys are queued. Default 1000. */
   maxQueued?: number;
+  /**
+   * The most keys that may wait while the store does not take them (it fails or is away): a push
+   * of another key then throws a `WriteBehindFullError` (its caller knows it was not queued; a
+   * key already queued can always be pushed again). Default 100,000; at least `maxQueued`.
+   */
+  capacity?: number;
   /** How long `stop()` keeps retrying writes that fail, in ms. Default 5000. */
   stopTimeoutMs?: number;
 }
@@ -24,6 +30,20 @@ interface Queued {
   ttlMs: number;
 }
 
+/** A push refused because `capacity` keys already wait to be written. */
+export class WriteBehindFullError extends Error {
+  constructor(
+    readonly key: string,
+    readonly capacity: number,
+  ) {
+    super(`writeBehind is full: ${capacity} keys wait to be written (is the store failing?); push of ${JSON.stringify(key)} refused`);
+    this.name = 'WriteBehindFullError';
+  }
+}
+
+/** Accounted bytes of a queued key beyond its text: the Map slot and the record. */
+const QUEUED_OVERHEAD_BYTES = 96;
+
 /** After a failed flush the next one waits the interval times 2^failures, at most this long. */
 const MAX_RETRY_DELAY_MS = 30_000;
 /** `stop()` retries sooner: it has a deadline. */
@@ -39,6 +59,9 @@ export class WriteBehind {
   readonly #queue = new Map<string, Queued>();
   readonly #intervalMs: number;
   readonly #maxQueued: number;
+  readonly #capacity: number;
+  /** Text of the queued keys and values, in characters: what `memoryUsage()` reports. */
+  #queuedChars = 0;
   readonly #stopTimeoutMs: number;
   #running = false;
   #timer?: NodeJS.Timeout;
@@ -60,6 +83,11 @@ export class WriteBehind {
     if (!Number.isSafeInteger(this.#maxQueued) || this.#maxQueued < 1) {
       throw new RangeError(`maxQueued of writeBehind must be an integer >= 1, got ${String(options.maxQueued)}`);
     }
+    this.#capacity = options.capacity ?? Math.max(100_000, this.#maxQueued);
+    if (!Number.isSafeInteger(this.#capacity) || this.#capacity < this.#maxQueued) {
+      throw new RangeError(`capacity of writeBehind must be an integer >= maxQueued (${this.#maxQueued}), got ${String(options.capacity)}`);
+    }
+    engine.memory.register('writeBehind', () => ({ entries: this.#queue.size, bytes: 2 * this.#queuedChars + QUEUED_OVERHEAD_BYTES * this.#queue.size }));
     this.#stopTimeoutMs = options.stopTimeoutMs ?? 5000;
     if (!Number.isFinite(this.#stopTimeoutMs) || this.#stopTimeoutMs < 0) {
       throw new RangeError(`stopTimeoutMs of writeBehind must be a number of milliseconds >= 0, got ${String(options.stopTimeoutMs)}`);
@@ -90,7 +118,11 @@ export class WriteBehind {
     }
     if (typeof key !== 'string' || key === '') throw new TypeError(`writeBehind key must be a non-empty string, got ${String(key)}`);
     const ttlMs = timeoutToMs(options.timeout, this.#engine.defaultTimeoutMs, `timeout of pushed key ${JSON.stringify(key)}`);
-    this.#queue.set(key, { data: encode(key, value), ttlMs });
+    const data = encode(key, value);
+    const queued = this.#queue.get(key);
+    if (!queued && this.#queue.size >= this.#capacity) throw new WriteBehindFullError(key, this.#capacity);
+    this.#queuedChars += data.length - (queued ? queued.data.length : -key.length);
+    this.#queue.set(key, { data, ttlMs });
     if (options.sync) return this.#flush([key]);
     if (this.#queue.size >= this.#maxQueued && this.#failures === 0 && this.#pendingFlushes === 0) void this.#flush();
   }
@@ -110,7 +142,7 @@ export class WriteBehind {
    */
   async take<T = unknown>(key: string): Promise<T | undefined> {
     const queued = this.#queue.get(key);
-    this.#queue.delete(key);
+    this.#unqueue(key);
     const value = queued ? (decode(queued.data) as T) : ((await this.#engine.get(key))?.value as T | undefined);
     // Also when it was queued: an older value may be in the store and must not come back, nor
     // may a flush under way write it back after the delete.
@@ -134,6 +166,7 @@ export class WriteBehind {
   discard(): number {
     const dropped = this.#queue.size;
     this.#queue.clear();
+    this.#queuedChars = 0;
     return dropped;
   }
 
@@ -167,6 +200,13 @@ export class WriteBehind {
       );
     }
     return written;
+  }
+
+  #unqueue(key: string): void {
+    const queued = this.#queue.get(key);
+    if (!queued) return;
+    this.#queuedChars -= key.length + queued.data.length;
+    this.#queue.delete(key);
   }
 
   #schedule(delayMs: number): void {
@@ -204,7 +244,7 @@ export class WriteBehind {
     );
     batch.forEach(([key, entry], i) => {
       // A key pushed again meanwhile keeps its newer value queued.
-      if (results[i] && this.#queue.get(key) === entry) this.#queue.delete(key);
+      if (results[i] && this.#queue.get(key) === entry) this.#unqueue(key);
     });
     const written = results.every(Boolean);
     if (!only) this.#failures = written ? 0 : this.#failures + 1;

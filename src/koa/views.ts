@@ -38,7 +38,7 @@ function renderTemplate(env: nunjucks.Environment, ctx: Context, name: string, l
       env.render(name, variables, (err, html) => (err ? fail(err) : resolve(respond(ctx, html ?? ''))));
       return;
     }
-    extension.renderPage(env as never, name, variables, marks(ctx)[STORING] === true, (err, page) => {
+    extension.renderPage(env as never, name, variables, ctx.state, marks(ctx)[STORING] === true, (err, page) => {
       if (err) return fail(err as Error);
       marks(ctx)[PAGE] = { ...page!, name };
       resolve(respond(ctx, page!.html));

@@ -36,7 +36,6 @@ interface Compiler {
   _tmpid(): string;
   _emit(code: string): void;
   _emitLine(code: string): void;
-  _emitLoopBindings(node: AstNode, arr: string, i: string, len: string): void;
   _withScopedSyntax(body: () => void): void;
   _addScopeLevel(): void;
   _compileExpression(node: AstNode, frame: Frame): void;
@@ -89,9 +88,10 @@ function compileKfcFor(this: Compiler, node: AstNode, outer: Frame): void {
   this._compileExpression(node.arr, frame);
   this._emitLine(';');
   this._emitLine(`var ${len}, ${keys};`);
+  this._emitLine(`var ${i}_own = null;`);
   const body = (bindings: () => void) => {
     bindings();
-    this._emitLoopBindings(node, arr, i, len);
+    emitLoopBindings(this, i, len);
     this._withScopedSyntax(() => {
       this.compile(node.body, frame);
       this._emitLine(`${next}();`);
@@ -113,7 +113,7 @@ function compileKfcFor(this: Compiler, node: AstNode, outer: Frame): void {
       names.forEach((name, u) => {
         this._emitLine(`${ids[u]} = ${arr}[${i}][${u}];`);
         // As nunjucks does it: the frame gets the node's string form, not its name (its quirk, kept).
-        this._emitLine(`frame.set("${String(name)}", ${arr}[${i}][${u}]);`);
+        this._emitLine(bind(String(name), `${arr}[${i}][${u}]`));
         frame.set(name.value, ids[u]);
       }),
     );
@@ -125,7 +125,7 @@ function compileKfcFor(this: Compiler, node: AstNode, outer: Frame): void {
       frame.set(key.value, k);
       frame.set(value.value, v);
       this._emitLine(`${k} = ${keys}[${i}]; ${v} = ${arr}[${k}];`);
-      this._emitLine(`frame.set("${key.value}", ${k}); frame.set("${value.value}", ${v});`);
+      this._emitLine(`${bind(key.value, k)} ${bind(value.value, v)}`);
     });
     this._emitLine('}');
   } else {
@@ -133,11 +133,11 @@ function compileKfcFor(this: Compiler, node: AstNode, outer: Frame): void {
     frame.set(node.name.value, v);
     this._emitLine(`var ${v};`);
     this._emitLine(`if (${arr}) { ${arr} = runtime.fromIterator(${arr}); ${len} = ${arr}.length; }`);
-    if (node.prefetch) emitPrefetch(this, node, frame, arr, i, () => this._emitLine(`${v} = ${arr}[${i}]; frame.set("${node.name.value}", ${v});`));
+    if (node.prefetch) emitPrefetch(this, node, frame, arr, i, () => this._emitLine(`${v} = ${arr}[${i}]; ${bind(node.name.value, v)}`));
     this._emitLine(`${extension(node)}.loop(function(${i}) { return !!${arr} && ${i} < ${arr}.length; }, function(${i}, ${next}) {`);
     body(() => {
       this._emitLine(`${v} = ${arr}[${i}];`);
-      this._emitLine(`frame.set("${node.name.value}", ${v});`);
+      this._emitLine(bind(node.name.value, v));
     });
   }
   this._emitLine('}, function() {');
@@ -155,6 +155,37 @@ function compileKfcFor(this: Compiler, node: AstNode, outer: Frame): void {
   }
   this._emitLine('frame = frame.pop();');
   this._addScopeLevel();
+}
+
+/**
+ * nunjucks' `frame.set(name, value)`, written as the assignment it makes for a name without a dot
+ * (Frame.set splits every name on '.', at each item of a loop; a loop's own names have none).
+ */
+function bind(name: string, value: string): string {
+  return name.includes('.') ? `frame.set(${JSON.stringify(name)}, ${value});` : `frame.variables[${JSON.stringify(name)}] = ${value};`;
+}
+
+/**
+ * The `loop` variables as nunjucks' `_emitLoopBindings` sets them — `frame.set("loop.index", …)`
+ * each: `loop` created on the frame when it is falsy, then assigned into — written directly into
+ * the object the loop made (splitting the dotted names was most of the time of a page of cached
+ * cards). Should the body have put something else under `loop`, nunjucks' own calls run, with
+ * their errors.
+ */
+function emitLoopBindings(compiler: Compiler, i: string, len: string): void {
+  const [own, loop] = [`${i}_own`, `${i}_loop`];
+  const bindings: [string, string][] = [
+    ['index', `${i} + 1`],
+    ['index0', i],
+    ['revindex', `${len} - ${i}`],
+    ['revindex0', `${len} - ${i} - 1`],
+    ['first', `${i} === 0`],
+    ['last', `${i} === ${len} - 1`],
+    ['length', len],
+  ];
+  compiler._emitLine(`var ${loop} = frame.variables.loop || (${own} = frame.variables.loop = {});`);
+  compiler._emitLine(`if (${loop} === ${own}) { ${bindings.map(([name, value]) => `${loop}.${name} = ${value};`).join(' ')} }`);
+  compiler._emitLine(`else { ${bindings.map(([name, value]) => `frame.set("loop.${name}", ${value});`).join(' ')} }`);
 }
 
 /** A latch variable (see `Latch`), named without _tmpid(): nunjucks' own names stay numbered as without the extension. */

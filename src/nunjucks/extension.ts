@@ -464,9 +464,18 @@ export class CacheExtension {
   /**
    * @internal for `views()`: renders template `name` of `env` as a page, collecting the tags of the
    * fragments rendered into it and, when `storing` (`cached()` will store the response), leaving its
-   * holes as placeholders in the stored version while this response gets them filled.
+   * holes as placeholders in the stored version while this response gets them filled — from
+   * `holeVariables` (the request's `ctx.state`), as they will be on every hit, where the route's
+   * locals are not known.
    */
-  renderPage(env: Context['env'], name: string, variables: object, storing: boolean, done: (err: unknown, page?: RenderedPage) => void): void {
+  renderPage(
+    env: Context['env'],
+    name: string,
+    variables: object,
+    holeVariables: object,
+    storing: boolean,
+    done: (err: unknown, page?: RenderedPage) => void,
+  ): void {
     const scope = newScope(undefined, false, false, storing);
     const frame = new (copyOf(env, this.#copy).runtime.Frame)() as ScopedFrame;
     frame.kfcScope = scope;
@@ -479,7 +488,7 @@ export class CacheExtension {
           const page = { html: html!, tags: Object.keys(scope.tags), digest: digest! };
           if (scope.holes.size === 0) return done(null, page);
           const holes = [...scope.holes];
-          this.#fill(env, html!, holes, variables, undefined, 'response', (fillErr, filled) =>
+          this.#fill(env, html!, holes, holeVariables, undefined, 'response', (fillErr, filled) =>
             done(fillErr, { ...page, html: filled!, stored: { html: html!, holes } }),
           );
         });

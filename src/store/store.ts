@@ -13,8 +13,8 @@ import type { Entry } from '../core/codec';
  */
 export interface Store {
   /**
-   * True when entries live in this process, so calls answer without I/O and no other process shares
-   * them: the cache then gives calls no deadline and takes no cross-process lock.
+   * True when no other process shares the entries (they live in this process): the cache then takes
+   * no cross-process lock. Calls still get their deadline and their failures are still reported.
    */
   readonly local: boolean;
   /**

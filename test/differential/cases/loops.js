@@ -88,6 +88,11 @@ const shapes = [
   ['a loop inside if', '{% if items %}{% for x in items %}BODY{% endfor %}{% else %}none{% endif %}', { items: [1, 2] }],
   ['a loop inside a block of a child template', '{% extends "base.njk" %}{% block b %}{% for x in [1, 2] %}BODY{% endfor %}{% endblock %}', {}],
   ['a loop inside a filter block', '{% filter upper %}{% for x in ["a", "b"] %}BODY{% endfor %}{% endfilter %}', {}],
+  // The loop.* bindings: the extension writes them straight into the loop's own object.
+  ['loop captured and read after its loop', '{% for x in [1, 2] %}{% set l = loop %}BODY{% endfor %}[{{ l.index }}{{ l.last }}]', {}],
+  ['loop replaced by an object in the body', '{% for x in [1, 2, 3] %}{{ loop.index }}{{ loop.mine }}BODY{% set loop = { mine: "m" } %}{% endfor %}', {}],
+  ['loop in the data', '{% for x in [1, 2] %}{{ loop.index }}BODY{% endfor %}{{ loop }}', { loop: 'data' }],
+  ['a loop named with a dot-free awkward name', '{% for variables in [1, 2] %}BODY{{ variables }}{% endfor %}', {}],
   ['a loop inside a call block', '{% macro w() %}<{{ caller() }}>{% endmacro %}{% call w() %}{% for x in ["a", "b"] %}BODY{% endfor %}{% endcall %}', {}],
 ];
 
@@ -105,4 +110,13 @@ function mapValues(object, fn) {
   return Object.fromEntries(Object.entries(object).map(([k, v]) => [k, fn(v)]));
 }
 
-module.exports = [...matrix, ...shaped];
+/** What nunjucks' loop bindings throw on: `loop` no longer an object at the next item. */
+const failing = [
+  ['loop replaced by a number in the body', '{% for x in [1, 2] %}BODY{% set loop = 7 %}{% endfor %}'],
+  ['a loop named loop', '{% for loop in ["a", "b"] %}BODY{{ loop }}{% endfor %}'],
+].flatMap(([title, source]) => [
+  page(title, withBody(source, '({{ x }})'), {}, { fails: true }),
+  page(`${title}, with an include inside`, withBody(source, '{% include "item.njk" %}'), {}, { files: item, fails: true }),
+]);
+
+module.exports = [...matrix, ...shaped, ...failing];

@@ -1,4 +1,4 @@
-// A newcomer's app, written the way README.md's "Using it in your app" shows. test/package/newcomer.js
+// A newcomer's app, written the way README.md's guide shows. test/package/newcomer.js
 // compiles it as strict TypeScript ESM (nodenext), CommonJS (nodenext) and type-checks it with
 // moduleResolution bundler, then runs it and requests /products/1 over HTTP.
 import Koa from 'koa';
