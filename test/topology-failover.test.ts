@@ -166,6 +166,47 @@ suite('Redis Cluster: a master fails under load', () => {
   });
 });
 
+suite('Redis Cluster: a slot moved to another master under a connected cache', () => {
+  let cluster: RedisCluster;
+  beforeAll(async () => {
+    cluster = await startCluster({ replicas: 0 });
+  });
+  afterAll(() => cluster?.stop());
+
+  it('follows ASK while the slot migrates and MOVED once it has, without a miss or a failed write', async () => {
+    const cache = new Cache({ store: { cluster: cluster.nodes }, keyPrefix: uniquePrefix('moving'), operationTimeoutMs: 2000 });
+    const errors: unknown[] = [];
+    cache.on('error', (err) => errors.push(err));
+    try {
+      // Keys with the hash tag {moving} share one slot, whatever the prefix.
+      const slot = Number(await command(cluster.ports[0], ['CLUSTER', 'KEYSLOT', 'moving']));
+      const source = await cluster.masterFor('{moving}');
+      const target = (await cluster.masters()).find((port) => port !== source)!;
+      const idOf = async (port: number) => String(await command(port, ['CLUSTER', 'MYID']));
+      const [sourceId, targetId] = [await idOf(source), await idOf(target)];
+      expect(await cache.set('{moving}before', 'old')).toBe(true);
+      await command(target, ['CLUSTER', 'SETSLOT', slot, 'IMPORTING', sourceId]);
+      await command(source, ['CLUSTER', 'SETSLOT', slot, 'MIGRATING', targetId]);
+      // Mid-migration: a key the source does not have is answered with ASK (the importing node has it).
+      expect(await cache.set('{moving}during', 'new')).toBe(true);
+      expect(await cache.getMany(['{moving}before', '{moving}during'])).toEqual(['old', 'new']);
+      const keys = (await command(source, ['CLUSTER', 'GETKEYSINSLOT', slot, 100])) as string[];
+      if (keys.length > 0) await command(source, ['MIGRATE', '127.0.0.1', target, '', 0, 5000, 'KEYS', ...keys]);
+      for (const port of cluster.ports) await command(port, ['CLUSTER', 'SETSLOT', slot, 'NODE', targetId]);
+      // Moved: the cache still points the slot at the source, which answers MOVED.
+      expect(await cache.get('{moving}before')).toBe('old');
+      expect(await cache.set('{moving}after', 'newer')).toBe(true);
+      expect(await cache.getMany(['{moving}before', '{moving}during', '{moving}after'])).toEqual(['old', 'new', 'newer']);
+      expect(await cache.inc('{moving}count')).toBe(1);
+      for (const key of ['before', 'during', 'after']) expect(await command(target, ['EXISTS', `${cache.keyPrefix}::{moving}${key}`])).toBe(1);
+      expect(errors).toEqual([]);
+    } finally {
+      await cache.clear();
+      await cache.close();
+    }
+  });
+});
+
 suite('Redis Sentinel: the primary fails under load', () => {
   let sentinel: RedisSentinelSetup;
   beforeAll(async () => {
