@@ -9,7 +9,7 @@ import { marks, PAGE, PAGE_SERVICES, STORING, type PageServices } from './render
 import { applyReplayFacts, isReplay, replay, replayStored } from './replay';
 import { cookieVary, factsOf, PROTOCOL, varyValue } from './request-facts';
 import { watchReads, type RequestReads } from './request-reads';
-import { bodyBytes } from './response-body';
+import { storableBody } from './response-body';
 import { baseKey, normaliseQuery, variantKey } from './response-key';
 import { serveStored, type CacheStatus } from './serve';
 import { surrogateHeaders } from './surrogate-keys';
@@ -130,11 +130,10 @@ export function cached(responses: StoredResponses, options: CachedOptions = {}):
     const page = rendered && ctx.body === rendered.html ? rendered : undefined;
     if (config.surrogateKeys) setSurrogateKeys(ctx, [...(declared?.tags ?? []), ...(page?.tags ?? [])]);
     const vary = varyOf(ctx, reads, config);
-    let body = vary && isStorableResponse(ctx, config.statuses) ? await bodyBytes(ctx, config.maxBodyBytes) : undefined;
-    if (!vary || !body) return { kind: 'uncacheable', serverError: ctx.status >= 500 };
-    // Text is stored as it is: no base64 on the way in, nor on the way out.
-    const text = page?.stored?.html ?? (typeof ctx.body === 'string' ? ctx.body : undefined);
-    if (page?.stored) body = Buffer.from(page.stored.html);
+    let body = vary && isStorableResponse(ctx, config.statuses) ? await storableBody(ctx, config.maxBodyBytes) : undefined;
+    if (!vary || body === undefined) return { kind: 'uncacheable', serverError: ctx.status >= 500 };
+    // Text is stored as it is: no bytes made of it, no base64 on the way in, nor on the way out.
+    if (page?.stored) body = page.stored.html;
     // Reusing the index's generation keeps the other variants reachable; other facts start afresh.
     const known = found.index && found.index.vary.join() === vary.join() ? found.index : newVaryIndex(vary);
     const key = variantKey(found.base, known, valuesOf(ctx));
@@ -148,7 +147,7 @@ export function cached(responses: StoredResponses, options: CachedOptions = {}):
     // Kept past freshness for as long as a stale copy may still be served; freshUntil decides.
     const storeMs = freshMs === 0 ? 0 : freshMs + Math.max(config.staleWhileRevalidateMs, config.staleIfErrorMs);
     // The variant before the index: whoever finds the index finds the variant.
-    if (await engine.set(key, encodeResponse(response, text), storeMs, declared?.tags)) {
+    if (await engine.set(key, encodeResponse(response), storeMs, declared?.tags)) {
       engine.events.record('set', 'response', key, routeName(ctx));
       replayStored(ctx.req);
     }

@@ -15,7 +15,7 @@ export function snapshotHeaders(ctx: Context): HeaderSnapshot {
  */
 export function captureResponse(
   ctx: Context,
-  body: Buffer,
+  body: Buffer | string,
   before: HeaderSnapshot,
   freshMs: number,
   cacheStatusHeader: string | false,

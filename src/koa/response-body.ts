@@ -2,13 +2,16 @@ import { Readable } from 'node:stream';
 import type { Context } from 'koa';
 
 /**
- * The bytes Koa will send for `ctx.body`, or undefined when they cannot be stored: more than
- * `maxBytes`, no body (Koa makes one up), or a kind the cache does not buffer (Blob, web streams,
- * fetch Responses).
+ * What Koa will send for `ctx.body` — a string as it is (its UTF-8 bytes are what is sent), else
+ * the bytes — or undefined when it cannot be stored: more than `maxBytes`, no body (Koa makes one
+ * up), or a kind the cache does not buffer (Blob, web streams, fetch Responses).
  * A Node stream is read into memory and `ctx.body` becomes the Buffer; a stream found too large is
  * put back together on `ctx.body`, so the client still gets all of it.
  */
-export async function bodyBytes(ctx: Context, maxBytes: number): Promise<Buffer | undefined> {
+export async function storableBody(ctx: Context, maxBytes: number): Promise<Buffer | string | undefined> {
+  const body: unknown = ctx.body;
+  // A UTF-8 character takes at most 3 bytes per UTF-16 unit: most pages need no count at all.
+  if (typeof body === 'string') return body.length * 3 <= maxBytes || Buffer.byteLength(body) <= maxBytes ? body : undefined;
   const bytes = await toBytes(ctx, maxBytes);
   return bytes !== undefined && bytes.length <= maxBytes ? bytes : undefined;
 }
@@ -16,7 +19,6 @@ export async function bodyBytes(ctx: Context, maxBytes: number): Promise<Buffer 
 async function toBytes(ctx: Context, maxBytes: number): Promise<Buffer | undefined> {
   const body: unknown = ctx.body;
   if (body === null || body === undefined) return undefined;
-  if (typeof body === 'string') return Buffer.from(body);
   if (Buffer.isBuffer(body)) return body;
   if (body instanceof Readable) return bufferStream(ctx, body, maxBytes);
   if (isOtherBodyKind(body)) return undefined;

@@ -8,7 +8,8 @@ export interface StoredResponse {
   status: number;
   /** Response headers to replay (Content-Type included; ETag, Content-Length and hop-by-hop ones not). */
   headers: [name: string, value: string | string[]][];
-  body: Buffer;
+  /** The bytes; or the text the route set, as it was (a response just made: no copy to bytes). */
+  body: Buffer | string;
   /** The ETag the route set; without one, the body's hash, computed when first served (`etagOf`). */
   etag?: string;
   storedAt: number;
@@ -69,9 +70,9 @@ export type StoredEntry = StoredResponse | VaryIndex;
  *                             conversion at all), else base64
  *   V<JSON>                   a vary index
  */
-export function encodeResponse(response: StoredResponse, text?: string): string {
+export function encodeResponse(response: StoredResponse): string {
   const { body, ...header } = response;
-  return text !== undefined ? `R${JSON.stringify({ ...header, text: true })}\n${text}` : `R${JSON.stringify(header)}\n${body.toString('base64')}`;
+  return typeof body === 'string' ? `R${JSON.stringify({ ...header, text: true })}\n${body}` : `R${JSON.stringify(header)}\n${body.toString('base64')}`;
 }
 
 /** The response's ETag: the route's, or a hash of the body, computed once per decoded entry. */
@@ -194,5 +195,6 @@ function isRecord(value: unknown): value is Record<string, unknown> {
 }
 
 function sizeOf(entry: StoredEntry): number {
-  return isVaryIndex(entry) ? 64 + entry.variants.length * 128 : entry.body.length + 256;
+  if (isVaryIndex(entry)) return 64 + entry.variants.length * 128;
+  return (typeof entry.body === 'string' ? 2 * entry.body.length : entry.body.length) + 256;
 }
