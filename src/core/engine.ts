@@ -365,7 +365,10 @@ export class Engine {
     let ok = false;
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`no answer within operationTimeoutMs (${this.#operationTimeoutMs} ms)`)), this.#operationTimeoutMs);
+      // After a busy stretch the timer can fire before replies already waiting in the socket are
+      // read: they get one more turn of I/O (setImmediate runs after it) before the call fails.
+      const expire = () => reject(new Error(`no answer within operationTimeoutMs (${this.#operationTimeoutMs} ms)`));
+      timer = setTimeout(() => setImmediate(expire), this.#operationTimeoutMs);
     });
     try {
       const result = await Promise.race([run(), deadline]);

@@ -33,7 +33,8 @@ export class Refreshing<T> {
   #running?: Promise<T>;
   #loading?: Promise<T>;
   #error: unknown;
-  readonly #timer: NodeJS.Timeout;
+  #timer?: NodeJS.Timeout;
+  #stopped = false;
   readonly #lockKey: string;
   readonly #lockMs: number;
   readonly #ttlMs: number;
@@ -61,8 +62,13 @@ export class Refreshing<T> {
     this.#ttlMs = timeoutMs;
     this.#lockKey = `refresh-lock:${key}`;
     this.#lockMs = Math.ceil(intervalMs * LOCK_SHARE_OF_INTERVAL);
-    this.#timer = setInterval(() => void this.#tick(), intervalMs).unref();
-    this.get().catch((err) => this.#engine.report('refresh', key, err));
+    // Intervals count from the first value (or the failure to get it), not from its first store call.
+    const tickFromNow = () => {
+      if (!this.#stopped) this.#timer = setInterval(() => void this.#tick(), intervalMs).unref();
+    };
+    this.get()
+      .catch((err) => this.#engine.report('refresh', key, err))
+      .finally(tickFromNow);
   }
 
   /** The value; before the first one exists, waits for it (and rejects if computing it fails). */
@@ -80,6 +86,7 @@ export class Refreshing<T> {
 
   /** Stops refreshing on the interval; `get()` keeps answering the last value. */
   stop(): void {
+    this.#stopped = true;
     clearInterval(this.#timer);
   }
 
