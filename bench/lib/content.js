@@ -67,6 +67,7 @@ function addFilters(env) {
  * uncached.njk    the cards without the tag
  * inlined.njk     the cards as ready strings (`{{ html | safe }}`): the limit a page of hits could reach
  * include.njk     `{% for p in products %}{% include "card.njk" %}{% endfor %}`
+ * holes.njk       cached.njk with a `{% nocache %}` hole in every card (filled on every hit)
  * floorasync.njk / floorsync.njk   diagnostic tags (floorExtension) in place of `{% cache %}`
  */
 let dir;
@@ -82,6 +83,7 @@ function views() {
     'uncached.njk': loop('', ''),
     'inlined.njk': '<main>{% for html in cards %}{{ html | safe }}{% endfor %}</main>',
     'include.njk': '<main>{% for p in products %}{% include "card.njk" %}{% endfor %}</main>',
+    'holes.njk': loop('{% cache 3600, "product-with-hole", p.id %}', '<p>{% nocache %}in your cart: {{ cart[p.id] or 0 }}{% endnocache %}</p>{% endcache %}'),
     'floorasync.njk': loop('{% floorasync 3600, "product", p.id %}', '{% endfloorasync %}'),
     'floorsync.njk': loop('{% floorsync 3600, "product", p.id %}', '{% endfloorsync %}'),
   };

@@ -11,20 +11,23 @@ const { makeProducts, renderCards, plainEnvironment, cachedEnvironment, renderWi
 const products = makeProducts(50);
 const context = { products, currency: 'EUR' };
 
+/** Fragment hits and misses, and the calls the cache made to its store (one per Redis round trip). */
 function fragmentProbe(cache) {
+  let storeCalls = 0;
+  cache.on('storeCall', () => storeCalls++);
   return () => {
     const { hits, misses, stale } = cache.stats().byKind.fragment;
-    return { hits: hits + stale, misses };
+    return { hits: hits + stale, misses, storeCalls };
   };
 }
 
-/** The 50-fragment page on a Cache made with `options`, all hits after the first render. */
-function cachedPage(options) {
+/** The 50-fragment page (`template`) on a Cache made with `options`, all hits after the first render. */
+function cachedPage(options, template = 'cached.njk', variables = context) {
   const { Cache } = require('../../dist');
   const cache = new Cache(options);
   cache.on('error', (err) => console.error(`cache: ${err.message}`));
   return {
-    render: renderWith(cachedEnvironment(cache), 'cached.njk', context),
+    render: renderWith(cachedEnvironment(cache), template, variables),
     probe: fragmentProbe(cache),
     async close() {
       await cache.clear();
@@ -45,7 +48,7 @@ module.exports = {
   order: 30,
   kind: 'render',
   about: '50 product cards (about 1 KB each) per page; render() in a loop, subjects alternating per round.',
-  sameOutput: true,
+  sameOutput: ['cached', 'inlined', 'uncached', 'misses', 'redis-l1', 'redis', 'async floor', 'sync floor'],
   subjects: {
     cached: { label: '50 {% cache %} hits, memory store', expect: 'hits', setup: () => cachedPage() },
     inlined: { label: 'the cards inlined as strings', setup: () => renderWith(plainEnvironment(), 'inlined.njk', { cards: renderCards(products) }) },
@@ -65,6 +68,16 @@ module.exports = {
       expect: 'hits',
       setup: () => cachedPage({ store: REDIS_URL, keyPrefix: `kfc-bench-fragments-${process.pid}`, operationTimeoutMs: 1000 }),
     },
+    redis: {
+      label: '50 {% cache %} hits, Redis without L1',
+      expect: 'hits',
+      setup: () => cachedPage({ store: REDIS_URL, l1: false, keyPrefix: `kfc-bench-fragments-nol1-${process.pid}`, operationTimeoutMs: 1000 }),
+    },
+    holes: {
+      label: '50 {% cache %} hits, each with a {% nocache %} hole, memory store',
+      expect: 'hits',
+      setup: () => cachedPage(undefined, 'holes.njk', { ...context, cart: { 3: 1, 7: 2 } }),
+    },
     'async floor': { label: 'diagnostic: a Map through the async extension call', setup: () => floor('floorasync', true) },
     'sync floor': { label: 'diagnostic: a Map through the sync extension call', setup: () => floor('floorsync', false) },
   },
@@ -79,6 +92,14 @@ module.exports = {
     { measure: 'page of hits vs the page uncached', subject: 'cached', baseline: 'uncached', digits: 2 },
     { measure: 'page of 50 misses vs the page uncached', subject: 'misses', baseline: 'uncached' },
     { measure: 'page of hits on Redis + L1 vs inlined', subject: 'redis-l1', baseline: 'inlined' },
+    { measure: 'page of hits on Redis without L1 vs inlined', subject: 'redis', baseline: 'inlined' },
+    {
+      measure: 'Redis round trips per 50-fragment page of hits without L1 (collection multi-get)',
+      value: (result) => result.subjects.redis.samples.map((sample) => sample.probe.storeCalls / sample.renders),
+      goal: { max: 3 },
+      digits: 2,
+    },
+    { measure: 'page of hits with a {% nocache %} hole in each fragment vs the same page without holes', subject: 'holes', baseline: 'cached' },
     { measure: 'async floor vs inlined (nunjucks async extension call alone)', subject: 'async floor', baseline: 'inlined' },
     { measure: 'sync floor vs inlined (nunjucks sync extension call alone)', subject: 'sync floor', baseline: 'inlined' },
   ],
