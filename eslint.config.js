@@ -4,7 +4,7 @@ const tseslint = require('typescript-eslint');
 const globals = require('globals');
 
 module.exports = tseslint.config(
-  { ignores: ['dist/', 'demo-dist/', 'coverage/', 'node_modules/', 'bench/results/'] },
+  { ignores: ['dist/', 'demo-dist/', 'coverage/', 'node_modules/', 'bench/results/', 'docs/api-reference/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
