@@ -23,5 +23,5 @@ module.exports = {
       },
     },
   },
-  rows: [{ measure: 'miss overhead: every request a new URL, `cached()` vs the same route uncached', subject: 'cached', baseline: 'uncached', goal: 0.8, short: 'miss (new URL) ÷ uncached route', why: 'a miss costs ~37 µs more CPU than the route (65 vs 28 µs per request): ~15 µs our JS (normalised query key, header capture, entry JSON, variant and index writes with LRU eviction), the rest in writev of the same bytes (27 vs 14 µs per request, not understood)' }],
+  rows: [{ measure: 'miss overhead: every request a new URL, `cached()` vs the same route uncached', subject: 'cached', baseline: 'uncached', goal: 0.8, short: 'miss (new URL) ÷ uncached route', why: 'a miss costs about 40 µs more server CPU than the route (table below): about 15 µs is our JS (normalised query key, header capture, entry JSON, variant and index writes with LRU eviction); the rest is in writev of the same bytes (twice as long as for the uncached route, per profile; not understood)' }],
 };
