@@ -1,6 +1,6 @@
 import { addressOf, atAddress, CONNECT_TIMEOUT_MS, destroy, RedisNode, within, type NodeOptions } from './node';
 import { ManagedSubscription, type PubSub } from './subscription';
-import { callerError, notSent, type Commands, type Topology } from './topology';
+import { callerError, notSent, oneGroup, type Commands, type Topology } from './topology';
 
 /** How often the topology is looked at while the primary is in trouble (errors, disconnected, stalled). */
 export const LOCATE_INTERVAL_MS = 250;
@@ -127,7 +127,7 @@ export abstract class PrimaryTopology implements Topology {
   }
 
   groups(keys: readonly string[]): number[][] {
-    return keys.length === 0 ? [] : [keys.map((_, i) => i)];
+    return oneGroup(keys);
   }
 
   eachMaster(command: (client: Commands) => Promise<void>): Promise<void> {

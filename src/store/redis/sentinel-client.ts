@@ -1,6 +1,6 @@
 import { destroy, sleep, within } from './node';
 import type { PubSub } from './subscription';
-import type { Commands, Topology } from './topology';
+import { oneGroup, type Commands, type Topology } from './topology';
 
 /** A node-redis sentinel client (`createSentinel`), recognised by shape. */
 export interface SentinelClientLike {
@@ -85,7 +85,7 @@ export class SentinelClientTopology implements Topology {
   }
 
   groups(keys: readonly string[]): number[][] {
-    return keys.length === 0 ? [] : [keys.map((_, i) => i)];
+    return oneGroup(keys);
   }
 
   eachMaster(command: (client: Commands) => Promise<void>): Promise<void> {

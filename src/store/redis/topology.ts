@@ -32,6 +32,11 @@ export interface Topology {
   close(): Promise<void>;
 }
 
+/** `groups` of a topology with one server: every key in one command. */
+export function oneGroup(keys: readonly string[]): number[][] {
+  return keys.length === 0 ? [] : [keys.map((_, i) => i)];
+}
+
 /** A reply that says "not here": MOVED/ASK to another node. */
 export function redirection(err: unknown): { ask: boolean; address: string } | undefined {
   const match = err instanceof Error ? /^(MOVED|ASK) \d+ (\S+)/.exec(err.message) : null;
