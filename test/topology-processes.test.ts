@@ -2,12 +2,10 @@
 // (one server, a cluster, a primary behind sentinels): values, their in-process tiers kept
 // coherent within 100 ms, tags, the cross-process stampede lock, and cached() responses.
 import { Cache } from '../src';
-import { redisTopologies, SHARED_HOST, sleep, startTopologyProcess, uniquePrefix } from './support/stores';
+import { SHARED_HOST, startCacheProcess, type CacheProcess } from './support/cache-process';
+import { redisTopologies, sleep, uniquePrefix } from './support/stores';
 
 jest.setTimeout(30000);
-
-type Child = Awaited<ReturnType<typeof startTopologyProcess>>;
-
 
 /** Polls `read` every 5 ms until it returns undefined: true if it did within `ms`. */
 async function dropsWithin(read: () => unknown, ms: number): Promise<boolean> {
@@ -22,11 +20,11 @@ async function dropsWithin(read: () => unknown, ms: number): Promise<boolean> {
 const suite = redisTopologies.length > 0 ? describe : describe.skip;
 
 suite.each(redisTopologies)('processes sharing Redis ($name)', ({ store }) => {
-  let children: Child[] = [];
+  let children: CacheProcess[] = [];
   let prefix: string;
   beforeAll(async () => {
     prefix = uniquePrefix('procs');
-    children = await Promise.all([1, 2, 3, 4].map(() => startTopologyProcess({ store, keyPrefix: prefix, operationTimeoutMs: 2000 })));
+    children = await Promise.all([1, 2, 3, 4].map(() => startCacheProcess({ store, keyPrefix: prefix, operationTimeoutMs: 2000 })));
   });
   afterAll(async () => {
     await children[0]?.call('clear');
