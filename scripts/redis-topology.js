@@ -388,6 +388,21 @@ async function createClusterFrom(ports, replicas) {
   throw new Error(`redis-topology: redis-cli --cluster create failed:\n${last}`);
 }
 
+/** kill (SIGKILL, resolves once gone), pause (SIGSTOP: a hung node) and resume (SIGCONT) by port. */
+function nodeSignals(processes) {
+  return {
+    async kill(port) {
+      await processes.get(port).kill();
+    },
+    pause(port) {
+      processes.get(port).signal('SIGSTOP');
+    },
+    resume(port) {
+      processes.get(port).signal('SIGCONT');
+    },
+  };
+}
+
 function clusterHandle(ports, processes, replicas, ownedProcesses) {
   const running = () => (ownedProcesses ? processes.running : ports);
   const handle = {
@@ -410,15 +425,7 @@ function clusterHandle(ports, processes, replicas, ownedProcesses) {
     async waitForOk(withinMs = 10000) {
       await until(() => clusterHealthy(running(), ports.length), withinMs, 'cluster_state:ok on every running node', 100);
     },
-    async kill(port) {
-      await processes.get(port).kill();
-    },
-    pause(port) {
-      processes.get(port).signal('SIGSTOP');
-    },
-    resume(port) {
-      processes.get(port).signal('SIGCONT');
-    },
+    ...nodeSignals(processes),
     async restart(port, { withinMs = 10000 } = {}) {
       await processes.get(port).start();
       await handle.waitForOk(withinMs);
@@ -511,15 +518,7 @@ function sentinelHandle(ports, processes, name, ownedProcesses) {
       await processes.get(port).kill();
       return port;
     },
-    async kill(port) {
-      await processes.get(port).kill();
-    },
-    pause(port) {
-      processes.get(port).signal('SIGSTOP');
-    },
-    resume(port) {
-      processes.get(port).signal('SIGCONT');
-    },
+    ...nodeSignals(processes),
     /** Starts a killed node again from its config file (which sentinels rewrite on the live nodes). */
     async restart(port) {
       await processes.get(port).start();
