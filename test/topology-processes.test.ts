@@ -3,19 +3,9 @@
 // coherent within 100 ms, tags, the cross-process stampede lock, and cached() responses.
 import { Cache } from '../src';
 import { SHARED_HOST, startCacheProcess, type CacheProcess } from './support/cache-process';
-import { redisTopologies, sleep, uniquePrefix } from './support/stores';
+import { eventually, redisTopologies, sleep, uniquePrefix } from './support/stores';
 
 jest.setTimeout(30000);
-
-/** Polls `read` every 5 ms until it returns undefined: true if it did within `ms`. */
-async function dropsWithin(read: () => unknown, ms: number): Promise<boolean> {
-  const deadline = performance.now() + ms;
-  for (;;) {
-    if ((await read()) === undefined) return true;
-    if (performance.now() > deadline) return false;
-    await sleep(5);
-  }
-}
 
 const suite = redisTopologies.length > 0 ? describe : describe.skip;
 
@@ -40,12 +30,12 @@ suite.each(redisTopologies)('processes sharing Redis ($name)', ({ store }) => {
     expect(await b.call('peek', 'shared')).toBe('v1'); // in b's process memory now
 
     await a.call('set', 'shared', 'v2');
-    expect(await dropsWithin(() => b.call('peek', 'shared'), 100)).toBe(true);
+    expect(await eventually(() => b.call('peek', 'shared'), undefined, 100)).toBeUndefined();
     expect(await b.call('get', 'shared')).toBe('v2');
 
     await c.call('delete', 'shared');
-    expect(await dropsWithin(() => b.call('peek', 'shared'), 100)).toBe(true);
-    expect(await dropsWithin(() => a.call('peek', 'shared'), 100)).toBe(true);
+    expect(await eventually(() => b.call('peek', 'shared'), undefined, 100)).toBeUndefined();
+    expect(await eventually(() => a.call('peek', 'shared'), undefined, 100)).toBeUndefined();
     expect(await b.call('get', 'shared')).toBeUndefined();
   });
 
@@ -56,7 +46,7 @@ suite.each(redisTopologies)('processes sharing Redis ($name)', ({ store }) => {
     expect(await b.call('get', 'tagged')).toBe('v');
     expect(await b.call('peek', 'tagged')).toBe('v');
     await a.call('invalidateTags', ['category:2']);
-    expect(await dropsWithin(() => b.call('peek', 'tagged'), 100)).toBe(true);
+    expect(await eventually(() => b.call('peek', 'tagged'), undefined, 100)).toBeUndefined();
     expect(await b.call('get', 'tagged')).toBeUndefined();
   });
 
