@@ -362,6 +362,9 @@ export class Engine {
   async #call<T, F>(operation: string, key: string | undefined, run: () => Promise<T>, fallback: F, rethrowTypeErrors = false): Promise<T | F> {
     if (this.local) return run();
     const started = performance.now();
+    // A new store's first calls wait for its first connection attempt (bounded by the store); the deadline starts after.
+    const connecting = this.store.connecting;
+    if (connecting) await connecting;
     let ok = false;
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<never>((_, reject) => {

@@ -22,13 +22,23 @@ export class RedisStore implements SharedStore {
   readonly local = false;
   private closed = false;
   private connected = false;
+  private readonly firstAttempt: Promise<void>;
 
   constructor(
     private readonly topology: Topology,
     /** `<keyPrefix><separator>`: what every key of this cache starts with. */
     private readonly prefix: string,
     private readonly onError: (err: unknown) => void,
-  ) {}
+  ) {
+    this.firstAttempt = topology.firstAttempt.then(() => {
+      this.connected = true;
+    });
+  }
+
+  /** The first connection attempt while it lasts (see `Store.connecting`; the topology bounds it). */
+  get connecting(): Promise<void> | undefined {
+    return this.connected ? undefined : this.firstAttempt;
+  }
 
   get pubsub() {
     return this.topology.pubsub;
@@ -147,10 +157,7 @@ export class RedisStore implements SharedStore {
 
   /** Waits out the first connection attempt; refuses work once closed (it would reconnect). */
   private async ready(): Promise<void> {
-    if (!this.connected) {
-      await this.topology.firstAttempt;
-      this.connected = true;
-    }
+    if (!this.connected) await this.firstAttempt;
     if (this.closed) throw new Error('the cache has been closed');
   }
 

@@ -27,6 +27,12 @@ export interface Store {
    * process have it. The cache uses it where nunjucks cannot wait for a promise.
    */
   setNow?(key: string, data: string, ttlMs: number, onlyIfAbsent: boolean): boolean;
+  /**
+   * @internal Pending while a new store makes its first connection attempt, undefined once that
+   * settled. Calls made meanwhile wait for it before their `operationTimeoutMs` starts, so it must
+   * settle within a bound of the store's own, and never reject.
+   */
+  readonly connecting?: Promise<void>;
   get(key: string): Promise<string | undefined>;
   /** In the order of `keys`, `undefined` for each miss. */
   getMany(keys: readonly string[]): Promise<(string | undefined)[]>;

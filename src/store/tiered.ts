@@ -49,7 +49,9 @@ export class TieredStore implements Store {
   /** Changes numbered below this were forgotten: anything started before them may be stale. */
   private forgottenBelow = 0;
   private listening = false;
-  private subscribed = false;
+  private attempted = false;
+  /** L2's first connection attempt and the bus' first subscription attempt, both bounded. */
+  private readonly firstAttempt: Promise<void>;
 
   constructor(
     private readonly l2: SharedStore,
@@ -64,6 +66,14 @@ export class TieredStore implements Store {
   ) {
     if (!l2.pubsub) throw new TypeError('an in-process tier (l1) needs a Redis store, whose pub/sub keeps it coherent');
     this.bus = new InvalidationBus(l2.pubsub, channel, (keys) => this.remoteChange(keys), (listening) => this.busState(listening), onError);
+    this.firstAttempt = Promise.all([l2.connecting, this.bus.firstAttempt]).then(() => {
+      this.attempted = true;
+    });
+  }
+
+  /** Until L2 and the bus made their first attempts: the cache's first calls wait for both (L1 could not be filled before). */
+  get connecting(): Promise<void> | undefined {
+    return this.attempted ? undefined : this.firstAttempt;
   }
 
   /** Whether the bus is subscribed now (L1 is filled only then). */
@@ -80,7 +90,7 @@ export class TieredStore implements Store {
   }
 
   async getMany(keys: readonly string[]): Promise<(string | undefined)[]> {
-    if (!this.subscribed) await this.firstSubscription();
+    if (!this.attempted) await this.firstAttempt;
     const found = keys.map((key) => this.l1.read(key));
     const missing = keys.filter((_, i) => found[i] === undefined);
     if (missing.length === 0) return found;
@@ -105,7 +115,7 @@ export class TieredStore implements Store {
   }
 
   async delete(key: string): Promise<boolean> {
-    if (!this.subscribed) await this.firstSubscription();
+    if (!this.attempted) await this.firstAttempt;
     this.forget(key);
     try {
       return await this.l2.delete(key);
@@ -119,7 +129,7 @@ export class TieredStore implements Store {
   }
 
   async increment(key: string, delta: number, ttlMs: number): Promise<number> {
-    if (!this.subscribed) await this.firstSubscription();
+    if (!this.attempted) await this.firstAttempt;
     this.forget(key);
     try {
       return await this.l2.increment(key, delta, ttlMs);
@@ -129,7 +139,7 @@ export class TieredStore implements Store {
   }
 
   async clear(): Promise<void> {
-    if (!this.subscribed) await this.firstSubscription();
+    if (!this.attempted) await this.firstAttempt;
     this.forgetAll();
     try {
       await this.l2.clear();
@@ -149,7 +159,7 @@ export class TieredStore implements Store {
 
   /** Drops `key` here, writes L2, keeps the value in L1 if nothing changed it meanwhile, tells the others. */
   private async write(key: string, data: string, ttlMs: number, writeL2: () => Promise<boolean>): Promise<boolean> {
-    if (!this.subscribed) await this.firstSubscription();
+    if (!this.attempted) await this.firstAttempt;
     const mark = this.forget(key);
     try {
       const stored = await writeL2();
@@ -158,12 +168,6 @@ export class TieredStore implements Store {
     } finally {
       this.bus.publish(key);
     }
-  }
-
-  /** The first calls wait for the first subscription attempt: L1 could not be filled before it. */
-  private async firstSubscription(): Promise<void> {
-    await this.bus.firstAttempt;
-    this.subscribed = true;
   }
 
   private busState(listening: boolean): void {

@@ -57,7 +57,10 @@ export class SentinelClientTopology implements Topology {
           sentinel.off('topology-change', onTopology);
           await within(sentinel.unsubscribe(channel, listener), 1000, 'UNSUBSCRIBE').catch(() => undefined);
         });
-        subscribed = (async () => {
+        // Settles after the first try (the cache's first calls wait for it); the tries go on.
+        let tried!: () => void;
+        subscribed = new Promise((resolve) => (tried = resolve));
+        void (async () => {
           for (let backoff = 50; !this.closed; backoff = Math.min(backoff * 2, 1000)) {
             try {
               await this.firstAttempt;
@@ -66,8 +69,10 @@ export class SentinelClientTopology implements Topology {
               return;
             } catch (err) {
               onError(err);
-              await sleep(backoff);
+            } finally {
+              tried();
             }
+            await sleep(backoff);
           }
         })();
       },

@@ -16,7 +16,11 @@ export interface Topology {
    * then means writes fail too, so the in-process tier may keep serving what it holds.
    */
   readonly sharedFate: boolean;
-  /** Settles once the first connection attempt did (commands wait for it, within their deadline). */
+  /**
+   * Settles once the first connection attempt did: connected, refused, or out of time (each
+   * connection 1 s, locating a primary 2 s, reading a cluster's slot map 3 s, connecting a
+   * sentinel client the app gave unconnected 5 s). Never rejects.
+   */
   readonly firstAttempt: Promise<void>;
   /**
    * Runs `command` on the server holding `key` (its slot's master), following redirections and
