@@ -10,6 +10,23 @@ export interface RedisClusterConfig {
    * names. Environment: `CACHE_CLUSTER_NODES` (comma-separated URLs).
    */
   cluster: readonly string[];
+  /**
+   * How every connection to a node authenticates and encrypts, as node-redis' `createClient` takes
+   * it (`createCluster`'s `defaults`). Credentials in a URL win over these for that node.
+   */
+  defaults?: {
+    /** An ACL user (with `password`). */
+    username?: string;
+    password?: string;
+    /**
+     * node-redis' `CredentialsProvider`, for tokens and rotation:
+     * `{ type: 'async-credentials-provider', credentials: async () => ({ username, password }) }`,
+     * or a `'streaming-credentials-provider'`.
+     */
+    credentialsProvider?: object;
+    /** node-redis' socket options for TLS: `{ tls: true, ca, cert, key, servername, … }` (on with `rediss://` URLs too). */
+    socket?: object;
+  };
 }
 
 /** A primary and its replicas, behind Redis Sentinel. */
@@ -29,6 +46,17 @@ export interface RedisSentinelConfig {
     database?: number;
     /** TLS to the primary. Environment: `CACHE_REDIS_TLS=true`. */
     tls?: boolean;
+    /**
+     * How every connection to the primary (and its replicas) authenticates and encrypts, as in
+     * `createSentinel`: a `credentialsProvider`, TLS `socket` options… `username`, `password`
+     * and `tls` above win over these.
+     */
+    nodeClientOptions?: RedisClusterConfig['defaults'];
+    /**
+     * How every connection to a sentinel authenticates and encrypts, as in `createSentinel`
+     * (the sentinels' own ACL user, `credentialsProvider`, TLS). Credentials in a sentinel's URL win.
+     */
+    sentinelClientOptions?: RedisClusterConfig['defaults'];
   };
 }
 

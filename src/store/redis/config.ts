@@ -1,7 +1,7 @@
 import { isClusterClient, isClusterConfig, isRedisAdapter, isSentinelClient, isSentinelConfig, isServerClient } from '../shapes';
 import { ClusterTopology, type ClusterSettings } from './cluster';
-import { connectionOptions, parseRedisUrl, type NodeOptions } from './node';
-import { SentinelTopology, ServerTopology } from './primary';
+import { connectionOptions, parseRedisUrl, withExplicit, type NodeOptions } from './node';
+import { SentinelTopology, ServerTopology, type SentinelSettings } from './primary';
 import { SentinelClientTopology, type SentinelClientLike } from './sentinel-client';
 import type { Topology } from './topology';
 
@@ -17,7 +17,7 @@ export function separatorOf(source: unknown): string {
 export function createTopology(source: unknown, onError: (err: unknown) => void): Topology {
   if (isRedisAdapter(source)) return createTopology(source.client, onError);
   if (typeof source === 'string') return new ServerTopology(parseRedisUrl(source), onError);
-  if (isClusterConfig(source)) return new ClusterTopology(clusterFromUrls(source.cluster), onError);
+  if (isClusterConfig(source)) return new ClusterTopology(clusterFromConfig(source), onError);
   if (isSentinelConfig(source)) return new SentinelTopology(sentinelFromConfig(source.sentinel), onError);
   if (isClusterClient(source)) return new ClusterTopology(clusterFromClient(source as ClusterClientShape), onError);
   if (isSentinelClient(source)) return new SentinelClientTopology(source as unknown as SentinelClientLike, onError);
@@ -32,32 +32,37 @@ function urlList(value: unknown, what: string): string[] {
   return value as string[];
 }
 
-function clusterFromUrls(urls: unknown): ClusterSettings {
-  const roots = urlList(urls, 'store.cluster').map(parseRedisUrl);
-  if (roots.some((root) => root.database !== undefined && root.database !== 0)) throw new TypeError('Redis Cluster has database 0 only: drop the /<db> from store.cluster URLs');
-  const first = roots[0];
-  const defaults: NodeOptions = { socket: { tls: first.socket?.tls ?? false } };
-  if (first.username !== undefined) defaults.username = first.username;
-  if (first.password !== undefined) defaults.password = first.password;
-  for (const root of roots) {
-    root.username ??= defaults.username;
-    root.password ??= defaults.password;
-  }
-  return { roots, defaults };
+/** Client options from the configuration (`defaults`, `nodeClientOptions`, `sentinelClientOptions`). */
+function clientOptions(value: unknown, what: string): NodeOptions {
+  if (value === undefined) return {};
+  if (typeof value !== 'object' || value === null) throw new TypeError(`${what} must be node-redis client options (an object), got ${JSON.stringify(value)}`);
+  return connectionOptions(value as Record<string, unknown>);
 }
 
-function sentinelFromConfig(config: unknown): ConstructorParameters<typeof SentinelTopology>[0] {
-  const { name, nodes, username, password, database, tls } = (config ?? {}) as Record<string, unknown>;
+/** The first URL's credentials and TLS (over `defaults`) apply to every node; a URL's own win for that node. */
+export function clusterFromConfig(config: { cluster: unknown; defaults?: unknown }): ClusterSettings {
+  const roots = urlList(config.cluster, 'store.cluster').map(parseRedisUrl);
+  if (roots.some((root) => root.database !== undefined && root.database !== 0)) throw new TypeError('Redis Cluster has database 0 only: drop the /<db> from store.cluster URLs');
+  const { socket, ...first } = roots[0];
+  const defaults = withExplicit(clientOptions(config.defaults, 'store.defaults'), { ...first, socket: { tls: socket?.tls } });
+  return { roots: roots.map((root) => withExplicit(defaults, root)), defaults };
+}
+
+/** The primary's options (`nodeClientOptions` under `username`, `password`, `database`, `tls`) and each sentinel's (`sentinelClientOptions` under its URL). */
+export function sentinelFromConfig(config: unknown): SentinelSettings {
+  const { name, nodes, username, password, database, tls, nodeClientOptions, sentinelClientOptions } = (config ?? {}) as Record<string, unknown>;
   if (typeof name !== 'string' || name === '') throw new TypeError(`store.sentinel.name must be the name the sentinels monitor the primary under, got ${JSON.stringify(name)}`);
   if (!Array.isArray(nodes) || nodes.length === 0 || !nodes.every((node) => typeof node === 'string' && node !== '')) {
     throw new TypeError(`store.sentinel.nodes must be a non-empty array of sentinel addresses (host:port or redis:// URLs), got ${JSON.stringify(nodes)}`);
   }
   if (database !== undefined && !(Number.isInteger(database) && (database as number) >= 0)) throw new TypeError(`store.sentinel.database must be an integer >= 0, got ${JSON.stringify(database)}`);
-  const data: NodeOptions = { socket: { tls: tls === true } };
-  if (typeof username === 'string') data.username = username;
-  if (typeof password === 'string') data.password = password;
-  if (typeof database === 'number' && database > 0) data.database = database;
-  const sentinels = (nodes as string[]).map((node) => parseRedisUrl(node.includes('://') ? node : `redis://${node}`));
+  const explicit: NodeOptions = { socket: { tls: tls === true } };
+  if (typeof username === 'string') explicit.username = username;
+  if (typeof password === 'string') explicit.password = password;
+  if (typeof database === 'number' && database > 0) explicit.database = database;
+  const data = withExplicit(clientOptions(nodeClientOptions, 'store.sentinel.nodeClientOptions'), explicit);
+  const sentinelOptions = clientOptions(sentinelClientOptions, 'store.sentinel.sentinelClientOptions');
+  const sentinels = (nodes as string[]).map((node) => withExplicit(sentinelOptions, parseRedisUrl(node.includes('://') ? node : `redis://${node}`)));
   return { name, sentinels, data };
 }
 

@@ -66,19 +66,26 @@ export function parseRedisUrl(url: string): NodeOptions {
 }
 
 /**
- * Options of a node-redis client someone else made (a ready client, the nodes of a cluster
- * client), reduced to what says where and how to connect: this store opens its own connections
+ * Options of a node-redis client (one someone else made, the nodes of a cluster client, or client
+ * options in the store's configuration), reduced to what says where and how to connect —
+ * credentials (`credentialsProvider` too), TLS, database: this store opens its own connections
  * with its own failure settings.
  */
 export function connectionOptions(options: Record<string, unknown> | undefined): NodeOptions {
-  const { url, socket, ...rest } = (options ?? {}) as NodeOptions & { url?: string };
-  const fromUrl = typeof url === 'string' ? parseRedisUrl(url) : {};
+  const { url, ...rest } = (options ?? {}) as NodeOptions & { url?: string };
   // Not ours to share or honour: a client-side cache, type mappings, command options, the queue.
-  for (const own of ['clientSideCache', 'commandOptions', 'disableOfflineQueue', 'commandsQueueMaxLength', 'modules', 'functions', 'scripts', 'credentialsProvider']) delete rest[own];
-  const merged: NodeOptions = { ...fromUrl, ...rest, socket: { ...(socket as object | undefined), ...fromUrl.socket } };
-  if (fromUrl.username !== undefined) merged.username = fromUrl.username;
-  if (fromUrl.password !== undefined) merged.password = fromUrl.password;
-  if (fromUrl.database !== undefined) merged.database = fromUrl.database;
+  for (const own of ['clientSideCache', 'commandOptions', 'disableOfflineQueue', 'commandsQueueMaxLength', 'modules', 'functions', 'scripts']) delete rest[own];
+  return typeof url === 'string' ? withExplicit(rest, parseRedisUrl(url)) : rest;
+}
+
+/**
+ * `base` (client options) under what a URL or the configuration says explicitly: address,
+ * database, credentials (which win over a `credentialsProvider`, as in node-redis), and TLS (on
+ * if either says so: never dropped silently).
+ */
+export function withExplicit(base: NodeOptions, explicit: NodeOptions): NodeOptions {
+  const merged: NodeOptions = { ...base, ...explicit, socket: { ...base.socket, ...explicit.socket, tls: Boolean(base.socket?.tls || explicit.socket?.tls) } };
+  if (explicit.username !== undefined || explicit.password !== undefined) delete merged.credentialsProvider;
   return merged;
 }
 

@@ -1,4 +1,4 @@
-import { addressOf, atAddress, CONNECT_TIMEOUT_MS, destroy, RedisNode, within, type NodeOptions } from './node';
+import { addressOf, atAddress, CONNECT_TIMEOUT_MS, destroy, RedisNode, replyText, within, type NodeOptions } from './node';
 import { ManagedSubscription, type PubSub } from './subscription';
 import { callerError, notSent, oneGroup, type Commands, type Topology } from './topology';
 
@@ -9,10 +9,11 @@ const PROBE_MS = 500;
 
 /** One command on a connection of its own (closed after), answered within PROBE_MS or rejected. */
 export async function probe(options: NodeOptions, args: string[]): Promise<unknown> {
-  const node = new RedisNode(options, () => undefined, { reconnect: false });
+  let failure: unknown; // why it could not connect (WRONGPASS, ECONNREFUSED…), for the error it rejects with
+  const node = new RedisNode(options, (err) => (failure ??= err), { reconnect: false });
   try {
     await within(node.firstAttempt, CONNECT_TIMEOUT_MS, `connecting to ${node.address}`);
-    if (!node.ready) throw new Error(`cannot connect to ${node.address}`);
+    if (!node.ready) throw new Error(`cannot connect to ${node.address}: ${replyText(failure) || 'no answer'}`);
     return await within(node.client.sendCommand(args), PROBE_MS, `${args[0]} on ${node.address}`);
   } finally {
     destroy(node.client);
@@ -83,7 +84,7 @@ export abstract class PrimaryTopology implements Topology {
 
   /**
    * Where the primary is now, asked of the deployment (a connection to it, if one was opened to
-   * check it); undefined when that cannot be told now.
+   * check it); undefined, or a rejection saying why, when that cannot be told now.
    */
   protected abstract locate(current: RedisNode | undefined): Promise<NodeOptions | RedisNode | undefined>;
 
@@ -279,12 +280,14 @@ export class SentinelTopology extends PrimaryTopology {
 
   protected async locate(current: RedisNode | undefined): Promise<NodeOptions | RedisNode | undefined> {
     const start = this.next;
+    let failure: unknown;
     for (let i = 0; i < this.sentinels.length; i++) {
       const index = (start + i) % this.sentinels.length;
       let reply: unknown;
       try {
         reply = await probe(this.sentinels[index], ['SENTINEL', 'GET-MASTER-ADDR-BY-NAME', this.settings.name]);
-      } catch {
+      } catch (err) {
+        failure = err;
         continue;
       }
       this.next = index;
@@ -299,6 +302,6 @@ export class SentinelTopology extends PrimaryTopology {
       node.close().catch(() => undefined);
       return undefined;
     }
-    return undefined;
+    throw new Error(`no sentinel answered where the primary is (last: ${replyText(failure)})`);
   }
 }
