@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type Koa from 'koa';
 import { systemClock, type Clock } from './core/clock';
+import { dependOnTags } from './core/dependencies';
 import { Engine } from './core/engine';
 import { Instrumentation, type CacheEvents } from './core/events';
 import type { MemoryUse } from './core/memory-accounts';
@@ -244,12 +245,13 @@ export class Cache extends EventEmitter<CacheEvents> {
     const hit = engine.peek(key);
     if (hit) {
       engine.events.record('hit', 'value', key, key);
+      dependOnTags(hit.tags);
       return hit.value as T;
     }
     const lookup = async () => {
       const cached = await engine.get(key);
       if (cached) engine.events.record('hit', 'value', key, key);
-      return cached && { value: cached.value as T };
+      return cached && { value: cached.value as T, tags: cached.tags };
     };
     const computeAndStore = async () => {
       engine.events.record('miss', 'value', key, key);
@@ -258,10 +260,13 @@ export class Cache extends EventEmitter<CacheEvents> {
       if (value !== undefined && (versions || !tags) && (await engine.write(key, { value, tags: versions }, ttlMs))) {
         engine.events.record('set', 'value', key, key);
       }
-      return { value };
+      return { value, tags: versions };
     };
     // In process memory `peek` has just answered; a shared store may have it.
-    return (await engine.coalesce(key, computeAndStore, engine.local ? undefined : lookup)).value;
+    const result = await engine.coalesce(key, computeAndStore, engine.local ? undefined : lookup);
+    // A response computing with this value depends on its tags too (core/dependencies.ts).
+    dependOnTags(result.tags);
+    return result.value;
   }
 
   /**

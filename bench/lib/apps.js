@@ -16,6 +16,33 @@ function pageApp(...middleware) {
   return new Koa().use(router.routes());
 }
 
+/**
+ * The same page behind an authentication middleware that reads a session cookie and leaves the
+ * visitor in ctx.state, as most apps have it; the route reads two paths of it (the page is the
+ * same bytes for the visitor the benchmark sends).
+ */
+function statePageApp(...middleware) {
+  const Koa = require('koa');
+  const Router = require('@koa/router');
+  const page = htmlPage();
+  const router = new Router();
+  router.get('/page', ...middleware, (ctx) => {
+    ctx.type = 'html';
+    ctx.body = ctx.state.user.id === 1 && ctx.state.user.name === 'alice' ? page : '';
+  });
+  const app = new Koa();
+  app.use(async (ctx, next) => {
+    ctx.state.user = { id: ctx.cookies.get('sid') === undefined ? 1 : 2, name: 'alice', roles: ['reader'] };
+    await next();
+  });
+  return app.use(router.routes());
+}
+
+/** statePageApp behind cache.cached(options) on `cache`, probed like cachedApp. */
+function cachedStateApp(cache, options = {}) {
+  return { ...cachedApp(cache, options), app: statePageApp(cache.cached({ timeout: 3600, ...options })) };
+}
+
 /** pageApp behind cache.cached(options) on `cache`; the probe counts its response hits and misses. */
 function cachedApp(cache, options = {}) {
   cache.on('error', (err) => console.error(`cache: ${err.message}`));
@@ -55,4 +82,4 @@ function frontCachedApp(cache, options = {}) {
   };
 }
 
-module.exports = { pageApp, cachedApp, frontCachedApp };
+module.exports = { pageApp, statePageApp, cachedApp, cachedStateApp, frontCachedApp };

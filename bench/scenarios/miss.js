@@ -3,7 +3,7 @@
 // without the cache, loaded the same way.
 'use strict';
 
-const { pageApp, cachedApp } = require('../lib/apps');
+const { pageApp, cachedApp, cachedStateApp } = require('../lib/apps');
 
 module.exports = {
   title: 'Miss overhead',
@@ -22,6 +22,25 @@ module.exports = {
         return cachedApp(new Cache(), { timeout: 60 });
       },
     },
+    state: {
+      label: 'cached(), memory store, new URL each request, route reading ctx.state.user (auth middleware before)',
+      newUrl: true,
+      expect: 'misses',
+      app: () => {
+        const { Cache } = require('../../dist');
+        return cachedStateApp(new Cache(), { timeout: 60 });
+      },
+    },
   },
-  rows: [{ measure: 'miss overhead: every request a new URL, `cached()` vs the same route uncached', subject: 'cached', baseline: 'uncached', goal: 0.8, short: 'miss (new URL) ÷ uncached route', why: 'a miss costs about 40 µs more server CPU than the route (table below): about 15 µs is our JS (normalised query key, header capture, entry JSON, variant and index writes with LRU eviction); the rest is in writev of the same bytes (twice as long as for the uncached route, per profile; not understood)' }],
+  rows: [
+    {
+      measure: 'miss cost of learning request state: a route reading two paths of `ctx.state` (auth before `cached()`) vs one reading none',
+      subject: 'state',
+      baseline: 'cached',
+      goal: 0.9,
+      short: 'miss reading ctx.state ÷ miss',
+      why: '',
+    },
+    { measure: 'miss overhead: every request a new URL, `cached()` vs the same route uncached', subject: 'cached', baseline: 'uncached', goal: 0.8, short: 'miss (new URL) ÷ uncached route', why: 'a miss costs about 40 µs more server CPU than the route (table below): about 15 µs is our JS (normalised query key, header capture, entry JSON, variant and index writes with LRU eviction); the rest is in writev of the same bytes (twice as long as for the uncached route, per profile; not understood)' },
+  ],
 };

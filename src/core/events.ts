@@ -18,6 +18,8 @@ export interface CacheEvents {
   set: [OutcomeEvent];
   refresh: [OutcomeEvent];
   hole: [OutcomeEvent];
+  /** Computed without the cache: what it read could not be keyed safely (`reason` names the path). */
+  bypass: [OutcomeEvent & { reason: string }];
   delete: [{ key: string }];
   invalidate: [{ tags: readonly string[] }];
   /** This process waits for another computing `key` (the cross-process lock). */
@@ -42,6 +44,8 @@ export class CacheStoreError extends Error {
 const ERROR_REPORT_INTERVAL_MS = 1000;
 /** Distinct messages remembered for that; past it the memory starts over. */
 const MAX_REMEMBERED_ERRORS = 100;
+/** Bypass warnings given once each (per name and reason); past this many, no more are given. */
+const MAX_BYPASS_WARNINGS = 1000;
 
 /**
  * How the parts of the cache tell what happened: counted outcomes (`stats()`), events for whoever
@@ -52,6 +56,7 @@ export class Instrumentation {
   readonly #clock: Clock;
   readonly #stats: Stats;
   readonly #lastReport = new Map<string, { at: number; suppressed: number }>();
+  readonly #warned = new Set<string>();
 
   constructor(emitter: EventEmitter<CacheEvents>, clock: Clock) {
     this.#emitter = emitter;
@@ -63,6 +68,27 @@ export class Instrumentation {
   record(outcome: Outcome, kind: CacheKind, key: string, name?: string): void {
     this.#stats.count(outcome, kind, name);
     if (this.#emitter.listenerCount(outcome) > 0) this.#emitter.emit(outcome, { key, kind, name });
+  }
+
+  /**
+   * Counts a bypass (in `stats()`, with its reason), emits `'bypass'`, and warns once per name and
+   * reason on stderr, so that a page kept out of the cache by a value nobody meant to key is seen.
+   */
+  bypass(kind: CacheKind, key: string, name: string, reason: string): void {
+    this.#stats.bypassed(kind, name, reason);
+    if (this.#emitter.listenerCount('bypass') > 0) this.#emitter.emit('bypass', { key, kind, name, reason });
+    const warning = `${kind} ${name}: ${reason}`;
+    if (this.#warned.has(warning) || this.#warned.size >= MAX_BYPASS_WARNINGS) return;
+    this.#warned.add(warning);
+    console.warn(
+      `[koa-fragment-cache] ${kind} ${JSON.stringify(name)} is not cached for this request: ${reason}. ` +
+        'A value that is the same for every visitor can be declared with sharedState.',
+    );
+  }
+
+  /** `name` learned to vary by these paths of request state (shown in `stats()`). */
+  learned(kind: CacheKind, name: string, paths: readonly string[]): void {
+    this.#stats.learned(kind, name, paths);
   }
 
   /** Emits an event only when someone listens, building its argument only then. */

@@ -10,6 +10,8 @@ export interface Counts {
   refreshes: number;
   /** `{% nocache %}` holes rendered. */
   holes: number;
+  /** Requests or renders computed without the cache: what they read could not be keyed safely. */
+  bypasses: number;
   /** (hits + stale) / (hits + stale + misses); 0 before any read. */
   hitRatio: number;
 }
@@ -18,46 +20,82 @@ export interface CacheStats {
   /** Counts since the cache was made (or since `resetStats()`). */
   byKind: Record<CacheKind, Counts>;
   /** Counts per fragment name, route, memoized function or value key. */
-  byName: Record<string, Counts & { kind: CacheKind }>;
+  byName: Record<string, NamedCounts>;
   /** When counting started (ms since the epoch). */
   since: number;
 }
 
+export interface NamedCounts extends Counts {
+  kind: CacheKind;
+  /** Why it was bypassed, with how often (see `Counts.bypasses`). */
+  bypassReasons?: Record<string, number>;
+  /** The paths of request state (`ctx.state`) it learned to vary by: why it is kept per visitor. */
+  varies?: string[];
+}
+
 /** Names beyond this many are counted under `(other)`, so a route per URL cannot grow it forever. */
 const MAX_NAMES = 1000;
+/** Bypass reasons and learned paths kept per name. */
+const MAX_DETAILS = 32;
 
-type Tally = [hits: number, misses: number, stale: number, sets: number, refreshes: number, holes: number];
-const SLOT: Record<Outcome, 0 | 1 | 2 | 3 | 4 | 5> = { hit: 0, miss: 1, stale: 2, set: 3, refresh: 4, hole: 5 };
-const zero = (): Tally => [0, 0, 0, 0, 0, 0];
+type Tally = [hits: number, misses: number, stale: number, sets: number, refreshes: number, holes: number, bypasses: number];
+type Slot = 0 | 1 | 2 | 3 | 4 | 5 | 6;
+const SLOT: Record<Outcome | 'bypass', Slot> = { hit: 0, miss: 1, stale: 2, set: 3, refresh: 4, hole: 5, bypass: 6 };
+const zero = (): Tally => [0, 0, 0, 0, 0, 0, 0];
+
+interface Named {
+  kind: CacheKind;
+  tally: Tally;
+  reasons?: Map<string, number>;
+  varies?: Set<string>;
+}
 
 /** Counters behind `cache.stats()`: a few array increments per event. */
 export class Stats {
   private byKind = new Map<CacheKind, Tally>();
-  private byName = new Map<string, { kind: CacheKind; tally: Tally }>();
+  private byName = new Map<string, Named>();
   private since: number;
 
   constructor(private readonly clock: Clock) {
     this.since = clock.now();
   }
 
-  count(outcome: Outcome, kind: CacheKind, name: string | undefined): void {
+  count(outcome: Outcome | 'bypass', kind: CacheKind, name: string | undefined): void {
     let kindTally = this.byKind.get(kind);
     if (!kindTally) this.byKind.set(kind, (kindTally = zero()));
     kindTally[SLOT[outcome]]++;
-    if (name === undefined) return;
+    if (name !== undefined) this.named(kind, name).tally[SLOT[outcome]]++;
+  }
+
+  /** A bypass of `name`, and why. */
+  bypassed(kind: CacheKind, name: string, reason: string): void {
+    this.count('bypass', kind, name);
+    const named = this.named(kind, name);
+    named.reasons ??= new Map();
+    if (named.reasons.has(reason) || named.reasons.size < MAX_DETAILS) named.reasons.set(reason, (named.reasons.get(reason) ?? 0) + 1);
+  }
+
+  /** `name` is stored per value of these paths of request state. */
+  learned(kind: CacheKind, name: string, paths: readonly string[]): void {
+    const named = this.named(kind, name);
+    named.varies ??= new Set();
+    for (const path of paths) if (named.varies.size < MAX_DETAILS) named.varies.add(path);
+  }
+
+  private named(kind: CacheKind, name: string): Named {
     let named = this.byName.get(name);
     if (!named) {
       if (this.byName.size >= MAX_NAMES) name = '(other)';
       named = this.byName.get(name) ?? { kind, tally: zero() };
       this.byName.set(name, named);
     }
-    named.tally[SLOT[outcome]]++;
+    return named;
   }
 
   snapshot(): CacheStats {
     return {
       byKind: Object.fromEntries(KINDS.map((kind) => [kind, counts(this.byKind.get(kind) ?? zero())])) as Record<CacheKind, Counts>,
-      byName: Object.fromEntries([...this.byName].map(([name, { kind, tally }]) => [name, { kind, ...counts(tally) }])),
+      byName: Object.fromEntries([...this.byName].map(([name, named]) => [name, namedCounts(named)])),
       since: this.since,
     };
   }
@@ -69,7 +107,14 @@ export class Stats {
   }
 }
 
-function counts([hits, misses, stale, sets, refreshes, holes]: Tally): Counts {
+function counts([hits, misses, stale, sets, refreshes, holes, bypasses]: Tally): Counts {
   const reads = hits + misses + stale;
-  return { hits, misses, stale, sets, refreshes, holes, hitRatio: reads === 0 ? 0 : (hits + stale) / reads };
+  return { hits, misses, stale, sets, refreshes, holes, bypasses, hitRatio: reads === 0 ? 0 : (hits + stale) / reads };
+}
+
+function namedCounts({ kind, tally, reasons, varies }: Named): NamedCounts {
+  const named: NamedCounts = { kind, ...counts(tally) };
+  if (reasons) named.bypassReasons = Object.fromEntries(reasons);
+  if (varies) named.varies = [...varies];
+  return named;
 }

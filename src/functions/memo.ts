@@ -1,4 +1,5 @@
 import { UnstorableValueError, type TagVersions } from '../core/codec';
+import { dependOnTags } from '../core/dependencies';
 import type { Engine } from '../core/engine';
 import { validateTags } from '../core/tags';
 import { timeoutToMs, type Timeout } from '../core/timeout';
@@ -73,10 +74,10 @@ export class Memo {
     const key = entryKey(name, versions, text);
     // A forced update must not be answered by a read that started before it.
     const lookup = async () => {
-      const box = (await this.engine.get(key))?.value;
-      if (!Array.isArray(box)) return undefined;
+      const entry = await this.engine.get(key);
+      if (!Array.isArray(entry?.value)) return undefined;
       this.engine.events.record('hit', 'memoized', key, name);
-      return { value: box[0] };
+      return { value: entry.value[0] as unknown, tags: entry.tags };
     };
     const compute = async () => {
       this.engine.events.record('miss', 'memoized', key, name);
@@ -85,9 +86,12 @@ export class Memo {
       const value = await this.fn.apply(instance, args);
       const storable = value !== undefined || this.options.cacheUndefined;
       if (storable && (tags || !this.options.tags)) await this.store(name, key, value, versionKeys, versions, tags);
-      return { value };
+      return { value, tags };
     };
-    return (await this.engine.coalesce(forced ? `${key}:forced` : key, compute, forced ? undefined : lookup)).value;
+    const result = await this.engine.coalesce(forced ? `${key}:forced` : key, compute, forced ? undefined : lookup);
+    // A response (or fragment) computing with this value depends on its tags too.
+    dependOnTags(result.tags);
+    return result.value;
   }
 
   /** The key a call with `args` reads now, or undefined when the store cannot tell its version. */

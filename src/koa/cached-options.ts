@@ -1,5 +1,6 @@
 import type { Context } from 'koa';
 import type { Engine } from '../core/engine';
+import { checkedStatePaths } from '../core/state-reads';
 import { timeoutToMs, type Timeout } from '../core/timeout';
 import { DEFAULT_RESPONSE_KEY_PREFIX } from './response-key';
 
@@ -22,11 +23,15 @@ export interface CachedOptions {
    */
   varyHeaders?: readonly string[];
   /**
-   * Cookies that split the entry although the route may not read them while it computes, e.g. the
-   * session cookie an authentication middleware before the route read (`ctx.state.user`). Cookies
-   * the route reads through `ctx.cookies.get` (a koa-session `ctx.session` too) split it anyway.
+   * Cookies that split the entry although nothing reads them. Cookies read while the response is
+   * computed, or before `cached()` ran (an authentication or session middleware), split it anyway.
    */
   varyCookies?: readonly string[];
+  /**
+   * Paths of `ctx.state` that are the same for every visitor (`'site'`, `'nav.items'`): reading them
+   * does not split the entry. Everything else the route and its templates read of `ctx.state` does.
+   */
+  sharedState?: readonly string[];
   /** Cookies that never split the entry, even when read (analytics, consent banners). */
   ignoreCookies?: readonly string[];
   /** The route answers the same for every host: the Host is not part of the key. Default false. */
@@ -69,6 +74,7 @@ export interface CachedConfig {
   makeCacheKey?: (ctx: Context) => string;
   varyHeaders: string[];
   varyCookies: string[];
+  sharedState: readonly string[];
   ignoreCookies: ReadonlySet<string>;
   shareAcrossHosts: boolean;
   surrogateKeys: boolean;
@@ -86,7 +92,7 @@ export interface CachedConfig {
 }
 
 const OPTION_NAMES = new Set<string>([
-  'timeout', 'queryString', 'keyPrefix', 'makeCacheKey', 'varyHeaders', 'varyCookies', 'ignoreCookies', 'shareAcrossHosts',
+  'timeout', 'queryString', 'keyPrefix', 'makeCacheKey', 'varyHeaders', 'varyCookies', 'sharedState', 'ignoreCookies', 'shareAcrossHosts',
   'surrogateKeys', 'methods', 'statuses', 'allowAuthorization',
   'unless', 'forcedUpdate', 'maxBodyBytes', 'cacheStatusHeader', 'staleWhileRevalidate', 'refreshMargin',
   'staleIfError', 'refreshConcurrency',
@@ -120,6 +126,7 @@ export function resolveCachedOptions(engine: Engine, options: CachedOptions): Ca
       return name.toLowerCase();
     }),
     varyCookies: stringList(options.varyCookies ?? [], 'varyCookies').map((name) => cookieName(name, 'varyCookies')),
+    sharedState: checkedStatePaths(options.sharedState, 'sharedState'),
     ignoreCookies: new Set(stringList(options.ignoreCookies ?? [], 'ignoreCookies').map((name) => cookieName(name, 'ignoreCookies'))),
     shareAcrossHosts: booleanOption(options.shareAcrossHosts, false, 'shareAcrossHosts'),
     surrogateKeys: booleanOption(options.surrogateKeys, false, 'surrogateKeys'),

@@ -1,15 +1,19 @@
 import type { Context, Middleware, Next } from 'koa';
+import { collectDependencies, newDependencies, type Dependencies } from '../core/dependencies';
 import { digestIfLong } from '../core/keys';
+import { isStateName, pathText, StateTracker } from '../core/state-reads';
 import { timeoutToMs } from '../core/timeout';
 import { unwrapCachedResponse } from './cached-response';
 import { resolveCachedOptions, type CachedConfig, type CachedOptions } from './cached-options';
 import { captureResponse, snapshotHeaders } from './capture';
+import { cookiesReadSoFar, derivedStateSeen, watchApp, watchKoaRequests } from './early-reads';
 import { RefreshQueue } from './refresh-queue';
-import { marks, PAGE, PAGE_SERVICES, STORING, type PageServices } from './rendered-page';
+import { marks, PAGE, PAGE_SERVICES, STORING, TRACKER, type PageServices } from './rendered-page';
 import { applyReplayFacts, isReplay, replay, replayStored } from './replay';
-import { cookieVary, factsOf, PROTOCOL, varyValue } from './request-facts';
+import { cookieVary, factsOf, hasCookies, PROTOCOL, varyValue } from './request-facts';
 import { watchReads, type RequestReads } from './request-reads';
 import { storableBody } from './response-body';
+import { trackRequestState } from './tracked-state';
 import { baseKey, normaliseQuery, variantKey } from './response-key';
 import { serveStored, type CacheStatus } from './serve';
 import { surrogateHeaders } from './surrogate-keys';
@@ -39,16 +43,17 @@ interface Found {
 /** What one run of the route gave, as shared with the requests that waited for it. */
 type Computed =
   | { kind: 'cacheable'; response: StoredResponse; index: VaryIndex; variantKey: string }
-  | { kind: 'uncacheable'; serverError: boolean };
+  | { kind: 'uncacheable'; serverError: boolean; bypass?: string };
 
 /**
  * Koa middleware caching whole responses of a route or router; see docs/responses.md.
  *
  * - A hit found in process memory is answered synchronously; only GET requests store, HEAD ones are
  *   answered from GET entries.
- * - The key is the path and query (or `makeCacheKey`), the host, the protocol, and every request
- *   fact the route read while computing (headers, cookies): a response that depended on Alice's
- *   cookie is only ever served to requests carrying that cookie value.
+ * - The key is the path and query (or `makeCacheKey`), the host, the protocol, every request fact
+ *   the route read while computing (headers, cookies, paths of `ctx.state`) and every cookie read
+ *   before `cached()` ran (early-reads.ts): a response that depended on Alice's cookie or on her
+ *   `ctx.state.user.name` is only ever served to requests with that cookie value or that name.
  * - Concurrent misses of one key run the route once; the others take its response only if it may
  *   be shared with them, and otherwise run the route themselves, one at a time per key.
  * - Store failures are reported through the cache's `'error'` event and never fail a request.
@@ -56,9 +61,16 @@ type Computed =
 export function cached(responses: StoredResponses, options: CachedOptions = {}): Middleware {
   const { engine } = responses;
   const config = resolveCachedOptions(engine, options);
+  watchKoaRequests();
   const refreshes = new RefreshQueue(config.refreshConcurrency, engine.clock);
   const setCacheStatus = (ctx: Context, status: CacheStatus) => {
     if (config.cacheStatusHeader) ctx.set(config.cacheStatusHeader, status);
+  };
+  /** Runs the route without the cache: what it reads cannot be keyed safely (`reason`). */
+  const pass = async (ctx: Context, next: Next, key: string, reason: string) => {
+    setCacheStatus(ctx, 'BYPASS');
+    unwrapCachedResponse(ctx, await next());
+    engine.events.bypass('response', key, routeName(ctx) ?? ctx.path, reason);
   };
   /** Counts what a client's request got; the cache's own replays are counted as refreshes instead. */
   const count = (ctx: Context, status: Exclude<CacheStatus, 'BYPASS'>, key: string) => {
@@ -97,46 +109,63 @@ export function cached(responses: StoredResponses, options: CachedOptions = {}):
   }
 
   /** What process memory can answer synchronously: everything on the memory store, the L1 tier on Redis. */
-  function findInMemory(ctx: Context, base: string): Found {
+  function findInMemory(ctx: Context, base: string, early: readonly string[]): Found {
     const index = responses.decode(base, engine.peek(base)?.value);
     if (!isVaryIndex(index)) return { base, key: base };
     const key = variantKey(base, index, valuesOf(ctx));
+    if (!covers(index, early)) return { base, key, index };
     return { base, key, index, response: asResponse(responses.decode(key, engine.peek(key)?.value)) };
   }
 
-  async function findShared(ctx: Context, base: string): Promise<Found> {
+  async function findShared(ctx: Context, base: string, early: readonly string[]): Promise<Found> {
     const index = responses.decode(base, (await engine.get(base))?.value);
     if (!isVaryIndex(index)) return { base, key: base };
     const key = variantKey(base, index, valuesOf(ctx));
+    if (!covers(index, early)) return { base, key, index };
     return { base, key, index, response: asResponse(responses.decode(key, (await engine.get(key))?.value)) };
   }
 
-  /** Runs the route on `ctx` and stores its response if it may be shared. */
-  async function computeAndStore(ctx: Context, next: Next, found: Found): Promise<Computed> {
+  /**
+   * Runs the route on `ctx`, learning what it depends on (request facts, `ctx.state` paths, the
+   * tags of what it read), and stores its response if it may be shared.
+   */
+  async function computeAndStore(ctx: Context, next: Next, found: Found, early: readonly string[]): Promise<Computed> {
     const invalidationsBefore = engine.invalidations;
     const before = snapshotHeaders(ctx);
+    // The state the index's paths had before the route could change it: the values this request looked up with.
+    const stateBefore = new Map(found.index?.vary.filter(isStateName).map((name) => [name, valuesOf(ctx)(name)]));
+    const tracker = new StateTracker(config.sharedState);
+    const dependencies = newDependencies();
     const stopWatching = watchReads(ctx);
     let declared;
     let reads: RequestReads;
+    const untrack = trackRequestState(ctx, tracker);
     marks(ctx)[STORING] = true;
+    marks(ctx)[TRACKER] = tracker;
     try {
-      declared = unwrapCachedResponse(ctx, await next());
+      declared = unwrapCachedResponse(ctx, await collectDependencies(dependencies, next));
     } finally {
       reads = stopWatching();
       marks(ctx)[STORING] = false;
+      marks(ctx)[TRACKER] = undefined;
+      untrack();
     }
     // A page ctx.render rendered (and nothing replaced since): its fragments' tags, holes, digest.
     const rendered = marks(ctx)[PAGE];
     const page = rendered && ctx.body === rendered.html ? rendered : undefined;
-    if (config.surrogateKeys) setSurrogateKeys(ctx, [...(declared?.tags ?? []), ...(page?.tags ?? [])]);
-    const vary = varyOf(ctx, reads, config);
+    if (config.surrogateKeys) setSurrogateKeys(ctx, [...(declared?.tags ?? []), ...(page?.tags ?? []), ...Object.keys(dependencies.tags)]);
+    const unkeyable = dependencies.reads.unkeyable;
+    if (unkeyable) return { kind: 'uncacheable', serverError: ctx.status >= 500, bypass: `${unkeyable.path} ${unkeyable.reason}` };
+    const vary = varyOf(ctx, reads, config, early, dependencies);
     let body = vary && isStorableResponse(ctx, config.statuses) ? await storableBody(ctx, config.maxBodyBytes) : undefined;
     if (!vary || body === undefined) return { kind: 'uncacheable', serverError: ctx.status >= 500 };
     // Text is stored as it is: no bytes made of it, no base64 on the way in, nor on the way out.
     if (page?.stored) body = page.stored.html;
-    // Reusing the index's generation keeps the other variants reachable; other facts start afresh.
-    const known = found.index && found.index.vary.join() === vary.join() ? found.index : newVaryIndex(vary);
-    const key = variantKey(found.base, known, valuesOf(ctx));
+    // What other requests learned stays (their variants stay reachable); what this one read joins it.
+    const learned = found.index ? [...new Set([...found.index.vary, ...vary])].sort() : vary;
+    const known = found.index ? { ...found.index, vary: learned } : newVaryIndex(vary);
+    const valueOf = (name: string) => dependencies.reads.values.get(name) ?? stateBefore.get(name) ?? valuesOf(ctx)(name);
+    const key = variantKey(found.base, known, valueOf);
     const freshMs = timeoutToMs(declared?.timeout, config.timeoutMs, 'timeout of CachedResponse');
     const response = captureResponse(ctx, body, before, freshMs, config.cacheStatusHeader, engine.clock.now());
     if (page) response.template = { name: page.name, digest: page.digest };
@@ -147,11 +176,12 @@ export function cached(responses: StoredResponses, options: CachedOptions = {}):
     // Kept past freshness for as long as a stale copy may still be served; freshUntil decides.
     const storeMs = freshMs === 0 ? 0 : freshMs + Math.max(config.staleWhileRevalidateMs, config.staleIfErrorMs);
     // The variant before the index: whoever finds the index finds the variant.
-    if (await engine.set(key, encodeResponse(response), storeMs, declared?.tags)) {
+    if (await storeVariant(key, response, storeMs, declared?.tags, dependencies)) {
       engine.events.record('set', 'response', key, routeName(ctx));
+      if (dependencies.reads.values.size > 0) engine.events.learned('response', routeName(ctx) ?? ctx.path, [...dependencies.reads.values.keys()].map(pathText));
       replayStored(ctx.req);
     }
-    const index = withVariant(known, factsOf(ctx, vary, false));
+    const index = withVariant(known, factsOf(ctx, learned, false));
     await engine.set(found.base, encodeVaryIndex(index), storeMs);
     return { kind: 'cacheable', response, index, variantKey: key };
   }
@@ -163,20 +193,20 @@ export function cached(responses: StoredResponses, options: CachedOptions = {}):
    * own variant: per key, the route runs one request at a time, so an outage does not multiply
    * load. `fallback`: a stale response to serve when the route fails (staleIfError).
    */
-  async function answerMiss(ctx: Context, next: Next, found: Found, recompute: boolean, fallback: StoredResponse | undefined): Promise<void> {
+  async function answerMiss(ctx: Context, next: Next, found: Found, recompute: boolean, fallback: StoredResponse | undefined, early: readonly string[]): Promise<void> {
     let key = found.key;
     for (;;) {
       let ran = false;
       const compute = (): Promise<Computed> => {
         ran = true;
-        return computeAndStore(ctx, next, found);
+        return computeAndStore(ctx, next, found, early);
       };
       // On a shared store another process may have stored it meanwhile (or while we waited for its lock).
       const lookup =
         recompute || engine.local
           ? undefined
           : async (): Promise<Computed | undefined> => {
-              const again = await findShared(ctx, found.base);
+              const again = await findShared(ctx, found.base, early);
               if (!again.response || !isFresh(again.response, engine.clock.now())) return undefined;
               return { kind: 'cacheable', response: again.response, index: again.index!, variantKey: again.key };
             };
@@ -192,6 +222,10 @@ export function cached(responses: StoredResponses, options: CachedOptions = {}):
       if (ran) {
         if (computed.kind === 'cacheable') return answer(ctx, key, computed.response, 'MISS', undefined, true);
         if (computed.serverError && fallback) return answer(ctx, key, fallback, 'STALE');
+        if (computed.bypass) {
+          engine.events.bypass('response', key, routeName(ctx) ?? ctx.path, computed.bypass);
+          return setCacheStatus(ctx, 'BYPASS');
+        }
         count(ctx, 'MISS', key);
         return setCacheStatus(ctx, 'MISS');
       }
@@ -200,7 +234,7 @@ export function cached(responses: StoredResponses, options: CachedOptions = {}):
         continue;
       }
       const mine = variantKey(found.base, computed.index, valuesOf(ctx));
-      if (mine === computed.variantKey) return answer(ctx, key, computed.response, 'MISS');
+      if (mine === computed.variantKey && covers(computed.index, early)) return answer(ctx, key, computed.response, 'MISS');
       // Another variant (it read facts this request has other values of): this one's own computation.
       found = { base: found.base, key: mine, index: computed.index };
       key = mine;
@@ -224,11 +258,17 @@ export function cached(responses: StoredResponses, options: CachedOptions = {}):
       unwrapCachedResponse(ctx, await next());
       return;
     }
+    watchApp(ctx);
+    // Cookies read before the cache ran split the entry; unknown when the app was not watched yet.
+    const early = cookiesReadSoFar(ctx, config.ignoreCookies);
+    if (!early && hasCookies(ctx, config.ignoreCookies) && !derivedStateSeen(ctx)) {
+      return pass(ctx, next, keyOf(ctx), 'its cookies may have been read before the cache watched this app (its first request)');
+    }
     const replayed = isReplay(ctx.req);
     if (replayed) applyReplayFacts(ctx);
     const base = keyOf(ctx);
-    let found = findInMemory(ctx, base);
-    if (!found.response && !engine.local) found = await findShared(ctx, base);
+    let found = findInMemory(ctx, base, early ?? NONE);
+    if (!found.response && !engine.local) found = await findShared(ctx, base, early ?? NONE);
     const recompute = replayed || config.forcedUpdate?.(ctx) === true;
     let fallback: StoredResponse | undefined;
     // Synchronous unless the page's template must be looked at: a hit stays on this stack.
@@ -253,8 +293,26 @@ export function cached(responses: StoredResponses, options: CachedOptions = {}):
       count(ctx, 'MISS', found.key);
       return setCacheStatus(ctx, 'MISS');
     }
-    await answerMiss(ctx, next, found, recompute, fallback);
+    await answerMiss(ctx, next, found, recompute, fallback, early ?? NONE);
   };
+
+  /**
+   * Stores a response under the tag versions it depends on: those the route declared (current
+   * now) and those of everything it read (at the versions it read them).
+   */
+  async function storeVariant(key: string, response: StoredResponse, storeMs: number, declared: readonly string[] | undefined, dependencies: Dependencies): Promise<boolean> {
+    const data = encodeResponse(response);
+    if (Object.keys(dependencies.tags).length === 0) return engine.set(key, data, storeMs, declared);
+    const own = declared ? await engine.tagVersions(declared, storeMs) : {};
+    return own !== undefined && engine.write(key, { value: data, tags: { ...own, ...dependencies.tags } }, storeMs);
+  }
+}
+
+const NONE: readonly string[] = [];
+
+/** Whether `index` varies by every cookie read before the cache ran (the whole Cookie header covers them all). */
+function covers(index: VaryIndex, early: readonly string[]): boolean {
+  return early.length === 0 || index.vary.includes('cookie') || early.every((name) => index.vary.includes(name));
 }
 
 const OUTCOME = { HIT: 'hit', STALE: 'stale', MISS: 'miss' } as const;
@@ -293,13 +351,16 @@ function settled<T>(start: (done: (err: unknown, value?: T) => void) => void): T
 
 /**
  * What the response just computed varies by (see request-facts.ts): the host (unless shared across
- * hosts) and protocol, the route's `varyHeaders` and `varyCookies`, the response's `Vary`, and what
- * the route read — its headers and cookies, or every cookie but `ignoreCookies` when it read the
- * whole Cookie header. Undefined when it cannot be told (every header was read): not stored.
+ * hosts) and protocol, the route's `varyHeaders` and `varyCookies`, the response's `Vary`, the
+ * cookies read before the cache ran (`early`), and what the route read — its headers, cookies and
+ * paths of `ctx.state`, or every cookie but `ignoreCookies` when it read the whole Cookie header.
+ * Undefined when it cannot be told (every header was read): not stored.
  */
-function varyOf(ctx: Context, reads: RequestReads, config: CachedConfig): string[] | undefined {
+function varyOf(ctx: Context, reads: RequestReads, config: CachedConfig, early: readonly string[], dependencies: Dependencies): string[] | undefined {
   if (reads.allHeaders) return undefined;
   const names = new Set<string>(config.shareAcrossHosts ? [PROTOCOL] : ['host', PROTOCOL]);
+  for (const name of early) names.add(name);
+  for (const name of dependencies.reads.values.keys()) names.add(name);
   const headers = [...config.varyHeaders, ...responseVary(ctx), ...reads.headers];
   for (const name of headers) if (name !== 'cookie') names.add(name);
   for (const cookie of [...reads.cookies, ...config.varyCookies]) if (!config.ignoreCookies.has(cookie)) names.add(cookieVary(cookie));

@@ -1,4 +1,5 @@
 import type { Context } from 'koa';
+import { isStateName, stateValue } from '../core/state-reads';
 
 /**
  * The names a stored response varies by, each naming one fact of the request:
@@ -6,13 +7,14 @@ import type { Context } from 'koa';
  * - `host`: the host as Koa derives it (`ctx.host`: X-Forwarded-Host when `app.proxy`);
  * - `:protocol`: the protocol as Koa derives it (`ctx.protocol`: X-Forwarded-Proto when `app.proxy`);
  * - `cookie:<name>`: that cookie's value;
- * - `cookie`: every cookie but the route's `ignoreCookies`, in a canonical order.
+ * - `cookie`: every cookie but the route's `ignoreCookies`, in a canonical order;
+ * - `state:<path>`: what `ctx.state` holds at that path (see core/state-reads.ts).
  */
 export const PROTOCOL = ':protocol';
 const COOKIE_PREFIX = 'cookie:';
 
 /** A vary name as the decoder accepts it (names come back from the store). */
-export const VARY_NAME = /^(?::protocol|cookie:[^\s;,=]+|[!#$%&'*+.^_`|~0-9a-z-]+)$/;
+export const VARY_NAME = /^(?::protocol|cookie:[^\s;,=]+|(?:state|session):[\w.!~*'()%{}-]+|[!#$%&'*+.^_`|~0-9a-z-]+)$/;
 
 export function cookieVary(name: string): string {
   return COOKIE_PREFIX + name;
@@ -25,6 +27,7 @@ export function varyValue(ctx: Context, name: string, ignoredCookies: ReadonlySe
   const header = ctx.req.headers.cookie;
   if (name.startsWith(COOKIE_PREFIX)) return cookieValue(header, name.slice(COOKIE_PREFIX.length)) ?? '';
   if (name === 'cookie') return canonicalCookies(header, ignoredCookies);
+  if (isStateName(name)) return stateValue(name.startsWith('session:') ? (ctx as { session?: unknown }).session : ctx.state, name);
   return ctx.get(name);
 }
 
@@ -73,11 +76,14 @@ export interface RequestFacts {
 }
 
 /**
- * The facts to replay this request's variant with. A variant that varies by cookies is one
- * visitor's: `withCookies` (a refresh on that visitor's behalf, while their request is here) carries
- * their cookies; without it (remembered for later) there are no facts.
+ * The facts to replay this request's variant with. A variant that varies by cookies or request
+ * state is one visitor's: `withCookies` (a refresh on that visitor's behalf, while their request is
+ * here) carries their cookies (and for state, their whole request); without it (remembered for
+ * later) there are no facts.
  */
 export function factsOf(ctx: Context, vary: readonly string[], withCookies: boolean): RequestFacts | undefined {
+  // What earlier middleware derived state from is not known: the replay carries the whole request.
+  if (vary.some(isStateName)) return withCookies ? { protocol: ctx.protocol, headers: wholeRequest(ctx) } : undefined;
   const headers: Record<string, string> = { host: ctx.host };
   for (const name of vary) {
     if (name === 'cookie' || name.startsWith(COOKIE_PREFIX)) {
@@ -89,4 +95,11 @@ export function factsOf(ctx: Context, vary: readonly string[], withCookies: bool
     }
   }
   return { protocol: ctx.protocol, headers };
+}
+
+function wholeRequest(ctx: Context): Record<string, string> {
+  const headers: Record<string, string> = {};
+  for (const [name, value] of Object.entries(ctx.req.headers)) if (typeof value === 'string') headers[name] = value;
+  headers.host = ctx.host;
+  return headers;
 }

@@ -1,7 +1,8 @@
 import type { Context, Middleware } from 'koa';
 import type nunjucks from 'nunjucks';
 import { isCacheExtension, type CacheExtension } from '../nunjucks/extension';
-import { marks, PAGE, PAGE_SERVICES, STORING, type PageServices } from './rendered-page';
+import { rawOf } from '../core/state-reads';
+import { marks, PAGE, PAGE_SERVICES, STORING, TRACKER, type PageServices } from './rendered-page';
 
 declare module 'koa' {
   interface ExtendableContext {
@@ -30,15 +31,19 @@ export function views(env: nunjucks.Environment): Middleware {
 }
 
 function renderTemplate(env: nunjucks.Environment, ctx: Context, name: string, locals: Record<string, unknown> = {}): Promise<string> {
-  const variables = { ...ctx.state, ...locals };
   return new Promise((resolve, reject) => {
     const fail = (err: Error) => reject(Object.assign(err, { template: name, message: `rendering template "${name}" failed: ${err.message}` }));
     const extension = cacheExtensionOf(env);
     if (!extension) {
-      env.render(name, variables, (err, html) => (err ? fail(err) : resolve(respond(ctx, html ?? ''))));
+      // Copied through cached()'s tracking when it computes: every variable counts as read.
+      env.render(name, { ...ctx.state, ...locals }, (err, html) => (err ? fail(err) : resolve(respond(ctx, html ?? ''))));
       return;
     }
-    extension.renderPage(env as never, name, variables, ctx.state, marks(ctx)[STORING] === true, (err, page) => {
+    // The state as it is: what the templates look up of it is learned at each lookup (template-state.ts).
+    const state = rawOf(ctx.state) as Record<string, unknown>;
+    const names = new Set(Object.keys(state).filter((key) => !(key in locals)));
+    const tracking = { names, tracker: marks(ctx)[TRACKER] };
+    extension.renderPage(env as never, name, { ...state, ...locals }, tracking, state, marks(ctx)[STORING] === true, (err, page) => {
       if (err) return fail(err as Error);
       marks(ctx)[PAGE] = { ...page!, name };
       resolve(respond(ctx, page!.html));

@@ -1,11 +1,13 @@
 import { createHash } from 'node:crypto';
 import type { Cache } from '../cache';
 import type { Entry } from '../core/codec';
+import { dependOnTags } from '../core/dependencies';
 import type { Engine } from '../core/engine';
 import { digestIfLong, FragmentKeys } from '../core/keys';
 import type { CacheKind } from '../core/outcomes';
 import { engineOf } from '../core/registry';
 import { validateTags } from '../core/tags';
+import { checkedStatePaths, pathText, pathValue, StateTracker } from '../core/state-reads';
 import { timeoutToMs } from '../core/timeout';
 import { iterate, Latch } from './compile-nodes';
 import { astDigest, staticDependencies, TemplateDigests, type DigestEnvironment } from './digests';
@@ -15,6 +17,7 @@ import { currentTemplate, installHooks, templateName } from './hooks';
 import { callerCopy, ownCopy, type AstNode, type NodeTypes, type NunjucksCopy } from './nunjucks-copy';
 import type { RenderedPage } from '../koa/rendered-page';
 import { deliverLater, deliverNow, renderBody, startRender, tooDeep, type Body, type Callback, type Place, type Rendered, type Runtime } from './render-body';
+import { learnedNames, learnedState, REQUEST_STATE, servesToo, TemplateState, variantOf, withoutState, type Learned, type TemplateContext } from './template-state';
 
 /** Where a cache tag is: fixed when its template compiles. */
 interface Site {
@@ -34,9 +37,9 @@ interface Site {
 }
 
 /** The nunjucks Context a tag runs in. */
-interface Context {
+interface Context extends TemplateContext {
   env: DigestEnvironment & { extensionsList: unknown[] };
-  getVariables(): object;
+  getVariables(): Record<string, unknown>;
 }
 
 /** One run of the tag that missed: what its paths need. */
@@ -56,6 +59,8 @@ interface Fragment {
   fresh: boolean;
   /** The digest of the templates this fragment renders from now. */
   digest: string;
+  /** The request state its key says it varies by, as this request has it (template-state.ts). */
+  learned: Learned | undefined;
   runtime: Runtime;
   place: Place;
   cb: Callback;
@@ -68,6 +73,12 @@ export interface CacheExtensionOptions {
    * are not wrapped. For development: it costs a string per fragment.
    */
   debugMarkers?: boolean;
+  /**
+   * Paths of `ctx.state` that are the same for every visitor (`'site'`, `'nav.items'`): a fragment
+   * body reading them is not kept per value of them. Everything else a body reads of the request
+   * state `views()` renders with is.
+   */
+  sharedState?: readonly string[];
 }
 
 /**
@@ -87,6 +98,7 @@ export class CacheExtension {
   readonly tags = ['cache', 'nocache'];
   readonly #engine: Engine;
   readonly #debugMarkers: boolean;
+  readonly #sharedState: readonly string[];
   readonly #sites = new Map<string, Site>();
   readonly #sourceDigests = new WeakMap<object, string>();
   readonly #keys = new FragmentKeys();
@@ -101,6 +113,7 @@ export class CacheExtension {
     this.#engine = engineOf(cache, 'CacheExtension');
     this.#engine.memory.register('fragmentKeys', () => this.#keys.usage());
     this.#debugMarkers = options.debugMarkers === true;
+    this.#sharedState = checkedStatePaths(options.sharedState, 'sharedState of CacheExtension');
   }
 
   /**
@@ -299,18 +312,24 @@ export class CacheExtension {
     const engine = this.#engine;
     // `unless=` true: rendered fresh, nothing read or stored (as for 'del', without the delete).
     const fresh = timeout === 'del' || keywords?.unless === true;
+    let learned: Learned | undefined;
     if (!fresh) {
-      const hit = engine.peek(key) ?? (engine.local ? undefined : prefetched(frame, key));
+      let hit = engine.peek(key) ?? (engine.local ? undefined : prefetched(frame, key));
+      const names = hit && learnedNames(hit.value);
+      if (names) {
+        learned = learnedState(key, names, context, frame);
+        hit = engine.peek(learned.variant) ?? (engine.local ? undefined : prefetched(frame, learned.variant));
+      }
       if (hit !== undefined && typeof hit.value === 'string' && hit.digest === digest) {
         engine.events.record('hit', 'fragment', key, name);
         if (!hit.tags && !hit.holes && !this.#debugMarkers && now && !tooDeep()) return deliverNow(runtime, cb, hit.value);
         const found = { entry: hit, rendered: false, untracked: false };
-        const fragment = { key, name, site, body, context, frame, scope: scopeOf(frame), timeout, tags: undefined, fresh, digest, runtime, place, cb };
+        const fragment = { key, name, site, body, context, frame, scope: scopeOf(frame), timeout, tags: undefined, fresh, digest, learned, runtime, place, cb };
         if (now && tooDeep() && this.#syncOnly.length === 0) return queueMicrotask(() => this.#deliver(fragment, found, 'HIT', false));
         return this.#deliver(fragment, found, 'HIT', now);
       }
     }
-    const fragment: Fragment = { key, name, site, body, context, frame, scope: scopeOf(frame), timeout, tags: keywords?.tags, fresh, digest, runtime, place, cb };
+    const fragment: Fragment = { key, name, site, body, context, frame, scope: scopeOf(frame), timeout, tags: keywords?.tags, fresh, digest, learned, runtime, place, cb };
     if (fresh || this.#syncOnly.length > 0 || (engine.local && !engine.computing(key))) this.#renderNow(fragment, now);
     else this.#renderLater(fragment);
   }
@@ -355,12 +374,14 @@ export class CacheExtension {
       ? started
       : engine.coalesce(key, () =>
           started.then(async (rendered) => {
-            this.#stamp(fragment, rendered);
-            if (!rendered.untracked && (await engine.write(key, rendered.entry, ttlMs))) engine.events.record('set', 'fragment', key, name);
+            await this.#write(fragment, rendered, ttlMs);
             return rendered;
           }),
         );
-    done.then((rendered) => this.#deliver(fragment, rendered, state, false), (err) => deliverLater(runtime, place, cb, err));
+    done.then(
+      (rendered) => (fresh || this.#serves(rendered, fragment) ? this.#deliver(fragment, rendered, state, false) : this.#renderAlone(fragment)),
+      (err) => deliverLater(runtime, place, cb, err),
+    );
   }
 
   /** A miss on a shared store (or joining one running here): the lookup, the lock, the render, all waited for. */
@@ -371,13 +392,31 @@ export class CacheExtension {
     const lookup = engine.local
       ? undefined
       : async (): Promise<Rendered | undefined> => {
-          const cached = await engine.get(key);
+          let cached = await engine.get(key);
+          const names = cached && learnedNames(cached.value);
+          if (names) {
+            fragment.learned = learnedState(key, names, fragment.context, fragment.frame);
+            cached = await engine.get(fragment.learned.variant);
+          }
           if (!cached || typeof cached.value !== 'string' || cached.digest !== digest) return undefined;
           engine.events.record('hit', 'fragment', key, name);
-          return { entry: cached, rendered: false, untracked: false };
+          return { entry: cached, rendered: false, untracked: false, learned: fragment.learned };
         };
     engine.coalesce(key, () => this.#renderAndStore(fragment), lookup).then(
-      (found) => this.#deliver(fragment, found, found.rendered ? 'MISS' : 'HIT', false),
+      (found) => (this.#serves(found, fragment) ? this.#deliver(fragment, found, found.rendered ? 'MISS' : 'HIT', false) : this.#renderAlone(fragment)),
+      (err) => deliverLater(fragment.runtime, fragment.place, fragment.cb, err),
+    );
+  }
+
+  /** What another request's render or lookup of the key gave serves this one too (see `servesToo`). */
+  #serves(found: Rendered, fragment: Fragment): boolean {
+    return (!found.reads?.unkeyable && !found.reads?.values.size && !found.learned) || servesToo(found.reads, found.learned, fragment.context);
+  }
+
+  /** Renders and stores this request's own variant, the one the request it waited for did not serve. */
+  #renderAlone(fragment: Fragment): void {
+    this.#renderAndStore(fragment).then(
+      (rendered) => this.#deliver(fragment, rendered, 'MISS', false),
       (err) => deliverLater(fragment.runtime, fragment.place, fragment.cb, err),
     );
   }
@@ -392,8 +431,7 @@ export class CacheExtension {
     const rendered = await new Promise<Rendered>((resolve, reject) =>
       renderBody(body, frame, own, tags !== undefined && own === undefined, (err, result) => (err ? reject(err) : resolve(result!)), place),
     );
-    this.#stamp(fragment, rendered);
-    if (!rendered.untracked && (await engine.write(key, rendered.entry, ttlMs))) engine.events.record('set', 'fragment', key, name);
+    await this.#write(fragment, rendered, ttlMs);
     return rendered;
   }
 
@@ -405,12 +443,43 @@ export class CacheExtension {
 
   /** Stores a fragment rendered on this stack: at once on the memory store, in the background on a shared one. */
   #store(fragment: Fragment, rendered: Rendered, ttlMs: number): void {
-    const { key, name } = fragment;
+    const { name } = fragment;
     const engine = this.#engine;
-    if (rendered.untracked) return;
+    const writes = this.#writes(fragment, rendered);
+    if (!writes) return;
+    if (writes.every(([key, entry]) => engine.writeNow(key, entry, ttlMs))) engine.events.record('set', 'fragment', writes[0][0], name);
+    else if (!engine.local) void this.#write(fragment, rendered, ttlMs, writes);
+  }
+
+  /** Stores a fragment (see `#writes`), variant before the names: whoever finds the names finds the variant. */
+  async #write(fragment: Fragment, rendered: Rendered, ttlMs: number, writes = this.#writes(fragment, rendered)): Promise<void> {
+    if (!writes) return;
+    for (const [key, entry] of writes) if (!(await this.#engine.write(key, entry, ttlMs))) return;
+    this.#engine.events.record('set', 'fragment', writes[0][0], fragment.name);
+  }
+
+  /**
+   * What storing a rendered fragment writes: its HTML under its key; or, when its body read request
+   * state, under the variant's key, with the names it varies by (those learned before too) under
+   * its key. Nothing when its tags' versions are unknown, or it read what cannot be keyed (a bypass).
+   */
+  #writes(fragment: Fragment, rendered: Rendered): [string, Entry][] | undefined {
+    if (rendered.untracked) return undefined;
     this.#stamp(fragment, rendered);
-    if (engine.writeNow(key, rendered.entry, ttlMs)) engine.events.record('set', 'fragment', key, name);
-    else if (!engine.local) void engine.write(key, rendered.entry, ttlMs).then((stored) => stored && engine.events.record('set', 'fragment', key, name));
+    const { key, name, learned, context } = fragment;
+    const reads = rendered.reads;
+    if (reads?.unkeyable) {
+      this.#engine.events.bypass('fragment', key, name, `${reads.unkeyable.path} ${reads.unkeyable.reason}`);
+      return undefined;
+    }
+    if (!reads?.values.size && !learned) return [[key, rendered.entry]];
+    const names = [...new Set([...(learned?.names ?? []), ...reads!.values.keys()])].sort();
+    const values = names.map((name) => reads!.values.get(name) ?? pathValue((first) => context.lookup(first), name));
+    this.#engine.events.learned('fragment', name, names.map(pathText));
+    return [
+      [variantOf(key, names, values), rendered.entry],
+      [key, { value: names }],
+    ];
   }
 
   /**
@@ -418,16 +487,18 @@ export class CacheExtension {
    * stored (an outer fragment's, a page `cached()` stores) it goes as it is — holes as placeholders,
    * its tags and holes told to the outer scope; anywhere else its holes are filled first.
    */
-  #deliver(fragment: Fragment, { entry, untracked }: Rendered, state: string, now: boolean): void {
+  #deliver(fragment: Fragment, { entry, untracked, reads }: Rendered, state: string, now: boolean): void {
     const { name, key, scope, context, frame, runtime, place, cb } = fragment;
     const html = this.#debugMarkers ? marked(entry, state, name, key, this.#engine.clock.now(), scope) : String(entry.value);
-    if (entry.tags || untracked) addToScope(scope, entry.tags, untracked);
+    if (entry.tags || untracked || reads) addToScope(scope, entry.tags, untracked, undefined, reads);
+    // A response computing with this page depends on the fragment's tags too (core/dependencies.ts).
+    dependOnTags(entry.tags);
     if (!entry.holes || scope?.collectsHoles) {
       if (entry.holes) addToScope(scope, undefined, false, entry.holes);
       return now ? deliverNow(runtime, cb, html) : deliverLater(runtime, place, cb, null, html);
     }
     let onStack = true;
-    this.#fill(context.env, html, entry.holes, context.getVariables(), frame as unknown as HoleFrame, 'fragment', (err, filled) =>
+    this.#fill(context.env, html, entry.holes, withoutState(context.getVariables()), frame as unknown as HoleFrame, 'fragment', (err, filled) =>
       onStack && now && !err ? deliverNow(runtime, cb, filled!) : deliverLater(runtime, place, cb, err, filled),
     );
     onStack = false;
@@ -446,7 +517,7 @@ export class CacheExtension {
       return deliverNow(runtime, cb, held);
     }
     let onStack = true;
-    this.#renderHole(key, context.env, context.getVariables(), frame as unknown as HoleFrame, undefined, 'fragment', (err, html) =>
+    this.#renderHole(key, context.env, withoutState(context.getVariables()), frame as unknown as HoleFrame, undefined, 'fragment', (err, html) =>
       onStack && !err ? deliverNow(runtime, cb, html!) : deliverLater(runtime, place, cb, err, html),
     );
     onStack = false;
@@ -466,16 +537,21 @@ export class CacheExtension {
    * fragments rendered into it and, when `storing` (`cached()` will store the response), leaving its
    * holes as placeholders in the stored version while this response gets them filled — from
    * `holeVariables` (the request's `ctx.state`), as they will be on every hit, where the route's
-   * locals are not known.
+   * locals are not known. `state`: which of the variables come from `ctx.state`, and the request's
+   * tracking of it (`cached()`'s while it computes): what the templates look up of them is learned.
    */
   renderPage(
     env: Context['env'],
     name: string,
-    variables: object,
+    variables: Record<string, unknown>,
+    state: { names: ReadonlySet<string>; tracker: StateTracker | undefined },
     holeVariables: object,
     storing: boolean,
     done: (err: unknown, page?: RenderedPage) => void,
   ): void {
+    const tracker = state.tracker ?? new StateTracker();
+    tracker.share(this.#sharedState);
+    variables[REQUEST_STATE] = new TemplateState(tracker, state.names);
     const scope = newScope(undefined, false, false, storing);
     const frame = new (copyOf(env, this.#copy).runtime.Frame)() as ScopedFrame;
     frame.kfcScope = scope;

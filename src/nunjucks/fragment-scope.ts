@@ -1,15 +1,18 @@
 import type { Entry, TagVersions } from '../core/codec';
+import { StateReads } from '../core/state-reads';
 
 /**
  * What a fragment whose body is rendering — or a page `ctx.render` renders — collects from the
  * fragments rendered inside it: the tag versions they were rendered under (so invalidating an inner
  * fragment's tag misses the outer too, and a page can name its surrogate keys); `untracked`: some
  * fragment inside has tags whose versions the store could not give (it was failing), so an outer
- * fragment cannot know when it goes stale: it is served but not stored; and the placeholders of the
- * `{% nocache %}` holes inside, when what it renders is going to be stored.
+ * fragment cannot know when it goes stale: it is served but not stored; the placeholders of the
+ * `{% nocache %}` holes inside, when what it renders is going to be stored; and what it read of
+ * request state (core/state-reads.ts), its own reads and those of the fragments inside.
  */
 export interface Scope {
   tags: TagVersions;
+  reads: StateReads;
   untracked: boolean;
   /** A fragment about to be stored; false for a page. */
   fragment: boolean;
@@ -37,7 +40,7 @@ export interface ScopedFrame {
 }
 
 export function newScope(tags: TagVersions | undefined, untracked: boolean, fragment: boolean, collectsHoles = fragment): Scope {
-  return { tags: { ...tags }, untracked, fragment, collectsHoles, holes: new Set() };
+  return { tags: { ...tags }, reads: new StateReads(fragment), untracked, fragment, collectsHoles, holes: new Set() };
 }
 
 /** The fragment under `key` a loop around `frame` fetched before it ran, if any. */
@@ -64,9 +67,10 @@ export function enterScope(frame: ScopedFrame, scope: Scope): () => void {
   };
 }
 
-export function addToScope(scope: Scope | undefined, tags: TagVersions | undefined, untracked: boolean, holes?: readonly string[]): void {
+export function addToScope(scope: Scope | undefined, tags: TagVersions | undefined, untracked: boolean, holes?: readonly string[], reads?: StateReads): void {
   if (!scope) return;
   if (tags) Object.assign(scope.tags, tags);
   if (untracked) scope.untracked = true;
   if (holes) for (const nonce of holes) scope.holes.add(nonce);
+  if (reads) scope.reads.merge(reads);
 }

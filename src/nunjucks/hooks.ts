@@ -2,6 +2,7 @@ import path from 'node:path';
 import { defineNodes, type TemplateRuntime } from './compile-nodes';
 import { isSupported, type AstNode, type NunjucksCopy, type TemplateLike } from './nunjucks-copy';
 import { rewriteTemplate } from './rewrite';
+import { stateOf } from './template-state';
 
 /** What the hooks need of the extension an Environment holds. */
 export interface HookedExtension extends TemplateRuntime {
@@ -23,6 +24,8 @@ let templateBeingCompiled: TemplateLike | undefined;
  *   parser neither its name nor its Environment);
  * - `Template.prototype.render` without a callback: a synchronous render, during which a cache tag
  *   must answer at once;
+ * - `runtime.contextOrFrameLookup`: a variable a page rendered by `views()` takes from `ctx.state`
+ *   is learned where the template looks it up (template-state.ts);
  * - new node types and their compile methods (compile-nodes.ts).
  */
 export function installHooks(copy: NunjucksCopy, isOurs: (extension: unknown) => extension is HookedExtension): void {
@@ -34,6 +37,13 @@ export function installHooks(copy: NunjucksCopy, isOurs: (extension: unknown) =>
   }
   installed.add(copy.nodes);
   defineNodes(copy.nodes, copy.compiler.Compiler.prototype);
+  const { runtime } = copy;
+  runtime.contextOrFrameLookup = function lookupTracked(context, frame, name) {
+    const value = frame.lookup(name);
+    if (value !== undefined) return value;
+    const state = stateOf(context);
+    return state ? state.lookup(context, frame, name) : context.lookup(name);
+  };
   const ourExtension = (list: unknown[] | undefined) => list?.find(isOurs);
 
   const { parse } = copy.parser;

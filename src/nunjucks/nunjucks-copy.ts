@@ -1,4 +1,6 @@
 import path from 'node:path';
+import type { ScopedFrame } from './fragment-scope';
+import type { TemplateContext } from './template-state';
 
 /**
  * The parts of one loaded copy of nunjucks the extension works with. An app can load several
@@ -14,7 +16,10 @@ export interface NunjucksCopy {
   readonly compiler: { Compiler: { prototype: Record<string, unknown> } };
   readonly Template: { prototype: TemplatePrototype } & (new (source: string, env: unknown, path?: string) => { render(...args: unknown[]): unknown });
   readonly lib: { TemplateError: new (message: string, lineno?: number, colno?: number) => Error };
-  readonly runtime: { Frame: new () => object };
+  readonly runtime: {
+    Frame: new () => object;
+    contextOrFrameLookup(context: TemplateContext, frame: ScopedFrame & { lookup(name: string): unknown }, name: string): unknown;
+  };
   readonly Environment: abstract new (...args: never[]) => object;
 }
 

@@ -1,4 +1,6 @@
 import type { Entry, TagVersions } from '../core/codec';
+import { renderingNow, type StateReads } from '../core/state-reads';
+import type { Learned } from './template-state';
 import { enterScope, newScope, type Scope, type ScopedFrame } from './fragment-scope';
 
 /** nunjucks' callback to an async tag: what it renders next runs inside it. */
@@ -21,6 +23,10 @@ export interface Rendered {
   entry: Entry;
   rendered: boolean;
   untracked: boolean;
+  /** What a body just rendered read of request state: its entry is stored per value of it. */
+  reads?: StateReads;
+  /** The request state a variant found in the store is for. */
+  learned?: Learned;
 }
 
 /**
@@ -53,7 +59,11 @@ export function renderBody(
 ): void {
   const scope = newScope(own, untracked, true);
   const leave = once(enterScope(frame, scope));
+  // Reads made on this stack while the body runs are its own (see renderingNow), until it finishes.
+  renderingNow.push(scope.reads);
+  const rendering = once(() => renderingNow.splice(renderingNow.lastIndexOf(scope.reads), 1));
   const finish = (err: Error | null, html: string) => {
+    rendering();
     leave();
     if (err) done(err);
     else done(null, renderedFrom(html, scope));
@@ -64,6 +74,8 @@ export function renderBody(
     leave();
     if (!place) throw err;
     done(place(err));
+  } finally {
+    rendering();
   }
 }
 
@@ -90,7 +102,7 @@ function renderedFrom(html: string, scope: Scope): Rendered {
   Number(html);
   const tags = Object.keys(scope.tags).length > 0 ? scope.tags : undefined;
   const holes = scope.holes.size > 0 ? [...scope.holes] : undefined;
-  return { entry: { value: html, tags, holes }, rendered: true, untracked: scope.untracked };
+  return { entry: { value: html, tags, holes }, rendered: true, untracked: scope.untracked, reads: scope.reads };
 }
 
 /** Hands the HTML to nunjucks on the render's own stack: what follows the tag runs inside `cb`, its errors reach nunjucks' handler. */

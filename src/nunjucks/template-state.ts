@@ -1,0 +1,93 @@
+import { createHash } from 'node:crypto';
+import { isStateName, learnRead, pathValue, type StateReads, type StateTracker } from '../core/state-reads';
+import { scopeOf, type ScopedFrame } from './fragment-scope';
+
+/**
+ * Request state in templates. `views()` renders a page with `ctx.state`'s values as they are (no
+ * copy through a Proxy: nunjucks copies the render context, which would read everything), and
+ * this rides along under `REQUEST_STATE`: every Context nunjucks copies from the page's variables
+ * (includes, imports) carries it. What a template looks up of it is learned at the lookup
+ * (hooks.ts wraps nunjucks' `contextOrFrameLookup`), for the fragment whose body looked it up.
+ */
+export const REQUEST_STATE = 'kfc:request-state';
+
+export class TemplateState {
+  /** `tracker`: the request's (which paths the route wrote); `names`: the page's variables that come from `ctx.state`. */
+  constructor(
+    readonly tracker: StateTracker,
+    readonly names: ReadonlySet<string>,
+  ) {}
+
+  /** A variable the template looks up (not found in its frame). */
+  lookup(context: TemplateContext, frame: ScopedFrame, name: string): unknown {
+    const value = context.lookup(name);
+    return this.names.has(name) ? this.tracker.read(value, ['state', name], fragmentReads(frame)) : value;
+  }
+}
+
+export interface TemplateContext {
+  ctx: Record<string, unknown>;
+  lookup(name: string): unknown;
+}
+
+export function stateOf(context: TemplateContext): TemplateState | undefined {
+  const state = context.ctx[REQUEST_STATE];
+  return state instanceof TemplateState ? state : undefined;
+}
+
+/** The variables without the request state: what a `{% nocache %}` hole renders with (it never varies its fragment). */
+export function withoutState(variables: Record<string, unknown>): Record<string, unknown> {
+  if (!(REQUEST_STATE in variables)) return variables;
+  const { [REQUEST_STATE]: _, ...rest } = variables;
+  return rest;
+}
+
+/** What the fragment whose body renders at `frame` has read of request state, if one is. */
+export function fragmentReads(frame: ScopedFrame | undefined): StateReads | undefined {
+  const scope = scopeOf(frame);
+  return scope?.fragment ? scope.reads : undefined;
+}
+
+/** The request state a fragment's HTML is for: the names its key holds, this request's values of them, and so the variant's key. */
+export interface Learned {
+  names: readonly string[];
+  values: readonly string[];
+  variant: string;
+}
+
+/**
+ * Where a fragment that learned to vary by request state keeps this request's variant: a key of
+ * its own per value of `names` (the fragment's key holds the names). The values are read from the
+ * template's variables, and learned by whatever encloses the fragment as if the body had run: a
+ * hit depends on what its HTML depended on.
+ */
+export function learnedState(key: string, names: readonly string[], context: TemplateContext, frame: ScopedFrame): Learned {
+  const state = stateOf(context);
+  const bound = fragmentReads(frame);
+  const values = names.map((name) => {
+    const value = pathValue((first) => context.lookup(first), name);
+    learnRead(name, value, bound, state?.tracker);
+    return value;
+  });
+  return { names, values, variant: variantOf(key, names, values) };
+}
+
+/**
+ * Whether HTML rendered or found for another request that waited on the same key serves this one:
+ * it read no request state, or the same values of it as this request has.
+ */
+export function servesToo(reads: StateReads | undefined, learned: Learned | undefined, context: TemplateContext): boolean {
+  if (reads?.unkeyable) return false;
+  const same = (name: string, value: string) => pathValue((first) => context.lookup(first), name) === value;
+  if (reads) for (const [name, value] of reads.values) if (!same(name, value)) return false;
+  return !learned || learned.names.every((name, i) => same(name, learned.values[i]));
+}
+
+export function variantOf(key: string, names: readonly string[], values: readonly string[]): string {
+  return `${key}~${createHash('sha256').update(JSON.stringify([names, values])).digest('base64url').slice(0, 22)}`;
+}
+
+/** The learned names a fragment's key holds instead of HTML, if it holds them. */
+export function learnedNames(value: unknown): string[] | undefined {
+  return Array.isArray(value) && value.every((name) => typeof name === 'string' && isStateName(name)) ? (value as string[]) : undefined;
+}
