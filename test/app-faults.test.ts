@@ -293,6 +293,7 @@ async function expectCachingResumes(demo: Demo, redis: OwnRedis, withinMs: numbe
     cache.on('error', (err: Error) => errors.push(err));
     const keys = Array.from({ length: 50 }, (_, i) => `order:${i}`);
     try {
+      await cache.has('connected'); // a new cache's first calls wait for its connection: this is about the ones after
       const writes = cache.writeBehind({ interval: 0.05 }).start();
       if (fault === 'paused') redis.pause();
       else await redis.stop();

@@ -260,15 +260,16 @@ export function cached(responses: StoredResponses, options: CachedOptions = {}):
     }
     watchApp(ctx);
     // Cookies read before the cache ran split the entry; unknown when the app was not watched yet.
-    const early = cookiesReadSoFar(ctx, config.ignoreCookies);
-    if (!early && hasCookies(ctx, config.ignoreCookies) && !derivedStateSeen(ctx)) {
+    const readBefore = cookiesReadSoFar(ctx, config.ignoreCookies);
+    if (!readBefore && hasCookies(ctx, config.ignoreCookies) && !derivedStateSeen(ctx)) {
       return pass(ctx, next, keyOf(ctx), 'its cookies may have been read before the cache watched this app (its first request)');
     }
+    const early = readBefore ?? NONE;
     const replayed = isReplay(ctx.req);
     if (replayed) applyReplayFacts(ctx);
     const base = keyOf(ctx);
-    let found = findInMemory(ctx, base, early ?? NONE);
-    if (!found.response && !engine.local) found = await findShared(ctx, base, early ?? NONE);
+    let found = findInMemory(ctx, base, early);
+    if (!found.response && !engine.local) found = await findShared(ctx, base, early);
     const recompute = replayed || config.forcedUpdate?.(ctx) === true;
     let fallback: StoredResponse | undefined;
     // Synchronous unless the page's template must be looked at: a hit stays on this stack.
@@ -293,7 +294,7 @@ export function cached(responses: StoredResponses, options: CachedOptions = {}):
       count(ctx, 'MISS', found.key);
       return setCacheStatus(ctx, 'MISS');
     }
-    await answerMiss(ctx, next, found, recompute, fallback, early ?? NONE);
+    await answerMiss(ctx, next, found, recompute, fallback, early);
   };
 
   /**

@@ -1,4 +1,4 @@
-import { destroy, sleep, within } from './node';
+import { CONNECT_TIMEOUT_MS, destroy, sleep, within } from './node';
 import type { PubSub } from './subscription';
 import { oneGroup, type Commands, type Topology } from './topology';
 
@@ -38,7 +38,7 @@ export class SentinelClientTopology implements Topology {
   ) {
     this.owned = !sentinel.isOpen;
     if (this.owned) sentinel.on('error', onError);
-    this.firstAttempt = this.owned ? within(sentinel.connect(), 5000, 'connecting the sentinel client').then(() => undefined, onError) : Promise.resolve();
+    this.firstAttempt = this.owned ? within(sentinel.connect(), 2 * CONNECT_TIMEOUT_MS, 'connecting the sentinel client').then(() => undefined, onError) : Promise.resolve();
     let subscribed: Promise<void> = Promise.resolve();
     this.pubsub = {
       get firstAttempt() {
