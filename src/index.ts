@@ -6,7 +6,7 @@
 export { Cache, type CacheOptions, type SetOptions } from './cache';
 export { CacheStoreError, type CacheEvents, type StoreCallEvent } from './core/events';
 export { KINDS, OUTCOMES, type CacheKind, type Outcome, type OutcomeEvent } from './core/outcomes';
-export type { CacheStats, Counts } from './core/stats';
+export type { CacheStats, Counts, NamedCounts } from './core/stats';
 export type { MemoryUse } from './core/memory-accounts';
 export type { Clock } from './core/clock';
 export type { Timeout } from './core/timeout';
