@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type Koa from 'koa';
 import { systemClock, type Clock } from './core/clock';
-import { dependOnTags } from './core/dependencies';
+import { dependOnTags, expectTags } from './core/dependencies';
 import { Engine } from './core/engine';
 import { Instrumentation, type CacheEvents } from './core/events';
 import type { MemoryUse } from './core/memory-accounts';
@@ -357,6 +357,7 @@ export class Cache extends EventEmitter<CacheEvents> {
     checkedKey(key);
     const options = timeout !== null && typeof timeout === 'object' ? timeout : { timeout };
     const ttlMs = timeoutToMs(options.timeout, this.defaultTimeoutMs, `timeout of key ${JSON.stringify(key)}`);
+    if (options.tags) expectTags();
     return { ttlMs, tags: options.tags && validateTags(options.tags, `key ${JSON.stringify(key)}`) };
   }
 }

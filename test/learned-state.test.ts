@@ -375,7 +375,7 @@ describe.each(storeKinds)('learned request dependencies (%s)', (kind) => {
     expect(await visit(app, '/product/1')).toEqual({ text: 'price 15', status: 'MISS' });
   });
 
-  it('5. getOrSet values and inner fragments join the page too', async () => {
+  it('5. getOrSet values join the page too', async () => {
     let headline = 'first';
     const app = await appWith((router) => {
       router.get('/news', cache.cached(), async (ctx) => {
@@ -387,5 +387,28 @@ describe.each(storeKinds)('learned request dependencies (%s)', (kind) => {
     headline = 'second';
     await cache.invalidateTags(['news']);
     expect(await visit(app, '/news')).toEqual({ text: 'second', status: 'MISS' });
+  });
+
+  it('5. the tags of fragments a page rendered (found or rendered) make it a miss once invalidated', async () => {
+    let price = 10;
+    folder.write('price.njk', '{% cache 60, "price", tags=["price"] %}{{ price() }}{% endcache %}');
+    const app = await appWith((router) => {
+      router.get('/price', cache.cached(), (ctx) => ctx.render('price.njk', { price: () => price }));
+      router.get('/warm', (ctx) => ctx.render('price.njk', { price: () => price }));
+    });
+    expect((await visit(app, '/price')).text).toBe('10');
+    expect(await visit(app, '/price')).toEqual({ text: '10', status: 'HIT' });
+    price = 11;
+    await cache.invalidateTags(['price']);
+    expect(await visit(app, '/price')).toEqual({ text: '11', status: 'MISS' });
+    // The fragment cached first, by another page: the cached page still depends on its tag.
+    price = 12;
+    await cache.invalidateTags(['price']);
+    expect((await visit(app, '/warm')).text).toBe('12');
+    await cache.deleteCached('/price', { host: app.host });
+    expect(await visit(app, '/price')).toEqual({ text: '12', status: 'MISS' });
+    price = 13;
+    await cache.invalidateTags(['price']);
+    expect(await visit(app, '/price')).toEqual({ text: '13', status: 'MISS' });
   });
 });

@@ -50,12 +50,6 @@ export class StateReads {
  */
 export const renderingNow: StateReads[] = [];
 
-/** Where reads go besides the bound fragment and `renderingNow`: the response computing (see dependencies.ts). */
-let responseReads: () => StateReads | undefined = () => undefined;
-export function setResponseReads(current: () => StateReads | undefined): void {
-  responseReads = current;
-}
-
 export function stateName(path: readonly string[]): string {
   return `${path[0]}:` + path.slice(1).map((part) => (part === KEYS ? KEYS : encodeURIComponent(part))).join('.');
 }
@@ -108,19 +102,23 @@ export function pathValue(first: (name: string) => unknown, name: string, root?:
 export function learnRead(name: string, fingerprint: string, bound: StateReads | undefined, tracker: StateTracker | undefined): void {
   const [root, parts] = split(name);
   if (tracker?.ignores([root, ...parts])) return;
-  record(name, fingerprint.startsWith(UNMATCHABLE) ? { reason: 'cannot be keyed' } : fingerprint, bound);
+  record(name, fingerprint.startsWith(UNMATCHABLE) ? { reason: 'cannot be keyed' } : fingerprint, bound, tracker?.response);
 }
 
 /**
- * One request's tracking: the paths its own computation wrote (reads of them are not request
- * state: the route made them) and those declared the same for everyone (`sharedState`).
+ * One request's tracking: where the reads of the response computing go (`response`, when one is),
+ * the paths its own computation wrote (reads of them are not request state: the route made them)
+ * and those declared the same for everyone (`sharedState`).
  */
 export class StateTracker {
   readonly written = new Set<string>();
   readonly #shared = new Set<string>();
   readonly #proxies = new Map<StateReads | undefined, WeakMap<object, object>>();
 
-  constructor(shared: readonly string[] = []) {
+  constructor(
+    shared: readonly string[] = [],
+    readonly response?: StateReads,
+  ) {
     this.share(shared);
   }
 
@@ -147,7 +145,7 @@ export class StateTracker {
     if (this.ignores(path)) return value;
     const raw = rawOf(value);
     const fingerprint = fingerprintOf(raw);
-    record(stateName(path), fingerprint, bound);
+    record(stateName(path), fingerprint, bound, this.response);
     return fingerprint === OBJECT ? this.wrap(raw as object, path, bound) : value;
   }
 
@@ -177,8 +175,7 @@ export function rawOf<T>(value: T): T {
  * on this stack. A fragment's key is made in templates, which see `ctx.state` but not the session:
  * a session read makes a fragment unkeyable.
  */
-function record(name: string, fingerprint: string | { reason: string }, bound: StateReads | undefined): void {
-  const response = responseReads();
+function record(name: string, fingerprint: string | { reason: string }, bound: StateReads | undefined, response: StateReads | undefined): void {
   const top = renderingNow.at(-1);
   for (const reads of [response, bound, top !== bound ? top : undefined]) {
     if (!reads) continue;
@@ -205,7 +202,7 @@ function handler(tracker: StateTracker, path: readonly string[], bound: StateRea
       return Reflect.has(target, key);
     },
     ownKeys(target) {
-      if (!tracker.ignores(path)) record(stateName([...path, KEYS]), keysFingerprint(target), bound);
+      if (!tracker.ignores(path)) record(stateName([...path, KEYS]), keysFingerprint(target), bound, tracker.response);
       return Reflect.ownKeys(target);
     },
     set(target, key, value, receiver) {

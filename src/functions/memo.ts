@@ -1,5 +1,5 @@
 import { UnstorableValueError, type TagVersions } from '../core/codec';
-import { dependOnTags } from '../core/dependencies';
+import { dependOnTags, expectTags } from '../core/dependencies';
 import type { Engine } from '../core/engine';
 import { validateTags } from '../core/tags';
 import { timeoutToMs, type Timeout } from '../core/timeout';
@@ -56,6 +56,7 @@ export class Memo {
   ) {
     this.ignored = new Set(options.argsToIgnore ?? []);
     this.ttlMs = timeoutToMs(options.timeout, engine.defaultTimeoutMs, 'timeout');
+    if (options.tags) expectTags();
   }
 
   get perInstance(): boolean {

@@ -1,5 +1,5 @@
 import type { Context, Middleware, Next } from 'koa';
-import { collectDependencies, newDependencies, type Dependencies } from '../core/dependencies';
+import { collectDependencies, missedTags, newDependencies, type Dependencies } from '../core/dependencies';
 import { digestIfLong } from '../core/keys';
 import { isStateName, pathText, StateTracker } from '../core/state-reads';
 import { timeoutToMs } from '../core/timeout';
@@ -134,8 +134,9 @@ export function cached(responses: StoredResponses, options: CachedOptions = {}):
     const before = snapshotHeaders(ctx);
     // The state the index's paths had before the route could change it: the values this request looked up with.
     const stateBefore = new Map(found.index?.vary.filter(isStateName).map((name) => [name, valuesOf(ctx)(name)]));
-    const tracker = new StateTracker(config.sharedState);
     const dependencies = newDependencies();
+    const tracker = new StateTracker(config.sharedState, dependencies.reads);
+    const tagsMissedBefore = missedTags();
     const stopWatching = watchReads(ctx);
     let declared;
     let reads: RequestReads;
@@ -171,8 +172,9 @@ export function cached(responses: StoredResponses, options: CachedOptions = {}):
     if (page) response.template = { name: page.name, digest: page.digest };
     if (page?.stored) response.holes = page.stored.holes;
     // Its tags were only known once it was made: if a tag invalidation landed meanwhile, it may
-    // show data from before it, so it is served but not stored.
-    if (declared?.tags && engine.invalidations !== invalidationsBefore) return { kind: 'cacheable', response, index: known, variantKey: key };
+    // show data from before it, so it is served but not stored. So is one whose tags were not all seen.
+    const tagsUnknown = (declared?.tags && engine.invalidations !== invalidationsBefore) || missedTags() !== tagsMissedBefore;
+    if (tagsUnknown) return { kind: 'cacheable', response, index: known, variantKey: key };
     // Kept past freshness for as long as a stale copy may still be served; freshUntil decides.
     const storeMs = freshMs === 0 ? 0 : freshMs + Math.max(config.staleWhileRevalidateMs, config.staleIfErrorMs);
     // The variant before the index: whoever finds the index finds the variant.

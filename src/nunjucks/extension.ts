@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Cache } from '../cache';
 import type { Entry } from '../core/codec';
-import { dependOnTags } from '../core/dependencies';
+import { dependOnTags, expectTags } from '../core/dependencies';
 import type { Engine } from '../core/engine';
 import { digestIfLong, FragmentKeys } from '../core/keys';
 import type { CacheKind } from '../core/outcomes';
@@ -167,6 +167,8 @@ export class CacheExtension {
       dependencies: [...new Set([...staticDependencies(body), ...declaredDependencies(parser, args, block, tag)])].sort(),
     };
     site.anonymousKey = digestIfLong(`fragment@${site.template}:${site.line}:${site.column}:${this.#sourceDigest(parser)}`);
+    // Pages will depend on its tags: responses collect tags from now on (core/dependencies.ts).
+    if (keywordOf(args, 'tags')) expectTags();
     this.#sites.set(site.anonymousKey, site);
     args.children.unshift(...siteArguments(nodes, tag, site.anonymousKey));
     return new nodes.KfcCache(this, 'run', args, [body]);
@@ -379,7 +381,7 @@ export class CacheExtension {
           }),
         );
     done.then(
-      (rendered) => (fresh || this.#serves(rendered, fragment) ? this.#deliver(fragment, rendered, state, false) : this.#renderAlone(fragment)),
+      (rendered) => (fresh || servesToo(rendered, fragment.context) ? this.#deliver(fragment, rendered, state, false) : this.#renderAlone(fragment)),
       (err) => deliverLater(runtime, place, cb, err),
     );
   }
@@ -403,14 +405,9 @@ export class CacheExtension {
           return { entry: cached, rendered: false, untracked: false, learned: fragment.learned };
         };
     engine.coalesce(key, () => this.#renderAndStore(fragment), lookup).then(
-      (found) => (this.#serves(found, fragment) ? this.#deliver(fragment, found, found.rendered ? 'MISS' : 'HIT', false) : this.#renderAlone(fragment)),
+      (found) => (servesToo(found, fragment.context) ? this.#deliver(fragment, found, found.rendered ? 'MISS' : 'HIT', false) : this.#renderAlone(fragment)),
       (err) => deliverLater(fragment.runtime, fragment.place, fragment.cb, err),
     );
-  }
-
-  /** What another request's render or lookup of the key gave serves this one too (see `servesToo`). */
-  #serves(found: Rendered, fragment: Fragment): boolean {
-    return (!found.reads?.unkeyable && !found.reads?.values.size && !found.learned) || servesToo(found.reads, found.learned, fragment.context);
   }
 
   /** Renders and stores this request's own variant, the one the request it waited for did not serve. */
@@ -625,10 +622,15 @@ function siteArguments(nodes: NodeTypes, tag: { lineno: number; colno: number },
   ];
 }
 
+/** The expression a keyword argument of the tag is given, if it is. */
+function keywordOf(args: AstNode, name: string): AstNode | undefined {
+  const keywords = args.children!.find((child) => child.typename === 'KeywordArgs');
+  return keywords?.children?.find((pair: AstNode) => pair.key?.value === name)?.value as AstNode | undefined;
+}
+
 /** `depends=["a.njk", …]`: template names the body depends on that a dynamic include hides, as literals. */
 function declaredDependencies(parser: any, args: AstNode, block: (name: string) => string, tag: { lineno: number; colno: number }): string[] {
-  const keywords = args.children!.find((child) => child.typename === 'KeywordArgs');
-  const depends = keywords?.children?.find((pair: AstNode) => pair.key?.value === 'depends')?.value as AstNode | undefined;
+  const depends = keywordOf(args, 'depends');
   if (!depends) return [];
   const names = depends.typename === 'Array' ? (depends.children ?? []) : [];
   if (names.length === 0 || names.some((name) => name.typename !== 'Literal' || typeof name.value !== 'string')) {

@@ -76,7 +76,7 @@ export function learnedState(key: string, names: readonly string[], context: Tem
  * Whether HTML rendered or found for another request that waited on the same key serves this one:
  * it read no request state, or the same values of it as this request has.
  */
-export function servesToo(reads: StateReads | undefined, learned: Learned | undefined, context: TemplateContext): boolean {
+export function servesToo({ reads, learned }: { reads?: StateReads; learned?: Learned }, context: TemplateContext): boolean {
   if (reads?.unkeyable) return false;
   const same = (name: string, value: string) => pathValue((first) => context.lookup(first), name) === value;
   if (reads) for (const [name, value] of reads.values) if (!same(name, value)) return false;
