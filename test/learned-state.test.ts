@@ -192,6 +192,18 @@ describe.each(storeKinds)('learned request dependencies (%s)', (kind) => {
     expect(after.varies).toEqual(expect.arrayContaining(['user', 'user.name']));
   });
 
+  it('4. what the vary arguments name is in the key already: nothing more is learned', async () => {
+    folder.write('covered.njk', '{% cache 60, "covered", user %}Hi {{ user.name if user else "guest" }}{% endcache %}');
+    const app = await appWith((router) => {
+      router.get('/covered', (ctx) => ctx.render('covered.njk'));
+    });
+    expect((await visit(app, '/covered', ALICE)).text).toBe('Hi alice');
+    expect((await visit(app, '/covered', BOB)).text).toBe('Hi bob');
+    expect((await visit(app, '/covered', ALICE)).text).toBe('Hi alice');
+    expect(cache.stats().byName.covered).toMatchObject({ hits: 1, misses: 2 });
+    expect(cache.stats().byName.covered.varies).toBeUndefined();
+  });
+
   it('4. nested fragments: the outer learns what the inner read, hits included', async () => {
     const app = await appWith((router) => {
       router.get('/nested', (ctx) => ctx.render('nested.njk'));

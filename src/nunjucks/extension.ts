@@ -7,7 +7,7 @@ import { digestIfLong, FragmentKeys } from '../core/keys';
 import type { CacheKind } from '../core/outcomes';
 import { engineOf } from '../core/registry';
 import { validateTags } from '../core/tags';
-import { checkedStatePaths, pathText, pathValue, StateTracker } from '../core/state-reads';
+import { checkedStatePaths, pathText, pathValue, stateName, StateTracker } from '../core/state-reads';
 import { timeoutToMs } from '../core/timeout';
 import { iterate, Latch } from './compile-nodes';
 import { astDigest, staticDependencies, TemplateDigests, type DigestEnvironment } from './digests';
@@ -34,6 +34,8 @@ interface Site {
   /** A digest of the body as parsed, and the templates it depends on (see digests.ts). */
   bodyDigest: string;
   dependencies: string[];
+  /** The request-state paths its vary arguments name (`user.id`, `user`): what the key covers already. */
+  varied: string[];
 }
 
 /** The nunjucks Context a tag runs in. */
@@ -165,6 +167,10 @@ export class CacheExtension {
       block,
       bodyDigest: astDigest(body),
       dependencies: [...new Set([...staticDependencies(body), ...declaredDependencies(parser, args, block, tag)])].sort(),
+      varied: args.children.slice(2).flatMap((arg: AstNode) => {
+        const path = lookupPath(arg);
+        return path ? [stateName(['state', ...path])] : [];
+      }),
     };
     site.anonymousKey = digestIfLong(`fragment@${site.template}:${site.line}:${site.column}:${this.#sourceDigest(parser)}`);
     // Pages will depend on its tags: responses collect tags from now on (core/dependencies.ts).
@@ -469,8 +475,11 @@ export class CacheExtension {
       this.#engine.events.bypass('fragment', key, name, `${reads.unkeyable.path} ${reads.unkeyable.reason}`);
       return undefined;
     }
-    if (!reads?.values.size && !learned) return [[key, rendered.entry]];
-    const names = [...new Set([...(learned?.names ?? []), ...reads!.values.keys()])].sort();
+    // What a vary argument names (or holds whole) is in the key already.
+    const covered = (name: string) => fragment.site.varied.some((path) => name === path || name.startsWith(`${path}.`));
+    const read = [...(reads?.values.keys() ?? [])].filter((name) => !covered(name));
+    if (read.length === 0 && !learned) return [[key, rendered.entry]];
+    const names = [...new Set([...(learned?.names ?? []), ...read])].sort();
     const values = names.map((name) => reads!.values.get(name) ?? pathValue((first) => context.lookup(first), name));
     this.#engine.events.learned('fragment', name, names.map(pathText));
     return [
@@ -620,6 +629,14 @@ function siteArguments(nodes: NodeTypes, tag: { lineno: number; colno: number },
     new nodes.KfcFrame(tag.lineno, tag.colno),
     new nodes.Literal(tag.lineno, tag.colno, key),
   ];
+}
+
+/** `['user', 'id']` for a vary argument written `user.id` or `user["id"]`; undefined for any other expression. */
+function lookupPath(node: AstNode): string[] | undefined {
+  if (node.typename === 'Symbol') return [node.value as string];
+  if (node.typename !== 'LookupVal' || node.val?.typename !== 'Literal') return undefined;
+  const target = lookupPath(node.target as AstNode);
+  return target && [...target, String(node.val.value)];
 }
 
 /** The expression a keyword argument of the tag is given, if it is. */
