@@ -1,8 +1,8 @@
-// One load process of the chaos suite (scripts/chaos/run.js forks two per scenario): a Cache of the
-// built library (run.js' copy of dist/) on the scenario's store, a Koa app with a cached() route, and workers that
-// call set/delete, get, inc, a memoized function and the page at a steady pace, recording every
-// call: when it started (ms since the epoch, comparable across processes), how long it took, what
-// it wrote and what it answered. Each worker owns its keys, so that every read can be judged
+// One load process of the chaos suite (scenario.js forks two per row): a Cache of the built
+// library (run.js' copy of dist/) on the row's store, a Koa app with a cached() route, and workers
+// that call set/delete, get, inc, a memoized function and the page at a steady pace, recording
+// every call: when it started (ms since the epoch, comparable across processes), how long it took,
+// what it wrote and what it answered. Each worker owns its keys, so that every read can be judged
 // against that worker's own writes (checks.js). Driven over IPC: { id, op, args } → { id, result }.
 'use strict';
 
@@ -197,7 +197,7 @@ const ops = {
     if (!closes.spareDuringFault) await timedClose('spare', spare);
     return closes;
   },
-  // The driver's L1 probe (run.js) reads and writes through these.
+  // The L1 probe (scenario.js) reads and writes through these.
   set: (key, value) => cache.set(key, value, 300),
   get: (key) => cache.get(key),
   peek: (key) => cache.peek(key),
