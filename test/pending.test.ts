@@ -2,11 +2,12 @@ import { PendingRemovals, type Removals } from '../src/core/pending';
 
 /** What a store does with the removals retried: accepts, refuses or fails each, as the test decides. */
 function fakeRemovals() {
-  const calls = { keys: [] as string[], tags: [] as string[], givenUp: [] as string[] };
+  const calls = { keys: [] as string[], tags: [] as string[], cancels: [] as string[], givenUp: [] as string[] };
   let answer: (what: string) => boolean | Promise<boolean> = () => false;
   const removals: Removals = {
     deleteKey: async (key) => (calls.keys.push(key), answer(key)),
     invalidateTag: async (tag) => (calls.tags.push(tag), answer(tag)),
+    cancelIncrement: async (key, delta, op) => (calls.cancels.push(`${key} ${delta} ${op}`), answer(key)),
     giveUp: (what) => void calls.givenUp.push(what),
   };
   return { removals, calls, answerWith: (next: typeof answer) => (answer = next) };
@@ -25,6 +26,31 @@ describe('PendingRemovals', () => {
   afterEach(() => {
     pending.stop();
     jest.useRealTimers();
+  });
+
+  describe('failed increments', () => {
+    it('are cancelled before the key is incremented again, and cover the counter until then', async () => {
+      pending.incrementFailed('hits', 1, 'op1');
+      expect(pending.covers('hits', undefined)).toBe(true);
+      expect(await pending.incrementSettled('hits')).toBe(false); // the store refused the cancel
+      store.answerWith(() => true);
+      expect(await pending.incrementSettled('hits')).toBe(true);
+      expect(store.calls.cancels).toEqual(['hits 1 op1', 'hits 1 op1']);
+      expect(pending.covers('hits', undefined)).toBe(false);
+      expect(await pending.incrementSettled('other')).toBe(true);
+    });
+
+    it('are retried on the timer until a cancel lands', async () => {
+      pending.incrementFailed('hits', -2, 'op2');
+      await jest.advanceTimersByTimeAsync(RETRY_MS);
+      expect(store.calls.cancels).toEqual(['hits -2 op2']);
+      store.answerWith(() => true);
+      await jest.advanceTimersByTimeAsync(RETRY_MS);
+      expect(store.calls.cancels).toHaveLength(2);
+      expect(pending.covers('hits', undefined)).toBe(false);
+      await jest.advanceTimersByTimeAsync(RETRY_MS * 3);
+      expect(store.calls.cancels).toHaveLength(2);
+    });
   });
 
   describe('covers', () => {

@@ -52,6 +52,16 @@ suite.each(redisTopologies.flatMap((t) => [{ ...t, l1: false }, { ...t, l1: true
     expect(await store.get('a')).toBe('sA');
   });
 
+  it('fences increments: a cancel undoes one that was applied, and refuses one that arrives after it', async () => {
+    expect(await store.increment('fenced', 5, 60_000, 'op-a')).toBe(5);
+    await store.cancelIncrement!('fenced', 5, 'op-a');
+    await store.cancelIncrement!('fenced', 5, 'op-a'); // twice: undone once
+    expect(await store.increment('fenced', 1, 60_000)).toBe(1);
+    await store.cancelIncrement!('fenced', 3, 'op-late');
+    await expect(store.increment('fenced', 3, 60_000, 'op-late')).rejects.toThrow(/CANCELLED/);
+    expect(await store.increment('fenced', 1, 60_000, 'op-b')).toBe(2);
+  });
+
   it('reads many keys across slots in order, misses as undefined', async () => {
     await Promise.all(spread.map((key) => store.set(key, `s${key}`, 60_000)));
     const keys = [...spread, 'missing-1', spread[0], 'missing-2'];

@@ -67,6 +67,7 @@ export class Engine {
     this.#pending = new PendingRemovals({
       deleteKey: async (key) => (await this.#call('delete', key, () => this.store.delete(key), undefined)) !== undefined,
       invalidateTag: (tag) => this.#writeTagVersion(tag),
+      cancelIncrement: async (key, delta, op) => (await this.#call('inc', key, () => this.store.cancelIncrement!(key, delta, op).then(() => true), false)) === true,
       giveUp: (what) => this.events.report('retry', what, new Error('too many removals pending while the store fails; gave up the oldest')),
     });
   }
@@ -106,7 +107,7 @@ export class Engine {
     // In process memory without tags there is nothing to wait for.
     if (!tags && this.store.setNow) return this.#stored(key, this.store.setNow(key, encode(key, value), ttlMs, false));
     const data = await this.#encoded(key, value, ttlMs, tags);
-    return data !== undefined && this.#stored(key, await this.#call('set', key, () => this.store.set(key, data, ttlMs), false));
+    return data !== undefined && this.#written(key, await this.#call('set', key, () => this.store.set(key, data, ttlMs), false));
   }
 
   /**
@@ -115,7 +116,7 @@ export class Engine {
    */
   async write(key: string, entry: Entry, ttlMs: number): Promise<boolean> {
     const data = encodeEntry(key, entry);
-    return this.#stored(key, await this.#call('set', key, () => this.store.set(key, data, ttlMs), false));
+    return this.#written(key, await this.#call('set', key, () => this.store.set(key, data, ttlMs), false));
   }
 
   /** Stores `value` only when `key` is absent; resolves whether it stored. */
@@ -141,9 +142,18 @@ export class Engine {
     return this.#call('has', key, () => this.store.has(key), false);
   }
 
-  /** Adds `delta` to the integer under `key`; undefined when the store failed. */
-  increment(key: string, delta: number): Promise<number | undefined> {
-    return this.#call('inc', key, () => this.store.increment(key, delta, this.defaultTimeoutMs), undefined, true);
+  /**
+   * Adds `delta` to the integer under `key`; undefined when the store failed. A failed increment
+   * may still reach the store (a timeout): on a store that fences increments it is cancelled — undone
+   * if it landed — before this process increments `key` again, which fails until the cancel lands.
+   */
+  async increment(key: string, delta: number): Promise<number | undefined> {
+    if (!this.store.cancelIncrement) return this.#call('inc', key, () => this.store.increment(key, delta, this.defaultTimeoutMs), undefined, true);
+    if (!(await this.#pending.incrementSettled(key))) return undefined;
+    const op = newTagVersion();
+    const result = await this.#call('inc', key, () => this.store.increment(key, delta, this.defaultTimeoutMs, op), undefined, true);
+    if (result === undefined) this.#pending.incrementFailed(key, delta, op);
+    return result;
   }
 
   async clear(): Promise<void> {
@@ -344,6 +354,15 @@ export class Engine {
   #stored(key: string, stored: boolean): boolean {
     if (stored) this.#pending.keySettled(key);
     return stored;
+  }
+
+  /**
+   * A write to a shared store that was reported failed may still land (it timed out on its way):
+   * it is deleted until a delete lands, and a miss here meanwhile, so that it never shows up.
+   */
+  #written(key: string, stored: boolean): boolean {
+    if (!stored && !this.local) this.#pending.keyFailed(key);
+    return this.#stored(key, stored);
   }
 
   #decodeOrMiss(key: string, data: string): Entry | undefined {

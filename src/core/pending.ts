@@ -10,17 +10,22 @@ export interface Removals {
   deleteKey(key: string): Promise<boolean>;
   /** Resolves true once the store holds a new version of `tag`. */
   invalidateTag(tag: string): Promise<boolean>;
+  /** Resolves true once the store has cancelled increment `op` of `key` (undone it if it was applied). */
+  cancelIncrement(key: string, delta: number, op: string): Promise<boolean>;
   giveUp(what: string): void;
 }
 
 /**
- * Deletes and tag invalidations that a failing store did not take (Redis away, a timeout). Until a
- * retry lands, the entries they cover count as misses here, so the process that made a change never
- * serves what it removed, even if Redis comes back holding the old entry or tag version.
+ * Deletes and tag invalidations that a failing store did not take (Redis away, a timeout), the
+ * deletes that stand for writes reported failed (which may still land), and the cancels of
+ * increments reported failed. Until a retry lands, the entries they cover count as misses here, so
+ * the process that made a change never serves what it removed, even if Redis comes back holding
+ * the old entry or tag version, and a failed write never shows up.
  */
 export class PendingRemovals {
   private readonly keys = new Set<string>();
   private readonly tags = new Set<string>();
+  private readonly increments = new Map<string, { delta: number; op: string }>();
   private timer?: NodeJS.Timeout;
   private flushing?: Promise<void>;
 
@@ -29,6 +34,7 @@ export class PendingRemovals {
   /** Whether an entry under `key`, written under `tags`, may have been removed here. */
   covers(key: string, tags: TagVersions | undefined): boolean {
     if (this.keys.size > 0 && this.keys.has(key)) return true;
+    if (this.increments.size > 0 && this.increments.has(key)) return true;
     if (this.tags.size === 0 || !tags) return false;
     for (const tag in tags) if (this.tags.has(tag)) return true;
     return false;
@@ -45,6 +51,21 @@ export class PendingRemovals {
 
   tagFailed(tag: string): void {
     this.add(this.tags, tag);
+  }
+
+  /** Increment `op` of `key` was reported failed: it is cancelled before `key` is incremented again. */
+  incrementFailed(key: string, delta: number, op: string): void {
+    this.increments.set(key, { delta, op });
+    this.schedule();
+  }
+
+  /** Whether no cancel of an increment of `key` is pending any more (trying it now if one is). */
+  async incrementSettled(key: string): Promise<boolean> {
+    const pending = this.increments.get(key);
+    if (!pending) return true;
+    if (!(await this.removals.cancelIncrement(key, pending.delta, pending.op))) return false;
+    if (this.increments.get(key) === pending) this.increments.delete(key);
+    return true;
   }
 
   tagSettled(tag: string): void {
@@ -69,6 +90,10 @@ export class PendingRemovals {
       set.delete(oldest);
       this.removals.giveUp(oldest);
     }
+    this.schedule();
+  }
+
+  private schedule(): void {
     this.timer ??= setTimeout(() => {
       this.timer = undefined;
       this.flush().then(() => this.scheduleIfPending(), () => this.scheduleIfPending());
@@ -76,16 +101,14 @@ export class PendingRemovals {
   }
 
   private scheduleIfPending(): void {
-    const [key] = this.keys;
-    const [tag] = this.tags;
-    if (key !== undefined) this.add(this.keys, key);
-    else if (tag !== undefined) this.add(this.tags, tag);
+    if (this.keys.size + this.tags.size + this.increments.size > 0) this.schedule();
   }
 
   private async retry(): Promise<void> {
     await Promise.all([
       ...[...this.keys].map(async (key) => (await this.removals.deleteKey(key)) && this.keys.delete(key)),
       ...[...this.tags].map(async (tag) => (await this.removals.invalidateTag(tag)) && this.tags.delete(tag)),
+      ...[...this.increments.keys()].map((key) => this.incrementSettled(key)),
     ]);
   }
 }

@@ -1,10 +1,12 @@
-import { escapeGlob, envelope, INCREMENT_SCRIPT, openEnvelope, type Stored } from './redis/format';
+import { CANCEL_INCREMENT_SCRIPT, escapeGlob, envelope, INCREMENT_SCRIPT, markerKey, openEnvelope, type Stored } from './redis/format';
 import type { Topology } from './redis/topology';
 import { NotANumberError } from './store';
 import type { SharedStore } from './tiered';
 
 /** Keys per SCAN step (and per UNLINK) while clearing. */
 const CLEAR_BATCH = 1000;
+/** How long an increment's marker lives: longer than any cancel of it is retried for. */
+const MARKER_TTL_MS = 10 * 60_000;
 
 /**
  * The Redis store, on node-redis connections of its own, for one server, a primary behind
@@ -116,16 +118,25 @@ export class RedisStore implements SharedStore {
     return this.open(await this.topology.run(raw, (client) => client.get(raw))) !== undefined;
   }
 
-  async increment(key: string, delta: number, ttlMs: number): Promise<number> {
+  async increment(key: string, delta: number, ttlMs: number, op?: string): Promise<number> {
     await this.ready();
     const raw = this.prefix + key;
+    const marker = op === undefined ? undefined : markerKey(raw, op);
+    const keys = marker ? [raw, marker] : [raw];
     try {
-      const result = await this.topology.run(raw, (client) => client.eval(INCREMENT_SCRIPT, { keys: [raw], arguments: [String(delta), String(ttlMs)] }));
+      const result = await this.topology.run(raw, (client) => client.eval(INCREMENT_SCRIPT, { keys, arguments: [String(delta), String(ttlMs), String(MARKER_TTL_MS)] }));
       return Number(result);
     } catch (err) {
       if (err instanceof Error && err.message.includes('NOTANUMBER')) throw new NotANumberError(key);
       throw err;
     }
+  }
+
+  async cancelIncrement(key: string, delta: number, op: string): Promise<void> {
+    await this.ready();
+    const raw = this.prefix + key;
+    const marker = markerKey(raw, op);
+    if (marker) await this.topology.run(raw, (client) => client.eval(CANCEL_INCREMENT_SCRIPT, { keys: [raw, marker], arguments: [String(delta), String(MARKER_TTL_MS)] }));
   }
 
   /** SCAN + UNLINK of `<keyPrefix>::*` on every master: this cache's keys, and nothing else. */

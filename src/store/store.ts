@@ -46,7 +46,13 @@ export interface Store {
    * is stored with `ttlMs`; an existing entry keeps its expiry); resolves the new value. Rejects with
    * a TypeError when the entry is not an integer.
    */
-  increment(key: string, delta: number, ttlMs: number): Promise<number>;
+  increment(key: string, delta: number, ttlMs: number, op?: string): Promise<number>;
+  /**
+   * @internal A store that can fence increments takes an operation id `op` in `increment`, and
+   * cancels that operation here: applied, it is undone; not yet arrived, it never will be. Resolves
+   * once the cancel is stored. The cache cancels an increment that it reported failed.
+   */
+  cancelIncrement?(key: string, delta: number, op: string): Promise<void>;
   /**
    * Resolves true as soon as another process announces a change of `key`, false after `ms`.
    * Stores that cannot hear other processes leave it out (lock waiters then poll).

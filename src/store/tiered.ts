@@ -128,11 +128,20 @@ export class TieredStore implements Store {
     return this.l1.read(key) !== undefined || this.l2.has(key);
   }
 
-  async increment(key: string, delta: number, ttlMs: number): Promise<number> {
+  async increment(key: string, delta: number, ttlMs: number, op?: string): Promise<number> {
     if (!this.attempted) await this.firstAttempt;
     this.forget(key);
     try {
-      return await this.l2.increment(key, delta, ttlMs);
+      return await this.l2.increment(key, delta, ttlMs, op);
+    } finally {
+      this.bus.publish(key);
+    }
+  }
+
+  async cancelIncrement(key: string, delta: number, op: string): Promise<void> {
+    this.forget(key);
+    try {
+      await this.l2.cancelIncrement!(key, delta, op);
     } finally {
       this.bus.publish(key);
     }
