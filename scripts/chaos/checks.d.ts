@@ -36,7 +36,8 @@ export interface Run {
   logs: CallRecord[][];
   /** Per load process: when its event loop did not run (ms since the epoch, and for how long). */
   stalls: Array<Array<{ at: number; ms: number }>>;
-  probe: Probe;
+  /** Undefined when the caches had no L1 (chaos --client). */
+  probe?: Probe;
   faultAt: number;
   recoveredAt: number;
   unaffected?: (key: string) => boolean;

@@ -178,7 +178,8 @@ function judge(run) {
     examples: [...a.examples, ...b.examples],
   }));
   const incs = increments(records);
-  const l1 = coherence(run.probe, run.recoveredAt);
+  // No probe: the caches had no L1 (a store of another client, chaos --client).
+  const l1 = run.probe && coherence(run.probe, run.recoveredAt);
   const closeMs = Math.max(...run.closes.flatMap((c) => Object.values(c)));
 
   const unaffectedOk = window.unaffectedWindowMs <= 500;
@@ -209,15 +210,17 @@ function judge(run) {
     ),
     late: cell('late landing', landings.length === 0, landings.join(', ') || 'none', [...landings, ...late.examples.map((e) => `e.g. ${e}`)].join('; ')),
     incs: cell('incs', incs.lost + incs.doubled === 0, incs.lost + incs.doubled === 0 ? `${incs.applied} once` : `${incs.lost} lost, ${incs.doubled} doubled of ${incs.applied}`),
-    l1: cell(
-      'L1',
-      l1.staleAfter === 0 && l1.refilledAfterMs !== undefined,
-      l1.staleAfter
-        ? `stale until +${Math.round(l1.staleUntilMs)} ms`
-        : l1.refilledAfterMs === undefined
-          ? 'not filled again'
-          : `filled again +${Math.round(l1.refilledAfterMs)} ms`,
-    ),
+    l1: !l1
+      ? '– no L1'
+      : cell(
+          'L1',
+          l1.staleAfter === 0 && l1.refilledAfterMs !== undefined,
+          l1.staleAfter
+            ? `stale until +${Math.round(l1.staleUntilMs)} ms`
+            : l1.refilledAfterMs === undefined
+              ? 'not filled again'
+              : `filled again +${Math.round(l1.refilledAfterMs)} ms`,
+        ),
     close: cell('close()', closeMs <= run.limits.closeMs, `≤ ${Math.round(closeMs)} ms`),
   };
   return { cells, failures };

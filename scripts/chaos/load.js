@@ -28,9 +28,15 @@ const options = {
   operationTimeoutMs: config.operationTimeoutMs,
   lock: { waitMs: config.lockWaitMs },
 };
-const cache = new Cache(options);
+/** The library's own Redis store, or (`--client=ioredis`) a thin one over ioredis for each cache. */
+const withStore = (more = {}) => {
+  if (config.client !== 'ioredis') return { ...options, ...more };
+  const { IoredisStore } = require('./ioredis-store');
+  return { ...options, ...more, store: new IoredisStore(config.store, config.keyPrefix) };
+};
+const cache = new Cache(withStore());
 /** Closed while the fault lasts: close() must stay bounded then too. */
-const spare = new Cache(options);
+const spare = new Cache(withStore());
 cache.on('error', () => undefined);
 spare.on('error', () => undefined);
 
@@ -130,7 +136,7 @@ async function timedClose(name, target) {
 
 /** Every key this process wrote, read again through a cache of its own without L1. */
 async function readBack(label) {
-  const reader = new Cache({ ...options, l1: false, operationTimeoutMs: 1000 });
+  const reader = new Cache(withStore({ l1: false, operationTimeoutMs: 1000 }));
   let errors = 0;
   reader.on('error', () => errors++);
   const keys = Array.from({ length: config.workers }, (_, w) => keysOf(w)).flat();

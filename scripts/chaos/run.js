@@ -7,6 +7,8 @@
 //   node scripts/chaos/run.js [--ci] [--list] [filter…]
 //
 // --ci: the subset CI runs (the faults marked `ci` in topologies.js), under 3 minutes.
+// --client=ioredis: the caches run on a thin store over ioredis 6 (ioredis-store.js) instead of the
+//   library's own Redis routing (no L1 then: its column says so).
 // --logs=<dir>: every row's raw record (calls, stalls, probe, fault and recovery times) as JSON there.
 // filter: rows whose "topology fault" contains every one (case-insensitive), e.g. cluster sigkill.
 // Exits 1 when an invariant failed, 2 when a scenario could not run. Needs dist/ (npm run chaos
@@ -33,6 +35,9 @@ const COLUMNS = {
 const args = process.argv.slice(2);
 const ci = args.includes('--ci');
 const logs = args.find((arg) => arg.startsWith('--logs='))?.slice('--logs='.length);
+const client = args.find((arg) => arg.startsWith('--client='))?.slice('--client='.length);
+if (client !== undefined && client !== 'ioredis') throw new Error(`chaos: --client=${client}: only ioredis is known`);
+if (client) process.env.KFC_CHAOS_CLIENT = client;
 const filters = args.filter((arg) => !arg.startsWith('--')).map((f) => f.toLowerCase());
 const rows = topologies
   .flatMap((topology) => topology.faults.map((fault) => ({ topology, fault, name: `${topology.name} ${fault.name}` })))

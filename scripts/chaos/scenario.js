@@ -104,7 +104,8 @@ async function runScenario(topology, fault, logFile) {
   try {
     const keyPrefix = `chaos-${randomUUID().slice(0, 8)}`;
     const store = topology.store(t);
-    loads.push(...(await Promise.all(['a', 'b'].map((name) => startLoad({ ...SETTINGS, store, keyPrefix, name })))));
+    const client = process.env.KFC_CHAOS_CLIENT;
+    loads.push(...(await Promise.all(['a', 'b'].map((name) => startLoad({ ...SETTINGS, store, keyPrefix, name, client })))));
     const all = (op, ...args) => Promise.all(loads.map((load) => load.call(op, ...args)));
     await all('start');
     const probe = startProbe(...loads);
@@ -127,7 +128,7 @@ async function runScenario(topology, fault, logFile) {
     readBacks.push(...(await all('readBack', 'fenced')));
     const logs = await all('log');
     const closes = await all('close');
-    const run = { logs: logs.map((l) => l.records), stalls: logs.map((l) => l.stalls), probe: probed, faultAt, recoveredAt, readBacks, closes, limits: LIMITS };
+    const run = { logs: logs.map((l) => l.records), stalls: logs.map((l) => l.stalls), probe: client ? undefined : probed, faultAt, recoveredAt, readBacks, closes, limits: LIMITS };
     if (logFile) {
       fs.mkdirSync(path.dirname(logFile), { recursive: true });
       fs.writeFileSync(logFile, JSON.stringify(run));
