@@ -28,6 +28,25 @@ describe('PendingRemovals', () => {
     jest.useRealTimers();
   });
 
+  it('lets a write wait for a retried delete of its key that is on its way', async () => {
+    let land!: (ok: boolean) => void;
+    store.answerWith(() => new Promise<boolean>((resolve) => (land = resolve)));
+    pending.keyFailed('page');
+    expect(pending.quiet('page')).toBeUndefined();
+    await jest.advanceTimersByTimeAsync(RETRY_MS);
+    const quiet = pending.quiet('page');
+    expect(quiet).toBeDefined();
+    expect(pending.quiet('other')).toBeUndefined();
+    let settled = false;
+    void quiet!.then(() => (settled = true));
+    await Promise.resolve();
+    expect(settled).toBe(false);
+    land(true);
+    await quiet;
+    expect(pending.quiet('page')).toBeUndefined();
+    expect(pending.covers('page', undefined)).toBe(false);
+  });
+
   describe('failed increments', () => {
     it('are cancelled before the key is incremented again, and cover the counter until then', async () => {
       pending.incrementFailed('hits', 1, 'op1');

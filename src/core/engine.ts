@@ -107,7 +107,9 @@ export class Engine {
     // In process memory without tags there is nothing to wait for.
     if (!tags && this.store.setNow) return this.#stored(key, this.store.setNow(key, encode(key, value), ttlMs, false));
     const data = await this.#encoded(key, value, ttlMs, tags);
-    return data !== undefined && this.#written(key, await this.#call('set', key, () => this.store.set(key, data, ttlMs), false));
+    if (data === undefined) return false;
+    await this.#supersede(key);
+    return this.#written(key, await this.#call('set', key, () => this.store.set(key, data, ttlMs), false));
   }
 
   /**
@@ -116,6 +118,7 @@ export class Engine {
    */
   async write(key: string, entry: Entry, ttlMs: number): Promise<boolean> {
     const data = encodeEntry(key, entry);
+    await this.#supersede(key);
     return this.#written(key, await this.#call('set', key, () => this.store.set(key, data, ttlMs), false));
   }
 
@@ -354,6 +357,15 @@ export class Engine {
   #stored(key: string, stored: boolean): boolean {
     if (stored) this.#pending.keySettled(key);
     return stored;
+  }
+
+  /**
+   * A write replaces whatever delete of `key` is pending: none is retried from now on, and one
+   * already on its way lands first (landing after the write, it would delete the new value).
+   */
+  async #supersede(key: string): Promise<void> {
+    this.#pending.keySettled(key);
+    await this.#pending.quiet(key);
   }
 
   /**

@@ -26,6 +26,8 @@ export class PendingRemovals {
   private readonly keys = new Set<string>();
   private readonly tags = new Set<string>();
   private readonly increments = new Map<string, { delta: number; op: string }>();
+  /** Deletes being retried right now: a write of the key waits for its one, or that delete could land after it. */
+  private readonly deleting = new Map<string, Promise<unknown>>();
   private timer?: NodeJS.Timeout;
   private flushing?: Promise<void>;
 
@@ -47,6 +49,11 @@ export class PendingRemovals {
   /** A delete or a new value landed: nothing is pending for `key` any more. */
   keySettled(key: string): void {
     this.keys.delete(key);
+  }
+
+  /** Settles once no retried delete of `key` is on its way (a write of `key` waits for it first). */
+  quiet(key: string): Promise<unknown> | undefined {
+    return this.deleting.size > 0 ? this.deleting.get(key) : undefined;
   }
 
   tagFailed(tag: string): void {
@@ -106,7 +113,15 @@ export class PendingRemovals {
 
   private async retry(): Promise<void> {
     await Promise.all([
-      ...[...this.keys].map(async (key) => (await this.removals.deleteKey(key)) && this.keys.delete(key)),
+      ...[...this.keys].map(async (key) => {
+        const deleting = this.removals.deleteKey(key);
+        this.deleting.set(key, deleting);
+        try {
+          if (await deleting) this.keys.delete(key);
+        } finally {
+          if (this.deleting.get(key) === deleting) this.deleting.delete(key);
+        }
+      }),
       ...[...this.tags].map(async (tag) => (await this.removals.invalidateTag(tag)) && this.tags.delete(tag)),
       ...[...this.increments.keys()].map((key) => this.incrementSettled(key)),
     ]);
