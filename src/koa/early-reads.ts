@@ -18,7 +18,8 @@ import { findAccessor } from './tracked-state';
  * `ctx.cookies.get` by name, and any other read of the Cookie header as "every cookie".
  */
 const EARLY = Symbol('koa-fragment-cache: early reads');
-const WATCHED_APPS = new WeakSet<object>();
+/** On a watched `createContext`'s owner (Koa's prototype, or an app) and on each watched `app.context`. */
+const WATCHING = Symbol('koa-fragment-cache: watching');
 
 interface EarlyReads {
   ctx: Context;
@@ -31,8 +32,13 @@ interface EarlyReads {
   stateAtFirstRead?: Map<string, unknown>;
 }
 
+/** A context watched from its start holds its reads, or null while nothing was read. */
 interface Watched {
-  [EARLY]?: EarlyReads;
+  [EARLY]?: EarlyReads | null;
+}
+
+interface Marked {
+  [WATCHING]?: true;
 }
 
 type CreateContext = (this: object, req: { headers: Record<string, unknown> }, res: unknown) => Context;
@@ -50,7 +56,7 @@ export function watchKoaRequests(): void {
 
 /** Watches the app of `ctx` from its next request on, if nothing does yet. */
 export function watchApp(ctx: Context): void {
-  if (!WATCHED_APPS.has(ctx.app)) wrapCreateContext(ctx.app as unknown as { createContext: CreateContext });
+  if (!(ctx.app as Marked)[WATCHING]) wrapCreateContext(ctx.app as unknown as { createContext: CreateContext });
 }
 
 /**
@@ -61,8 +67,8 @@ export function watchApp(ctx: Context): void {
  */
 export function cookiesReadSoFar(ctx: Context, ignored: ReadonlySet<string>): string[] | undefined {
   const reads = (ctx as Watched)[EARLY];
-  if (!reads) return undefined;
-  if (!reads.stateAtFirstRead || derivedStateSeen(ctx, reads.stateAtFirstRead)) return NONE;
+  if (reads === undefined) return undefined;
+  if (!reads?.stateAtFirstRead || derivedStateSeen(ctx, reads.stateAtFirstRead)) return NONE;
   if (reads.header) return ['cookie'];
   const header = ctx.req.headers.cookie;
   return [...reads.cookies!].filter((name) => !ignored.has(name) && cookieValue(header, name) !== undefined).map(cookieVary);
@@ -87,25 +93,28 @@ function firstRead(reads: EarlyReads): void {
 
 const NONE: string[] = [];
 
-function wrapCreateContext(owner: { createContext: CreateContext }): void {
-  if (WATCHED_APPS.has(owner)) return;
-  WATCHED_APPS.add(owner);
+/** Wraps `owner.createContext` (Koa's prototype, or one app): every context it makes is watched. Per request: a mark, nothing allocated unless the request has cookies. */
+function wrapCreateContext(owner: { createContext: CreateContext } & Marked): void {
+  if (Object.prototype.hasOwnProperty.call(owner, WATCHING)) return;
+  owner[WATCHING] = true;
   const create = owner.createContext;
   owner.createContext = function watchedContext(req, res) {
-    const ctx = create.call(this, req, res);
-    WATCHED_APPS.add(this);
-    watchJar(Object.getPrototypeOf(ctx) as object);
-    const reads: EarlyReads = { ctx, header: false, inJar: 0 };
-    (ctx as Watched)[EARLY] = reads;
-    watchCookieHeader(req.headers, reads);
+    const ctx = create.call(this, req, res) as Context & Watched;
+    const proto = Object.getPrototypeOf(ctx) as object & Marked;
+    if (!Object.prototype.hasOwnProperty.call(proto, WATCHING)) watchJar(proto);
+    ctx[EARLY] = null;
+    if (req.headers.cookie !== undefined) watchCookieHeader(req.headers, readsOf(ctx));
     return ctx;
   };
 }
 
-/** An accessor on the request's Cookie header (when it has one) noting reads that are not the jar's. */
+function readsOf(ctx: Context & Watched): EarlyReads {
+  return (ctx[EARLY] ??= { ctx, header: false, inJar: 0 });
+}
+
+/** An accessor on the request's Cookie header noting reads that are not the jar's. */
 function watchCookieHeader(headers: Record<string, unknown>, reads: EarlyReads): void {
   let value = headers.cookie;
-  if (value === undefined) return;
   Object.defineProperty(headers, 'cookie', {
     get() {
       if (reads.inJar === 0) {
@@ -122,22 +131,19 @@ function watchCookieHeader(headers: Record<string, unknown>, reads: EarlyReads):
   });
 }
 
-const WATCHED_CONTEXTS = new WeakSet<object>();
-
 /** `ctx.cookies` of every context made from `proto` (an app's `app.context`) notes the names read through it. */
-function watchJar(proto: object): void {
-  if (WATCHED_CONTEXTS.has(proto)) return;
-  WATCHED_CONTEXTS.add(proto);
+function watchJar(proto: object & Marked): void {
+  proto[WATCHING] = true;
   const descriptor = findAccessor(proto, 'cookies');
   if (!descriptor?.get) return;
   const { get, set } = descriptor;
   Object.defineProperty(proto, 'cookies', {
     get(this: Context & Watched) {
       const jar = get.call(this) as { get: (name: string, options?: unknown) => unknown; [EARLY]?: true };
-      const reads = this[EARLY];
-      if (reads && !jar[EARLY]) {
+      if (this[EARLY] !== undefined && !jar[EARLY]) {
         jar[EARLY] = true;
         const read = jar.get;
+        const reads = readsOf(this);
         jar.get = function watchedGet(name, options) {
           (reads.cookies ??= new Set()).add(name);
           firstRead(reads);
