@@ -68,9 +68,13 @@ export function cached(responses: StoredResponses, options: CachedOptions = {}):
   };
   /** Runs the route without the cache: what it reads cannot be keyed safely (`reason`). */
   const pass = async (ctx: Context, next: Next, key: string, reason: string) => {
-    setCacheStatus(ctx, 'BYPASS');
     unwrapCachedResponse(ctx, await next());
+    bypassed(ctx, key, reason);
+  };
+  /** Counts (and warns once of) a response computed without the cache, and says so in its status header. */
+  const bypassed = (ctx: Context, key: string, reason: string) => {
     engine.events.bypass('response', key, routeName(ctx) ?? ctx.path, reason);
+    setCacheStatus(ctx, 'BYPASS');
   };
   /** Counts what a client's request got; the cache's own replays are counted as refreshes instead. */
   const count = (ctx: Context, status: Exclude<CacheStatus, 'BYPASS'>, key: string) => {
@@ -224,10 +228,7 @@ export function cached(responses: StoredResponses, options: CachedOptions = {}):
       if (ran) {
         if (computed.kind === 'cacheable') return answer(ctx, key, computed.response, 'MISS', undefined, true);
         if (computed.serverError && fallback) return answer(ctx, key, fallback, 'STALE');
-        if (computed.bypass) {
-          engine.events.bypass('response', key, routeName(ctx) ?? ctx.path, computed.bypass);
-          return setCacheStatus(ctx, 'BYPASS');
-        }
+        if (computed.bypass) return bypassed(ctx, key, computed.bypass);
         count(ctx, 'MISS', key);
         return setCacheStatus(ctx, 'MISS');
       }
