@@ -179,11 +179,12 @@ export class WriteBehind {
     this.#running = false;
     clearTimeout(this.#timer);
     this.#timer = undefined;
-    const deadline = Date.now() + this.#stopTimeoutMs;
+    const { clock } = this.#engine;
+    const deadline = clock.now() + this.#stopTimeoutMs;
     let written = await this.#flush();
-    for (let delay = STOP_FIRST_RETRY_MS; !written && Date.now() < deadline; delay = Math.min(2 * delay, STOP_MAX_RETRY_MS)) {
+    for (let delay = STOP_FIRST_RETRY_MS; !written && clock.now() < deadline; delay = Math.min(2 * delay, STOP_MAX_RETRY_MS)) {
       // A timer that keeps the process alive: shutdown waits for these writes.
-      await new Promise((resolve) => setTimeout(resolve, Math.min(delay, deadline - Date.now())));
+      await new Promise((resolve) => setTimeout(resolve, Math.min(delay, deadline - clock.now())));
       written = await this.#flush();
     }
     if (!written) {
