@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type Koa from 'koa';
 import { systemClock, type Clock } from './core/clock';
+import type { TagVersions } from './core/codec';
 import { dependOnTags, expectTags } from './core/dependencies';
 import { Engine } from './core/engine';
 import { Instrumentation, type CacheEvents } from './core/events';
@@ -248,22 +249,26 @@ export class Cache extends EventEmitter<CacheEvents> {
       dependOnTags(hit.tags);
       return hit.value as T;
     }
-    const lookup = async () => {
-      const cached = await engine.get(key);
-      if (cached) engine.events.record('hit', 'value', key, key);
-      return cached && { value: cached.value as T, tags: cached.tags };
-    };
-    const computeAndStore = async () => {
-      engine.events.record('miss', 'value', key, key);
-      const versions = tags && (await engine.tagVersions(tags, ttlMs));
-      const value = await compute();
-      if (value !== undefined && (versions || !tags) && (await engine.write(key, { value, tags: versions }, ttlMs))) {
-        engine.events.record('set', 'value', key, key);
-      }
-      return { value, tags: versions };
-    };
-    // In process memory `peek` has just answered; a shared store may have it.
-    const result = await engine.coalesce(key, computeAndStore, engine.local ? undefined : lookup);
+    const result = await engine.getOrCompute<{ value: T; tags?: TagVersions }>({
+      kind: 'value',
+      name: key,
+      key,
+      ttlMs,
+      tags,
+      // In process memory `peek` has just answered; a shared store may have it.
+      lookup: engine.local
+        ? undefined
+        : async () => {
+            const cached = await engine.get(key);
+            if (cached) engine.events.record('hit', 'value', key, key);
+            return cached && { value: cached.value as T, tags: cached.tags };
+          },
+      compute: async (versions) => {
+        engine.events.record('miss', 'value', key, key);
+        return { value: await compute(), tags: versions };
+      },
+      entries: (result) => (result.value === undefined ? undefined : [[key, result]]),
+    });
     // A response computing with this value depends on its tags too (core/dependencies.ts).
     dependOnTags(result.tags);
     return result.value;

@@ -1,10 +1,14 @@
 import type { Store } from '../store/store';
 import type { Clock } from './clock';
-import { decode, decodeEntry, encode, encodeEntry, withHeader, type Entry, type TagVersions } from './codec';
+import { decodeEntry, encode, encodeEntry, withHeader, type Entry, type TagVersions } from './codec';
+import { Computations, type Computation } from './compute';
 import type { Instrumentation } from './events';
+import { ComputeLock } from './lock';
+import { storeCalls, type StoreCall } from './store-call';
+import { TagVersionStore } from './tag-versions';
 import { MemoryAccounts } from './memory-accounts';
 import { PendingRemovals } from './pending';
-import { INVALIDATED_TAG_TTL_MS, isTagKey, newTagVersion, tagKey, tagVersionTtlMs, versionsCurrent } from './tags';
+import { isTagKey, newTagVersion, tagKey, versionsCurrent } from './tags';
 
 export interface EngineOptions {
   store: Store;
@@ -18,9 +22,6 @@ export interface EngineOptions {
   /** Called after each `invalidateTags` in this process (to purge a CDN); its failures are reported. */
   onInvalidate?: (tags: readonly string[]) => unknown;
 }
-
-/** How often a process waiting for another's lock checks whether the lock is gone. */
-const LOCK_POLL_MS = 50;
 
 /**
  * What every feature of the library stores through: the fragment tag, the response middleware,
@@ -46,8 +47,10 @@ export class Engine {
   readonly memory = new MemoryAccounts();
   /** Read by tests that count store calls; features go through the methods. */
   readonly store: Store;
-  readonly #operationTimeoutMs: number;
-  readonly #lock: { ageMs: number; waitMs: number } | false;
+  readonly #call: StoreCall;
+  readonly #lock: ComputeLock | undefined;
+  readonly #computations = new Computations(this);
+  readonly #versions: TagVersionStore;
   readonly #onInvalidate?: (tags: readonly string[]) => unknown;
   readonly #inFlight = new Map<string, Promise<unknown>>();
   #invalidations = 0;
@@ -60,10 +63,11 @@ export class Engine {
     this.events = options.events;
     this.clock = options.clock;
     this.defaultTimeoutMs = options.defaultTimeoutMs;
-    this.#operationTimeoutMs = options.operationTimeoutMs;
+    this.#call = storeCalls(this.store, this.local, options.operationTimeoutMs, this.events);
     // No other process shares a local store's entries: nobody to lock out.
-    this.#lock = options.store.local ? false : options.lock;
+    this.#lock = options.store.local || !options.lock ? undefined : new ComputeLock(this.store, this.clock, this.events, this.#call, options.lock);
     this.#onInvalidate = options.onInvalidate;
+    this.#versions = new TagVersionStore(this.store, this.#call, { peek: (key) => this.peek(key), get: (key) => this.get(key), decode: (key, data) => this.#decodeOrMiss(key, data) });
     this.#pending = new PendingRemovals({
       deleteKey: async (key) => (await this.#call('delete', key, () => this.store.delete(key), undefined)) !== undefined,
       invalidateTag: (tag) => this.#writeTagVersion(tag),
@@ -195,53 +199,33 @@ export class Engine {
     return this.#invalidations;
   }
 
-  /**
-   * The current version of each tag, creating the missing ones so that they outlive an entry of
-   * `entryTtlMs` (see `tagVersionTtlMs`). Resolves undefined if the store failed.
-   */
-  async tagVersions(tags: readonly string[], entryTtlMs: number): Promise<TagVersions | undefined> {
-    const keys = tags.map(tagKey);
-    const current = await this.#call('tagVersions', undefined, () => this.store.getMany(keys), undefined);
-    if (!current) return undefined;
-    const versions: TagVersions = {};
-    for (let i = 0; i < tags.length; i++) {
-      let version = current[i] === undefined ? undefined : this.#decodeOrMiss(keys[i], current[i]!)?.value;
-      if (typeof version !== 'string') {
-        const created = newTagVersion();
-        const data = encode(keys[i], created);
-        // Concurrent creators agree on whichever version was stored first.
-        const stored = await this.#call('tagVersions', keys[i], () => this.store.add(keys[i], data, tagVersionTtlMs(entryTtlMs)), false);
-        version = stored ? created : (await this.get(keys[i]))?.value;
-        if (typeof version !== 'string') return undefined;
-      }
-      versions[tags[i]] = version as string;
-    }
-    return versions;
+  /** The current versions of `tags`, created when missing (see `TagVersionStore.current`); undefined if the store failed. */
+  tagVersions(tags: readonly string[], entryTtlMs: number): Promise<TagVersions | undefined> {
+    return this.#versions.current(tags, entryTtlMs);
   }
 
-  /**
-   * `tagVersions` without waiting: from process memory, creating missing versions there when the
-   * store lives in this process; undefined when that cannot give them all.
-   */
+  /** `tagVersions` from process memory, without waiting; undefined when it cannot give them all. */
   tagVersionsNow(tags: readonly string[], entryTtlMs: number): TagVersions | undefined {
-    const versions: TagVersions = {};
-    for (const tag of tags) {
-      const key = tagKey(tag);
-      let version = this.peek(key)?.value;
-      if (typeof version !== 'string' && this.store.setNow) {
-        const created = newTagVersion();
-        if (this.store.setNow(key, encode(key, created), tagVersionTtlMs(entryTtlMs), true)) version = created;
-      }
-      if (typeof version !== 'string') return undefined;
-      versions[tag] = version;
-    }
-    return versions;
+    return this.#versions.currentNow(tags, entryTtlMs);
   }
 
   /** `write` without waiting, on a store that lives in this process; false when it has no synchronous writes. */
   writeNow(key: string, entry: Entry, ttlMs: number): boolean {
     const stored = this.store.setNow?.(key, encodeEntry(key, entry), ttlMs, false) ?? false;
     return this.#stored(key, stored);
+  }
+
+  /**
+   * The stored result of `computation` or else a computed one, written and counted: the one path
+   * every cached thing is computed by (see `Computations`).
+   */
+  getOrCompute<R>(computation: Computation<R>): Promise<R> {
+    return this.#computations.getOrCompute(computation);
+  }
+
+  /** `getOrCompute` on this stack, for callers that must not wait (see `Computations.computeNow`). */
+  computeNow<R>(computation: Computation<R>): R | Promise<R> {
+    return this.#computations.computeNow(computation);
   }
 
   /** Whether a computation of `key` is running in this process (new callers would join it). */
@@ -259,7 +243,7 @@ export class Engine {
   coalesce<T>(key: string, compute: () => Promise<T>, lookup?: () => Promise<T | undefined>): Promise<T> {
     const running = this.#inFlight.get(key);
     if (running) return running as Promise<T>;
-    const promise = this.#lookupOrCompute(key, compute, lookup).finally(() => {
+    const promise = (this.#lock ? this.#lock.lookupOrCompute(key, compute, lookup) : lookupOrCompute(compute, lookup)).finally(() => {
       if (this.#inFlight.get(key) === promise) this.#inFlight.delete(key);
     });
     this.#inFlight.set(key, promise);
@@ -278,66 +262,9 @@ export class Engine {
   }
 
   async #writeTagVersion(tag: string): Promise<boolean> {
-    const key = tagKey(tag);
-    const written = await this.#call('invalidateTags', key, () => this.store.set(key, encode(key, newTagVersion()), INVALIDATED_TAG_TTL_MS), false);
+    const written = await this.#versions.moveOn(tag);
     if (written) this.#pending.tagSettled(tag);
     return written;
-  }
-
-  /**
-   * `lookup`; on a miss, an `add` of `lock:<key>` holding the time it expires. Whoever stores it
-   * runs `compute`; the others wait until the owner announces the key changed, the lock is gone or
-   * broken (expired but still there, or not ours), or `lock.wait` runs out, then `lookup` again
-   * (finding what the owner stored) or compute it themselves. No lock (a store failure) means
-   * `compute` runs, as without one.
-   */
-  async #lookupOrCompute<T>(key: string, compute: () => Promise<T>, lookup?: () => Promise<T | undefined>): Promise<T> {
-    const found = await lookup?.();
-    if (found !== undefined || !this.#lock) return found ?? compute();
-    const { ageMs } = this.#lock;
-    const lockKey = `lock:${key}`;
-    const attempt = this.store.add(lockKey, encode(lockKey, this.clock.now() + ageMs), ageMs);
-    const acquired = await this.#call('lock', key, () => attempt, undefined);
-    // A lock request that timed out may still land: release it then, or it would hold for lock.age.
-    if (acquired === undefined) attempt.then((late) => late && this.store.delete(lockKey)).catch(() => undefined);
-    if (acquired === false) {
-      this.events.emit('lockWait', () => ({ key }));
-      await this.#waitForLock(key, lockKey);
-      const stored = await lookup?.();
-      if (stored !== undefined) return stored;
-    }
-    try {
-      return await compute();
-    } finally {
-      if (acquired) await this.#call('unlock', key, () => this.store.delete(lockKey), false);
-    }
-  }
-
-  async #waitForLock(key: string, lockKey: string): Promise<void> {
-    const { waitMs } = this.#lock as { waitMs: number };
-    const deadline = this.clock.now() + waitMs;
-    for (let left = waitMs; left > 0; left = deadline - this.clock.now()) {
-      const wait = Math.min(LOCK_POLL_MS, left);
-      const changed = this.store.whenChanged ? await this.store.whenChanged(key, wait) : await sleep(wait);
-      if (changed) return;
-      const held = await this.#call('lock', key, () => this.store.get(lockKey), undefined);
-      if (held === undefined) return;
-      if (!this.#lockHolds(lockKey, held)) {
-        // Expired yet still there (stored without a TTL) or not a lock at all: nobody will release it.
-        await this.#call('unlock', key, () => this.store.delete(lockKey), false);
-        return;
-      }
-    }
-  }
-
-  #lockHolds(lockKey: string, data: string): boolean {
-    try {
-      const until = decode(data);
-      return typeof until === 'number' && until > this.clock.now();
-    } catch {
-      this.report('lock', lockKey, new Error('a lock entry that is not a lock: treated as broken'));
-      return false;
-    }
   }
 
   #tagsInvalidated(): void {
@@ -385,40 +312,8 @@ export class Engine {
       return undefined;
     }
   }
-
-  /**
-   * Runs a store call under the deadline, turning failure into `fallback` and a report.
-   * `rethrowTypeErrors` lets a caller's misuse (e.g. incrementing a string) reach the caller.
-   */
-  async #call<T, F>(operation: string, key: string | undefined, run: () => Promise<T>, fallback: F, rethrowTypeErrors = false): Promise<T | F> {
-    if (this.local) return run();
-    const started = performance.now();
-    // A new store's first calls wait for its first connection attempt (bounded by the store); the deadline starts after.
-    const connecting = this.store.connecting;
-    if (connecting) await connecting;
-    let ok = false;
-    let timer: NodeJS.Timeout | undefined;
-    const deadline = new Promise<never>((_, reject) => {
-      // After a busy stretch the timer can fire before replies already waiting in the socket are
-      // read: they get one more turn of I/O (setImmediate runs after it) before the call fails.
-      const expire = () => reject(new Error(`no answer within operationTimeoutMs (${this.#operationTimeoutMs} ms)`));
-      timer = setTimeout(() => setImmediate(expire), this.#operationTimeoutMs);
-    });
-    try {
-      const result = await Promise.race([run(), deadline]);
-      ok = true;
-      return result;
-    } catch (err) {
-      if (rethrowTypeErrors && err instanceof TypeError) throw err;
-      this.report(operation, key, err);
-      return fallback;
-    } finally {
-      clearTimeout(timer);
-      this.events.emit('storeCall', () => ({ operation, seconds: (performance.now() - started) / 1000, ok }));
-    }
-  }
 }
 
-function sleep(ms: number): Promise<false> {
-  return new Promise((resolve) => setTimeout(() => resolve(false), ms));
+async function lookupOrCompute<T>(compute: () => Promise<T>, lookup?: () => Promise<T | undefined>): Promise<T> {
+  return (await lookup?.()) ?? compute();
 }

@@ -1,4 +1,4 @@
-import { UnstorableValueError, type TagVersions } from '../core/codec';
+import type { TagVersions } from '../core/codec';
 import { dependOnTags, expectTags } from '../core/dependencies';
 import type { Engine } from '../core/engine';
 import { validateTags } from '../core/tags';
@@ -73,23 +73,35 @@ export class Memo {
       return this.engine.coalesce(`memo:${name}:unversioned:${text}`, async () => this.fn.apply(instance, args));
     }
     const key = entryKey(name, versions, text);
-    // A forced update must not be answered by a read that started before it.
-    const lookup = async () => {
-      const entry = await this.engine.get(key);
-      if (!Array.isArray(entry?.value)) return undefined;
-      this.engine.events.record('hit', 'memoized', key, name);
-      return { value: entry.value[0] as unknown, tags: entry.tags };
-    };
-    const compute = async () => {
-      this.engine.events.record('miss', 'memoized', key, name);
-      // Tag versions are taken before computing, so that an invalidation landing meanwhile wins.
-      const tags = this.options.tags && (await this.engine.tagVersions(validateTags(this.options.tags(...args), `memoized ${name}`), this.ttlMs));
-      const value = await this.fn.apply(instance, args);
-      const storable = value !== undefined || this.options.cacheUndefined;
-      if (storable && (tags || !this.options.tags)) await this.store(name, key, value, versionKeys, versions, tags);
-      return { value, tags };
-    };
-    const result = await this.engine.coalesce(forced ? `${key}:forced` : key, compute, forced ? undefined : lookup);
+    const engine = this.engine;
+    const result = await engine.getOrCompute<{ value: unknown; tags?: TagVersions }>({
+      unstorable: `memoized ${name} returned a value that cannot be cached`,
+      kind: 'memoized',
+      name,
+      // A forced update must not be answered by a read (or a computation) that started before it.
+      key: forced ? `${key}:forced` : key,
+      ttlMs: this.ttlMs,
+      lookup: forced
+        ? undefined
+        : async () => {
+            const entry = await engine.get(key);
+            if (!Array.isArray(entry?.value)) return undefined;
+            engine.events.record('hit', 'memoized', key, name);
+            return { value: entry.value[0] as unknown, tags: entry.tags };
+          },
+      compute: async () => {
+        engine.events.record('miss', 'memoized', key, name);
+        // Tag versions are taken before computing, so that an invalidation landing meanwhile wins.
+        const tags = this.options.tags && (await engine.tagVersions(validateTags(this.options.tags(...args), `memoized ${name}`), this.ttlMs));
+        return { value: await this.fn.apply(instance, args), tags };
+      },
+      entries: ({ value, tags }) => {
+        if ((value === undefined && !this.options.cacheUndefined) || (this.options.tags && !tags)) return undefined;
+        // A box, so that a cached `undefined` (cacheUndefined) differs from a miss.
+        return [[key, { value: value === undefined ? [] : [value], tags }]];
+      },
+      stored: () => this.keepVersions(versionKeys, versions),
+    });
     // A response (or fragment) computing with this value depends on its tags too.
     dependOnTags(result.tags);
     return result.value;
@@ -151,29 +163,11 @@ export class Memo {
     return (await this.engine.read(keys)).map((entry) => entry?.value);
   }
 
-  private async store(
-    name: string,
-    key: string,
-    value: unknown,
-    versionKeys: string[],
-    versions: string[],
-    tags: TagVersions | undefined,
-  ): Promise<void> {
-    // A box, so that a cached `undefined` (cacheUndefined) differs from a miss.
-    const box = value === undefined ? [] : [value];
-    let stored: boolean;
-    try {
-      stored = await this.engine.write(key, { value: box, tags }, this.ttlMs);
-    } catch (err) {
-      if (err instanceof UnstorableValueError) {
-        throw new TypeError(`memoized ${name} returned a value that cannot be cached: ${err.message}`, { cause: err });
-      }
-      throw err;
-    }
-    if (!stored) return;
-    this.engine.events.record('set', 'memoized', key, name);
-    // Keep every version alive at least as long as this entry (Flask-Caching #531). Re-read them
-    // first: writing back a version replaced meanwhile (deleteMemoized) would revive old entries.
+  /**
+   * Keeps every version alive at least as long as a stored entry (Flask-Caching #531). Re-read
+   * first: writing back a version replaced meanwhile (deleteMemoized) would revive old entries.
+   */
+  private async keepVersions(versionKeys: string[], versions: string[]): Promise<void> {
     const current = await this.versionValues(versionKeys);
     await Promise.all(versionKeys.map((versionKey, i) => current[i] === versions[i] && this.engine.set(versionKey, versions[i], this.ttlMs)));
   }

@@ -1,0 +1,119 @@
+import { UnstorableValueError, type Entry, type TagVersions } from './codec';
+import type { Instrumentation } from './events';
+import type { CacheKind } from './outcomes';
+
+/** What storing a result writes, in order: whoever finds a later entry finds the ones before it. */
+export type Writes = readonly (readonly [key: string, entry: Entry])[];
+
+/**
+ * One computation of a cached thing (a fragment, a response, a memoized call, a `getOrSet` value),
+ * as `Engine.getOrCompute` and `Engine.computeNow` run it.
+ */
+export interface Computation<R> {
+  readonly kind: CacheKind;
+  readonly name?: string;
+  /** What concurrent computations share, and what the cross-process lock holds. */
+  readonly key: string;
+  readonly ttlMs: number;
+  /**
+   * Tags known before computing: their versions are taken first, so that an invalidation landing
+   * while it computes makes the result a miss. When the store cannot give them, nothing is stored.
+   */
+  readonly tags?: readonly string[];
+  /** A stored result on a shared store, read again after another process's lock; undefined: a miss. */
+  readonly lookup?: () => Promise<R | undefined>;
+  readonly compute: (versions: TagVersions | undefined) => R | Promise<R>;
+  /** The entries that store `result`; undefined stores nothing (it cannot be keyed, its tags are unknown…). */
+  readonly entries: (result: R, versions: TagVersions | undefined) => Writes | undefined | Promise<Writes | undefined>;
+  /** The start of the TypeError thrown when the result cannot be encoded, naming the caller's function. */
+  readonly unstorable?: string;
+  /** Runs once every entry is stored. */
+  readonly stored?: (result: R) => unknown;
+}
+
+/** The parts of the engine a computation uses (the engine implements it). */
+export interface ComputeEngine {
+  readonly local: boolean;
+  readonly events: Instrumentation;
+  coalesce<T>(key: string, compute: () => Promise<T>, lookup?: () => Promise<T | undefined>): Promise<T>;
+  tagVersions(tags: readonly string[], entryTtlMs: number): Promise<TagVersions | undefined>;
+  tagVersionsNow(tags: readonly string[], entryTtlMs: number): TagVersions | undefined;
+  write(key: string, entry: Entry, ttlMs: number): Promise<boolean>;
+  writeNow(key: string, entry: Entry, ttlMs: number): boolean;
+}
+
+/**
+ * Read, coalesce with the lock, compute under tag versions, write, count: the one path every
+ * cached thing is computed and stored by. No other code writes a computed entry.
+ */
+export class Computations {
+  readonly #engine: ComputeEngine;
+
+  constructor(engine: ComputeEngine) {
+    this.#engine = engine;
+  }
+
+  /** The stored result (`lookup`) or else a computed one, once for all concurrent callers (see `Engine.coalesce`). */
+  getOrCompute<R>(c: Computation<R>): Promise<R> {
+    return this.#engine.coalesce(c.key, () => this.#computeAndStore(c), c.lookup);
+  }
+
+  /**
+   * Computes on this stack, for callers that must not wait (nunjucks where it cannot, or the memory
+   * store where nothing needs waiting for): tag versions from process memory, the result returned
+   * as it is when `compute` finishes at once, and stored at once in process memory or in the
+   * background on a shared store. A result that waits is shared with concurrent callers.
+   */
+  computeNow<R>(c: Computation<R>): R | Promise<R> {
+    const engine = this.#engine;
+    const versions = c.tags && engine.tagVersionsNow(c.tags, c.ttlMs);
+    // On a shared store, created in the background so that a later computation can store.
+    if (c.tags && !versions) void engine.tagVersions(c.tags, c.ttlMs);
+    const result = c.compute(versions);
+    if (result instanceof Promise) {
+      return engine.coalesce(c.key, async () => {
+        const value = await result;
+        await this.#store(c, value, versions);
+        return value;
+      });
+    }
+    const writes = !c.tags || versions ? c.entries(result, versions) : undefined;
+    if (writes instanceof Promise || !writes) {
+      if (writes) void writes.then((late) => late && this.#write(c, result, late));
+      return result;
+    }
+    if (engine.local) {
+      if (writes.every(([key, entry]) => engine.writeNow(key, entry, c.ttlMs))) this.#counted(c, result, writes);
+    } else void this.#write(c, result, writes);
+    return result;
+  }
+
+  async #computeAndStore<R>(c: Computation<R>): Promise<R> {
+    const versions = c.tags && (await this.#engine.tagVersions(c.tags, c.ttlMs));
+    const result = await c.compute(versions);
+    await this.#store(c, result, versions);
+    return result;
+  }
+
+  async #store<R>(c: Computation<R>, result: R, versions: TagVersions | undefined): Promise<void> {
+    if (c.tags && !versions) return;
+    const writes = await c.entries(result, versions);
+    if (writes) await this.#write(c, result, writes);
+  }
+
+  async #write<R>(c: Computation<R>, result: R, writes: Writes): Promise<void> {
+    try {
+      for (const [key, entry] of writes) if (!(await this.#engine.write(key, entry, c.ttlMs))) return;
+    } catch (err) {
+      if (c.unstorable && err instanceof UnstorableValueError) throw new TypeError(`${c.unstorable}: ${err.message}`, { cause: err });
+      throw err;
+    }
+    await this.#counted(c, result, writes);
+  }
+
+  #counted<R>(c: Computation<R>, result: R, writes: Writes): unknown {
+    if (writes.length === 0) return undefined;
+    this.#engine.events.record('set', c.kind, writes[0]![0], c.name);
+    return c.stored?.(result);
+  }
+}
