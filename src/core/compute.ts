@@ -1,6 +1,7 @@
 import { UnstorableValueError, type Entry, type TagVersions } from './codec';
 import type { Instrumentation } from './events';
 import type { CacheKind } from './outcomes';
+import { traceComputation, tracing } from './tracing';
 
 /** What storing a result writes, in order: whoever finds a later entry finds the ones before it. */
 export type Writes = readonly (readonly [key: string, entry: Entry])[];
@@ -55,6 +56,7 @@ export class Computations {
 
   /** The stored result (`lookup`) or else a computed one, once for all concurrent callers (see `Engine.coalesce`). */
   getOrCompute<R>(c: Computation<R>): Promise<R> {
+    if (tracing(c)) return traceComputation(c, (traced) => this.getOrCompute(traced)); // koa-fragment-cache:compute
     return this.#engine.coalesce(c.key, () => this.#computeAndStore(c), c.lookup);
   }
 
@@ -65,6 +67,7 @@ export class Computations {
    * background on a shared store. A result that waits is shared with concurrent callers.
    */
   computeNow<R>(c: Computation<R>): R | Promise<R> {
+    if (tracing(c)) return traceComputation(c, (traced) => this.computeNow(traced)); // nested ones nest: start/end on this stack
     const engine = this.#engine;
     const versions = c.tags && engine.tagVersionsNow(c.tags, c.ttlMs);
     // On a shared store, created in the background so that a later computation can store.

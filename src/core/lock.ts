@@ -3,6 +3,7 @@ import type { Clock } from './clock';
 import { decode, encode } from './codec';
 import type { Instrumentation } from './events';
 import type { StoreCall } from './store-call';
+import { traceLockWait } from './tracing';
 
 /** How often a process waiting for another's lock checks whether the lock is gone. */
 const LOCK_POLL_MS = 50;
@@ -47,8 +48,11 @@ export class ComputeLock {
     if (acquired === undefined) attempt.then((late) => late && this.#store.delete(lockKey)).catch(() => undefined);
     if (acquired === false) {
       this.#events.emit('lockWait', () => ({ key }));
-      await this.#waitFor(key, lockKey);
-      const stored = await lookup?.();
+      // Traced on koa-fragment-cache:lock: the wait and the read after it.
+      const stored = await traceLockWait(key, async () => {
+        await this.#waitFor(key, lockKey);
+        return lookup?.();
+      });
       if (stored !== undefined) return stored;
     }
     try {

@@ -1,5 +1,6 @@
 import type { Store } from '../store/store';
 import type { Instrumentation } from './events';
+import { storeCallSettled, storeCallStarted } from './tracing';
 
 /**
  * A store call under the cache's deadline: a failure or a call slower than `operationTimeoutMs`
@@ -12,6 +13,7 @@ export function storeCalls(store: Store, local: boolean, operationTimeoutMs: num
   if (local) return (_operation, _key, run) => run();
   return async (operation, key, run, fallback, rethrowTypeErrors = false) => {
     const started = performance.now();
+    const trace = storeCallStarted(operation, key); // koa-fragment-cache:store; undefined while nobody traces
     // A new store's first calls wait for its first connection attempt (bounded by the store); the deadline starts after.
     const connecting = store.connecting;
     if (connecting) await connecting;
@@ -28,12 +30,14 @@ export function storeCalls(store: Store, local: boolean, operationTimeoutMs: num
       ok = true;
       return result;
     } catch (err) {
+      if (trace) trace.error = err;
       if (rethrowTypeErrors && err instanceof TypeError) throw err;
       events.report(operation, key, err);
       return fallback;
     } finally {
       clearTimeout(timer);
       events.emit('storeCall', () => ({ operation, seconds: (performance.now() - started) / 1000, ok }));
+      if (trace) storeCallSettled(trace, ok);
     }
   };
 }
