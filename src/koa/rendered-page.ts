@@ -1,5 +1,6 @@
 import type { Context } from 'koa';
 import type { StateTracker } from '../core/state-reads';
+import type { RenderedPage } from '../nunjucks/page-renderer';
 
 /**
  * What `views()` and `cached()` tell each other about a page, on the request's context (under
@@ -15,17 +16,6 @@ export const STORING = Symbol('koa-fragment-cache: storing');
 export const PAGE = Symbol('koa-fragment-cache: page');
 export const PAGE_SERVICES = Symbol('koa-fragment-cache: page services');
 export const TRACKER = Symbol('koa-fragment-cache: state tracker');
-
-/** A page `views()` rendered: its HTML for this response, and what `cached()` stores of it. */
-export interface RenderedPage {
-  html: string;
-  /** The page with its holes as placeholders, when holes were collected (the page will be stored). */
-  stored?: { html: string; holes: string[] };
-  /** The tags of every fragment rendered into it. */
-  tags: string[];
-  /** The digest of the page's template and those it depends on. */
-  digest: string;
-}
 
 export interface PageOnContext extends RenderedPage {
   /** The template rendered. */

@@ -43,7 +43,7 @@ function renderTemplate(env: nunjucks.Environment, ctx: Context, name: string, l
     const state = rawOf(ctx.state) as Record<string, unknown>;
     const names = new Set(Object.keys(state).filter((key) => !(key in locals)));
     const tracking = { names, tracker: marks(ctx)[TRACKER] };
-    extension.renderPage(env as never, name, { ...state, ...locals }, tracking, state, marks(ctx)[STORING] === true, (err, page) => {
+    extension.pages.render(env as never, name, { ...state, ...locals }, tracking, state, marks(ctx)[STORING] === true, (err, page) => {
       if (err) return fail(err as Error);
       marks(ctx)[PAGE] = { ...page!, name };
       resolve(respond(ctx, page!.html));
@@ -63,7 +63,7 @@ function cacheExtensionOf(env: nunjucks.Environment): CacheExtension | undefined
 
 function pageServices(env: nunjucks.Environment, extension: CacheExtension): PageServices {
   return {
-    fill: (ctx, html, holes, done) => extension.fillPage(env, html, holes, ctx.state, done),
-    digest: (name, done) => extension.templateDigest(env as never, name, done),
+    fill: (ctx, html, holes, done) => extension.pages.fill(env, html, holes, ctx.state, done),
+    digest: (name, done) => extension.pages.templateDigest(env as never, name, done),
   };
 }

@@ -1,3 +1,4 @@
+import type { Latch } from './continuations';
 import type { AstNode, NodeTypes } from './nunjucks-copy';
 import type { Prefetch } from './rewrite';
 
@@ -14,7 +15,8 @@ import type { Prefetch } from './rewrite';
  *   stack frame per item. (nunjucks' `asyncEach`/`ifAsync` differ from `for`/`if` in many ways.)
  *   They extend `For` / `If`, so nunjucks' transformer lifts async filters out of their headers and
  *   turns them into `asyncEach`/`ifAsync` exactly when it would turn a plain `for`/`if` into those.
- * - `KfcCache` (and `KfcHole`, `{% nocache %}`): the `{% cache %}` tag. A call of the extension's async `run`, but not a
+ * - `KfcCache` (and `KfcHole`, `{% nocache %}`): the `{% cache %}` tag. An async call of the fragment
+ *   runtime's `cache` (`hole`), compiled as nunjucks compiles an extension's, but not a
  *   `CallExtensionAsync`, so nunjucks' transformer does not rewrite the loops around it into
  *   `asyncEach`, nor mistake it for an async filter inside `{% call %}`/`{% filter %}`.
  * - `KfcRuntime`: compiles to the `runtime` of the rendering template, so that the tag builds its
@@ -43,8 +45,12 @@ interface Compiler {
   compileCallExtension(node: AstNode, frame: Frame, async: boolean): void;
 }
 
-/** What compiled templates call on the extension: `env.getExtension(extName)`. */
+/** What compiled templates call: the extension's fragment runtime (`runtimeOf`). */
 export interface TemplateRuntime {
+  /** `{% cache %}`: the arguments as tag-arguments.ts lays them out, then the body and nunjucks' callback. */
+  cache(context: object, ...args: unknown[]): void;
+  /** `{% nocache %}`: its site arguments (tag-arguments.ts), then nunjucks' callback. */
+  hole(context: object, ...args: unknown[]): void;
   /**
    * Fetches the keys `keysOf(i)` gives for `count` items in one batch (see `emitPrefetch`), then
    * runs `then`; an error `then` throws goes to `fail`.
@@ -71,8 +77,9 @@ export function defineNodes(nodes: NodeTypes, compilerPrototype: Record<string, 
   Object.assign(compilerPrototype, { compileKfcFor, compileKfcIf, compileKfcCache, compileKfcHole: compileKfcCache, compileKfcRuntime, compileKfcPlace, compileKfcFrame, compileKfcSyncOnly });
 }
 
-function extension(node: AstNode): string {
-  return `env.getExtension(${JSON.stringify(node.extName)})`;
+/** The fragment runtime of the extension the node was parsed by, as compiled code reaches it. */
+function runtimeOf(node: AstNode): string {
+  return `env.getExtension(${JSON.stringify(node.extName)}).fragmentRuntime`;
 }
 
 /**
@@ -107,7 +114,7 @@ function compileKfcFor(this: Compiler, node: AstNode, outer: Frame): void {
     this._emitLine(`if (runtime.isArray(${arr})) { ${len} = ${arr}.length; }`);
     // nunjucks iterates an object with for…in (inherited keys too) and counts its own keys.
     this._emitLine(`else { ${keys} = []; for (var ${i}_key in ${arr}) ${keys}.push(${i}_key); ${len} = runtime.keys(${arr}).length; } }`);
-    this._emitLine(`${extension(node)}.loop(function(${i}) { return ${keys} ? ${i} < ${keys}.length : !!${arr} && ${i} < ${arr}.length; }, function(${i}, ${next}) {`);
+    this._emitLine(`${runtimeOf(node)}.loop(function(${i}) { return ${keys} ? ${i} < ${keys}.length : !!${arr} && ${i} < ${arr}.length; }, function(${i}, ${next}) {`);
     this._emitLine(`if (!${keys}) {`);
     body(() =>
       names.forEach((name, u) => {
@@ -134,7 +141,7 @@ function compileKfcFor(this: Compiler, node: AstNode, outer: Frame): void {
     this._emitLine(`var ${v};`);
     this._emitLine(`if (${arr}) { ${arr} = runtime.fromIterator(${arr}); ${len} = ${arr}.length; }`);
     if (node.prefetch) emitPrefetch(this, node, frame, arr, i, () => this._emitLine(`${v} = ${arr}[${i}]; ${bind(node.name.value, v)}`));
-    this._emitLine(`${extension(node)}.loop(function(${i}) { return !!${arr} && ${i} < ${arr}.length; }, function(${i}, ${next}) {`);
+    this._emitLine(`${runtimeOf(node)}.loop(function(${i}) { return !!${arr} && ${i} < ${arr}.length; }, function(${i}, ${next}) {`);
     body(() => {
       this._emitLine(`${v} = ${arr}[${i}];`);
       this._emitLine(bind(node.name.value, v));
@@ -191,17 +198,18 @@ function emitLoopBindings(compiler: Compiler, i: string, len: string): void {
 /** A latch variable (see `Latch`), named without _tmpid(): nunjucks' own names stay numbered as without the extension. */
 function newLatch(compiler: Compiler, node: AstNode): string {
   const latch = `kfc_latch_${(compiler.kfcLatches = (compiler.kfcLatches ?? 0) + 1)}`;
-  compiler._emitLine(`var ${latch} = ${extension(node)}.latch();`);
+  compiler._emitLine(`var ${latch} = ${runtimeOf(node)}.latch();`);
   return latch;
 }
 
 /**
  * Collection multi-get: before the loop runs, the keys of the cache tags in its body for every item
- * (`keysOf(i)`: the item bound as the body binds it, then each tag's site and key arguments), for
- * the extension to fetch in one batch. The loop runs in the continuation.
+ * (`keysOf(i)`: the item bound as the body binds it, then each tag's `[site, name?, …vary]`, as
+ * tag-arguments.ts lays a key computed ahead), for the runtime to fetch in one batch. The loop runs
+ * in the continuation.
  */
 function emitPrefetch(compiler: Compiler, node: AstNode, frame: Frame, arr: string, i: string, bind: () => void): void {
-  compiler._emitLine(`${extension(node)}.prefetch(frame, ${arr} ? ${arr}.length : 0, function(${i}) {`);
+  compiler._emitLine(`${runtimeOf(node)}.prefetch(frame, ${arr} ? ${arr}.length : 0, function(${i}) {`);
   bind();
   compiler._emit('return [');
   (node.prefetch as Prefetch[]).forEach(({ site, keyArgs }, n) => {
@@ -238,8 +246,13 @@ function compileKfcIf(this: Compiler, node: AstNode, frame: Frame): void {
   this._addScopeLevel();
 }
 
+/** nunjucks' async extension call (arguments, body, callback), addressed to the runtime instead of the extension. */
 function compileKfcCache(this: Compiler, node: AstNode, frame: Frame): void {
+  const head = this.codebuf.length;
   this.compileCallExtension(node, frame, true);
+  const call = `env.getExtension("${node.extName}")["${node.prop}"](`;
+  if (this.codebuf[head] !== call) throw new Error(`koa-fragment-cache: nunjucks compiled ${node.typename} unexpectedly (${this.codebuf[head]})`);
+  this.codebuf[head] = `${runtimeOf(node)}.${node.prop}(`;
 }
 
 function compileKfcRuntime(this: Compiler): void {
@@ -257,59 +270,8 @@ function compileKfcPlace(this: Compiler): void {
 }
 
 function compileKfcSyncOnly(this: Compiler, node: AstNode, frame: Frame): void {
-  this._emitLine(`${extension(node)}.enterSyncOnly(${JSON.stringify(node.what)});`);
+  this._emitLine(`${runtimeOf(node)}.enterSyncOnly(${JSON.stringify(node.what)});`);
   this._emitLine('try {');
   this._withScopedSyntax(() => this.compile(node.body, frame));
-  this._emitLine(`} finally { ${extension(node)}.leaveSyncOnly(); }`);
-}
-
-/**
- * The loop of `KfcFor`: `body(i, next)` for each i while `more(i)` (re-evaluated each time, as
- * nunjucks' `for` re-reads the length), then `done()`. A body that calls `next` before returning
- * continues the loop right here; one that returns first (it waits for something) resumes it from its
- * `next`. Either way the stack does not grow with the number of items. A second call of one `next`
- * (nunjucks calls some callbacks twice after errors) is ignored.
- */
-export function iterate(more: (i: number) => boolean, body: (i: number, next: () => void) => void, done: () => void): void {
-  let i = 0;
-  const run = (): void => {
-    while (more(i)) {
-      let finished = false;
-      let onStack = true;
-      body(i, () => {
-        if (finished) return;
-        finished = true;
-        if (onStack) return;
-        i++;
-        run();
-      });
-      onStack = false;
-      if (!finished) return;
-      i++;
-    }
-    done();
-  };
-  run();
-}
-
-/**
- * Joins a branch that may finish later with the code after it: `then(k)` runs `k` at once if
- * `done()` was called already, else when it is. Each runs at most once.
- */
-export class Latch {
-  #done = false;
-  #next?: () => void;
-
-  done(): void {
-    if (this.#done) return;
-    this.#done = true;
-    const next = this.#next;
-    this.#next = undefined;
-    next?.();
-  }
-
-  then(next: () => void): void {
-    if (this.#done) next();
-    else this.#next = next;
-  }
+  this._emitLine(`} finally { ${runtimeOf(node)}.leaveSyncOnly(); }`);
 }

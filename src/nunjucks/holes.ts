@@ -1,5 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { decode, encode } from '../core/codec';
+import type { Instrumentation } from '../core/events';
+import type { CacheKind } from '../core/outcomes';
 import type { Scope } from './fragment-scope';
 
 /**
@@ -81,11 +83,17 @@ export function placeholder(scope: Scope, site: HoleSite, frame: HoleFrame): str
 
 /**
  * The holes of one extension: their sites, and each compiled once per Environment as a template of
- * its own (so a hit can render it without running the cached body).
+ * its own (so a hit can render it without running the cached body). Each render is counted as the
+ * outcome `hole` of the fragment or response (`kind`) it fills.
  */
 export class Holes {
   readonly #sites = new Map<string, HoleSite>();
   readonly #compiled = new WeakMap<object, Map<string, RenderableTemplate>>();
+  readonly #events: Pick<Instrumentation, 'record'>;
+
+  constructor(events: Pick<Instrumentation, 'record'>) {
+    this.#events = events;
+  }
 
   add(site: HoleSite): void {
     this.#sites.set(site.key, site);
@@ -100,7 +108,8 @@ export class Holes {
    * rendered in place, the one at the cache tag when filled — with what its placeholder carried
    * (`carried`) in a frame between them.
    */
-  render(key: string, env: object, variables: object, frame: HoleFrame | undefined, done: Done, carried?: string): void {
+  render(key: string, env: object, variables: object, frame: HoleFrame | undefined, kind: CacheKind, done: Done, carried?: string): void {
+    this.#events.record('hole', kind, key, key);
     const site = this.#sites.get(key);
     if (!site) return done(new Error(`a {% nocache %} placeholder names a hole this process does not know (${key}): templates differ between processes?`));
     if (carried !== undefined) {
@@ -115,8 +124,8 @@ export class Holes {
     else template.render(variables, done);
   }
 
-  /** `html` with every placeholder of `nonces` filled by rendering its hole: synchronously when no hole waits. */
-  fill(html: string, nonces: readonly string[], render: (key: string, carried: string | undefined, done: Done) => void, done: Done): void {
+  /** `html` with every placeholder of `nonces` filled by rendering its hole (see `render`): synchronously when no hole waits. */
+  fill(html: string, nonces: readonly string[], env: object, variables: object, frame: HoleFrame | undefined, kind: CacheKind, done: Done): void {
     const parts: string[] = [];
     let last = 0;
     let pending = 1;
@@ -130,7 +139,7 @@ export class Holes {
       const slot = parts.push('') - 1;
       last = match.index! + match[0].length;
       pending++;
-      render(match[2], match[3], (err, filled) => {
+      this.render(match[2], env, variables, frame, kind, (err, filled) => {
         if (failed) return;
         if (err) {
           failed = true;
@@ -138,7 +147,7 @@ export class Holes {
         }
         parts[slot] = filled ?? '';
         finish();
-      });
+      }, match[3]);
     }
     parts.push(html.slice(last));
     finish();

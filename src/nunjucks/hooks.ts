@@ -5,8 +5,9 @@ import { rewriteTemplate } from './rewrite';
 import { stateOf } from './template-state';
 
 /** What the hooks need of the extension an Environment holds. */
-export interface HookedExtension extends TemplateRuntime {
+export interface HookedExtension {
   readonly __name: string;
+  readonly fragmentRuntime: Pick<TemplateRuntime, 'enterSyncOnly' | 'leaveSyncOnly'>;
   /** Throws the error for a cache tag inside a body that cannot wait. */
   refuse(tag: AstNode, what: string, template: string): never;
   /** Told of every template compiled (its parsed AST), to know what it depends on. */
@@ -78,11 +79,11 @@ export function installHooks(copy: NunjucksCopy, isOurs: (extension: unknown) =>
   proto.render = function renderTracked(...args: unknown[]) {
     const extension = args.some((arg) => typeof arg === 'function') ? undefined : ourExtension(this.env.extensionsList);
     if (!extension) return render.apply(this, args);
-    extension.enterSyncOnly('render');
+    extension.fragmentRuntime.enterSyncOnly('render');
     try {
       return render.apply(this, args);
     } finally {
-      extension.leaveSyncOnly();
+      extension.fragmentRuntime.leaveSyncOnly();
     }
   };
 }

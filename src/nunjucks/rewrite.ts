@@ -1,4 +1,5 @@
 import type { AstNode, NodeTypes } from './nunjucks-copy';
+import { keyArguments, siteOf } from './tag-arguments';
 
 /**
  * The one change the extension makes to templates it did not write, applied to every template an
@@ -72,13 +73,13 @@ function prefetchable(body: AstNode): Prefetch[] | undefined {
   const found: Prefetch[] = [];
   for (const statement of body.children ?? []) {
     if (statement.typename !== 'KfcCache') continue;
-    // [runtime, place, frame, site, timeout, name?, ...vary, keywords?]
-    const keyArgs = (statement.args.children as AstNode[]).slice(5).filter((arg) => arg.typename !== 'KeywordArgs');
-    if (keyArgs.every(readsOnly)) found.push({ site: statement.args.children[3].value, keyArgs });
+    const keyArgs = keyArguments(statement);
+    if (keyArgs.every(readsOnly)) found.push({ site: siteOf(statement), keyArgs });
   }
   return found.length > 0 ? found : undefined;
 }
 
+/** A cache tag of a loop's body whose key is computed before the loop runs: its site, its name and vary expressions. */
 export interface Prefetch {
   site: string;
   keyArgs: AstNode[];

@@ -1,0 +1,293 @@
+import type { Entry } from '../core/codec';
+import { dependOnTags } from '../core/dependencies';
+import type { Engine } from '../core/engine';
+import { FragmentKeys } from '../core/keys';
+import { timeoutToMs } from '../core/timeout';
+import type { TemplateRuntime } from './compile-nodes';
+import { iterate, Latch } from './continuations';
+import type { TemplateDigests } from './digests';
+import { cannotWait, marked, outcomeOf, ttlOf, type Context, type Fragment, type Site } from './fragment';
+import { addToScope, prefetched, scopeOf, type ScopedFrame } from './fragment-scope';
+import { FragmentStore } from './fragment-store';
+import { placeholder, type HoleFrame, type Holes } from './holes';
+import { deliverLater, deliverNow, renderBody, startRender, tooDeep, type Body, type Callback, type Place, type Rendered, type Runtime } from './render-body';
+import { AHEAD_NAME, AHEAD_SITE, atSite, checkedKeywords, FRAME, isKeywords, NAME, PLACE, RUNTIME, SITE, TIMEOUT, undefinedVary, VARY, type Keywords } from './tag-arguments';
+import { learnedNames, learnedState, servesToo, withoutState, type Learned } from './template-state';
+
+/** What the runtime shares with the parser (extension.ts), which fills it while templates compile. */
+export interface Parsed {
+  sites: ReadonlyMap<string, Site>;
+  holes: Holes;
+  digests: TemplateDigests;
+}
+
+/**
+ * What compiled templates call (compile-nodes.ts): the cache and nocache tags, and the loops and
+ * branches that may wait. A cache tag is found (a hit), rendered on the render's stack, or rendered
+ * later; each ends in the one delivery step (`#deliver`), and what is rendered goes through the one
+ * store step (fragment-store.ts).
+ */
+export class FragmentRuntime implements TemplateRuntime {
+  readonly #engine: Engine;
+  readonly #sites: ReadonlyMap<string, Site>;
+  readonly #holes: Holes;
+  readonly #digests: TemplateDigests;
+  readonly #store: FragmentStore;
+  readonly #debugMarkers: boolean;
+  readonly #keys = new FragmentKeys();
+  /** The bodies nunjucks is running synchronously around the current render (innermost last). */
+  readonly #syncOnly: string[] = [];
+
+  constructor(engine: Engine, { sites, holes, digests }: Parsed, debugMarkers: boolean) {
+    this.#engine = engine;
+    this.#sites = sites;
+    this.#holes = holes;
+    this.#digests = digests;
+    this.#store = new FragmentStore(engine, debugMarkers);
+    this.#debugMarkers = debugMarkers;
+    engine.memory.register('fragmentKeys', () => this.#keys.usage());
+  }
+
+  /** `{% cache %}`: `args` laid out as tag-arguments.ts says, then the body and nunjucks' callback. */
+  cache(context: Context, ...args: unknown[]): void {
+    const siteKey = args[SITE] as string;
+    const site = this.#sites.get(siteKey)!;
+    const digest = this.#digests.knownSite(context.env, siteKey);
+    if (digest !== undefined) return this.#run(context, args, site, digest, true);
+    let now = true;
+    this.#digests.ofSite(context.env, siteKey, site.bodyDigest, site.dependencies, site.path, (err, computed) => {
+      if (err) return (args.at(-1) as Callback)(atSite(args[RUNTIME] as Runtime, err, site));
+      this.#run(context, args, site, computed!, now);
+    });
+    now = false;
+  }
+
+  /** `cache`, with the digest of the templates the fragment renders from; `now`: on the render's stack. */
+  #run(context: Context, args: unknown[], site: Site, digest: string, now: boolean): void {
+    // The hit path below allocates nothing it can avoid: a 50-fragment page runs it 50 times.
+    const cb = args.pop() as Callback;
+    const body = args.pop() as Body;
+    const runtime = args[RUNTIME] as Runtime;
+    const frame = args[FRAME] as ScopedFrame;
+    const timeout = args[TIMEOUT];
+    let key: string;
+    let keywords: Keywords | undefined;
+    try {
+      if (isKeywords(args.at(-1))) keywords = checkedKeywords(args.pop() as Record<string, unknown>);
+      if (args.length === TIMEOUT) throw new TypeError('timeout is missing');
+      key = this.#key(site, args, NAME);
+      if (typeof timeout !== 'number' || !(timeout >= 0 && timeout < Infinity)) {
+        if (timeout !== 'del') timeoutToMs(timeout as never, 0, 'timeout');
+      }
+      for (let at = VARY; at < args.length; at++) if (args[at] === undefined) throw undefinedVary(at, site);
+    } catch (err) {
+      return cb(atSite(runtime, err, site));
+    }
+
+    // Stats group fragments by name; anonymous ones by where they are.
+    const name = args.length === NAME ? `${site.template}:${site.line}` : (args[NAME] as string);
+    const engine = this.#engine;
+    // `unless=` true: rendered fresh, nothing read or stored (as for 'del', without the delete).
+    const fresh = timeout === 'del' || keywords?.unless === true;
+    let learned: Learned | undefined;
+    let hit: Entry | undefined;
+    if (!fresh) {
+      hit = engine.peek(key) ?? (engine.local ? undefined : prefetched(frame, key));
+      const names = hit && learnedNames(hit.value);
+      if (names) {
+        learned = learnedState(key, names, context, frame);
+        hit = engine.peek(learned.variant) ?? (engine.local ? undefined : prefetched(frame, learned.variant));
+      }
+      if (hit === undefined || typeof hit.value !== 'string' || hit.digest !== digest) hit = undefined;
+      else {
+        engine.events.record('hit', 'fragment', key, name);
+        if (!hit.tags && !hit.holes && !this.#debugMarkers && now && !tooDeep()) return deliverNow(runtime, cb, hit.value);
+      }
+    }
+    const place = args[PLACE] as Place;
+    const fragment: Fragment = { key, name, site, body, context, frame, scope: scopeOf(frame), timeout, tags: keywords?.tags, fresh, digest, learned, runtime, place, cb };
+    if (hit) {
+      const found: Rendered = { entry: hit, rendered: false, untracked: false };
+      if (now && tooDeep() && this.#syncOnly.length === 0) return queueMicrotask(() => this.#deliver(fragment, found, false));
+      return this.#deliver(fragment, found, now);
+    }
+    if (fresh || this.#syncOnly.length > 0 || (engine.local && !engine.computing(key))) this.#renderNow(fragment, now);
+    else this.#renderLater(fragment);
+  }
+
+  /** The fragment's key from `values`, whose name (if the tag has one) is at `nameAt`, its vary values after it. */
+  #key(site: Site, values: readonly unknown[], nameAt: number): string {
+    return values.length === nameAt ? site.anonymousKey : this.#keys.key(values[nameAt], values, nameAt + 1);
+  }
+
+  /**
+   * Renders the fragment on this stack: on the memory store (nothing to wait for unless the body
+   * waits), for `'del'` and `unless=`, and where nunjucks cannot wait (a render without a callback,
+   * a macro or capture reaching this template). A body that finishes at once is delivered at once,
+   * and its errors reach nunjucks as they would without the tag; one that waits is delivered when
+   * done (on the memory store, concurrent renders of the key join it). Where nunjucks cannot wait,
+   * nothing is read from a shared store, and the fragment is stored only when its tag versions are
+   * in process memory.
+   */
+  #renderNow(fragment: Fragment, now: boolean): void {
+    const { key, name, site, body, frame, timeout, tags, fresh, runtime, cb } = fragment;
+    const engine = this.#engine;
+    if (timeout === 'del') void engine.delete(key);
+    else if (!fresh) engine.events.record('miss', 'fragment', key, name);
+    const ttlMs = fresh ? 0 : ttlOf(fragment, engine.defaultTimeoutMs);
+    const versioned = fresh ? undefined : tags;
+    const own = versioned && engine.tagVersionsNow(versioned, ttlMs);
+    // On a shared store, created in the background so that a later render can store.
+    if (versioned && !own) void engine.tagVersions(versioned, ttlMs);
+    const started = startRender(body, frame, own, versioned !== undefined && own === undefined);
+    if (!(started instanceof Promise)) {
+      if (started.error) return cb(started.error as Error);
+      if (!fresh) void this.#store.store(fragment, started.rendered!);
+      return this.#deliver(fragment, started.rendered!, now);
+    }
+    if (this.#syncOnly.length > 0) throw cannotWait(runtime, site, this.#syncOnly.at(-1)!);
+    const stored = async (rendered: Rendered) => {
+      await this.#store.store(fragment, rendered);
+      return rendered;
+    };
+    this.#deliverWhenDone(fragment, fresh ? started : engine.coalesce(key, () => started.then(stored)));
+  }
+
+  /** A miss on a shared store (or joining one running here): the lookup, the lock, the render, all waited for. */
+  #renderLater(fragment: Fragment): void {
+    const { key, name, digest } = fragment;
+    const engine = this.#engine;
+    // In process memory `peek` has just answered; a shared store may have it (or get it from the lock's owner).
+    const lookup = engine.local
+      ? undefined
+      : async (): Promise<Rendered | undefined> => {
+          let cached = await engine.get(key);
+          const names = cached && learnedNames(cached.value);
+          if (names) {
+            fragment.learned = learnedState(key, names, fragment.context, fragment.frame);
+            cached = await engine.get(fragment.learned.variant);
+          }
+          if (!cached || typeof cached.value !== 'string' || cached.digest !== digest) return undefined;
+          engine.events.record('hit', 'fragment', key, name);
+          return { entry: cached, rendered: false, untracked: false, learned: fragment.learned };
+        };
+    this.#deliverWhenDone(fragment, engine.coalesce(key, () => this.#renderAndStore(fragment), lookup));
+  }
+
+  /** Delivers what `pending` rendered or found, unless that was for a request whose state differs: then renders this one's own. */
+  #deliverWhenDone(fragment: Fragment, pending: Promise<Rendered>): void {
+    pending.then(
+      (rendered) => (fragment.fresh || servesToo(rendered, fragment.context) ? this.#deliver(fragment, rendered, false) : this.#renderAlone(fragment)),
+      (err) => fragment.cb(err as Error),
+    );
+  }
+
+  /** Renders and stores this request's own variant, the one the request it waited for did not serve. */
+  #renderAlone(fragment: Fragment): void {
+    this.#renderAndStore(fragment).then(
+      (rendered) => this.#deliver(fragment, rendered, false),
+      (err) => fragment.cb(err as Error),
+    );
+  }
+
+  async #renderAndStore(fragment: Fragment): Promise<Rendered> {
+    const { key, name, body, frame, tags, place } = fragment;
+    const engine = this.#engine;
+    engine.events.record('miss', 'fragment', key, name);
+    const ttlMs = ttlOf(fragment, engine.defaultTimeoutMs);
+    // Versions are taken before rendering, so an invalidation during the render makes it a miss.
+    const own = tags && (await engine.tagVersions(tags, ttlMs));
+    const rendered = await new Promise<Rendered>((resolve, reject) =>
+      renderBody(body, frame, own, tags !== undefined && own === undefined, (err, result) => (err ? reject(err) : resolve(result!)), place),
+    );
+    await this.#store.store(fragment, rendered);
+    return rendered;
+  }
+
+  /**
+   * The delivery step: hands the fragment's HTML to nunjucks, `now` on the render's stack. Into HTML
+   * about to be stored (an outer fragment's, a page `cached()` stores) it goes as it is — holes as
+   * placeholders, its tags and holes told to the outer scope; anywhere else its holes are filled first.
+   */
+  #deliver(fragment: Fragment, { entry, rendered, untracked, reads }: Rendered, now: boolean): void {
+    const { name, key, scope, context, frame, runtime, place, cb } = fragment;
+    const html = this.#debugMarkers ? marked(entry, outcomeOf(fragment, rendered), name, key, this.#engine.clock.now(), scope) : String(entry.value);
+    if (entry.tags || untracked || reads) addToScope(scope, entry.tags, untracked, undefined, reads);
+    // A response computing with this page depends on the fragment's tags too (core/dependencies.ts).
+    dependOnTags(entry.tags);
+    if (!entry.holes || scope?.collectsHoles) {
+      if (entry.holes) addToScope(scope, undefined, false, entry.holes);
+      return now ? deliverNow(runtime, cb, html) : deliverLater(runtime, place, cb, null, html);
+    }
+    let onStack = true;
+    this.#holes.fill(html, entry.holes, context.env, withoutState(context.getVariables()), frame as unknown as HoleFrame, 'fragment', (err, filled) =>
+      onStack && now && !err ? deliverNow(runtime, cb, filled!) : deliverLater(runtime, place, cb, err, filled),
+    );
+    onStack = false;
+  }
+
+  /** `{% nocache %}`: its site arguments (tag-arguments.ts), then nunjucks' callback. */
+  hole(context: Context, runtime: Runtime, place: Place, frame: ScopedFrame, key: string, cb: Callback): void {
+    const scope = scopeOf(frame);
+    if (scope?.collectsHoles) {
+      let held: string;
+      try {
+        held = placeholder(scope, this.#holes.site(key)!, frame as unknown as HoleFrame);
+      } catch (err) {
+        return cb(runtime.handleError((err as Error).message, this.#holes.site(key)!.line, 1));
+      }
+      return deliverNow(runtime, cb, held);
+    }
+    let onStack = true;
+    this.#holes.render(key, context.env, withoutState(context.getVariables()), frame as unknown as HoleFrame, 'fragment', (err, html) =>
+      onStack && !err ? deliverNow(runtime, cb, html!) : deliverLater(runtime, place, cb, err, html),
+    );
+    onStack = false;
+  }
+
+  /**
+   * Collection multi-get, before a loop with cache tags in its body runs: on a shared store, every
+   * item's fragment that process memory does not hold is read in one batch — one pipelined
+   * multi-get, per slot on a cluster — and kept on the loop's frame for its tags to find.
+   */
+  prefetch(frame: ScopedFrame, count: number, keysOf: (i: number) => unknown[][], fail: (err: unknown) => void, then: () => void): void {
+    const engine = this.#engine;
+    const keys = new Set<string>();
+    for (let i = 0; i < count && !engine.local; i++) {
+      try {
+        for (const ahead of keysOf(i)) {
+          const key = this.#key(this.#sites.get(ahead[AHEAD_SITE] as string)!, ahead, AHEAD_NAME);
+          if (!engine.peek(key)) keys.add(key);
+        }
+      } catch {
+        // An item whose key cannot be made fails when its tag runs, with the error placed there.
+      }
+    }
+    if (keys.size === 0) return then();
+    const batch = [...keys];
+    void engine.read(batch).then((entries) => {
+      frame.kfcPrefetched = new Map(batch.flatMap((key, i) => (entries[i] ? [[key, entries[i]!]] : [])));
+      try {
+        then();
+      } catch (err) {
+        fail(err);
+      }
+    });
+  }
+
+  loop(more: (i: number) => boolean, body: (i: number, next: () => void) => void, done: () => void): void {
+    iterate(more, body, done);
+  }
+
+  latch(): Latch {
+    return new Latch();
+  }
+
+  enterSyncOnly(what: string): void {
+    this.#syncOnly.push(what);
+  }
+
+  leaveSyncOnly(): void {
+    this.#syncOnly.pop();
+  }
+}
