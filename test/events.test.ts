@@ -18,7 +18,7 @@ describe.each(storeKinds)('events and stats on the %s store', (kind) => {
     const stats = cache.stats();
     expect(stats.byKind.fragment).toMatchObject({ hits: 6, misses: 3, sets: 3, stale: 0 });
     expect(stats.byKind.fragment.hitRatio).toBeCloseTo(6 / 9);
-    expect(stats.byName.card).toEqual({ kind: 'fragment', hits: 4, misses: 2, stale: 0, sets: 2, refreshes: 0, holes: 0, bypasses: 0, hitRatio: 4 / 6 });
+    expect(stats.byName.card).toEqual({ kind: 'fragment', hits: 4, misses: 2, stale: 0, sets: 2, refreshes: 0, holes: 0, bypasses: 0, softTimeouts: 0, hardTimeouts: 0, hitRatio: 4 / 6 });
     expect(stats.byName['(string):1']).toMatchObject({ kind: 'fragment', hits: 2, misses: 1 });
     expect(events).toContainEqual({ outcome: 'miss', key: expect.stringMatching(/^fragment:/), kind: 'fragment', name: 'card' });
     expect(events.filter((e) => (e as { outcome: string }).outcome === 'hit')).toHaveLength(6);

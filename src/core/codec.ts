@@ -38,6 +38,8 @@ export interface Entry {
   holes?: string[];
   /** A digest of the templates that rendered it: a hit under other templates (a deploy) is a miss. */
   digest?: string;
+  /** Set on a read (never stored): its tags were invalidated in stale mode since it was written. */
+  stale?: true;
 }
 
 export type TagVersions = Record<string, string>;

@@ -1,5 +1,6 @@
 import { UnstorableValueError, type Entry, type TagVersions } from './codec';
 import type { Instrumentation } from './events';
+import type { WaitOptions } from './lock';
 import type { CacheKind } from './outcomes';
 import { traceComputation, tracing } from './tracing';
 
@@ -26,17 +27,34 @@ export interface Computation<R> {
   readonly compute: (versions: TagVersions | undefined) => R | Promise<R>;
   /** The entries that store `result`; undefined stores nothing (it cannot be keyed, its tags are unknown…). */
   readonly entries: (result: R, versions: TagVersions | undefined) => Writes | undefined | Promise<Writes | undefined>;
+  /** The caller read the store just before: the lookup runs only after waiting for another process's lock. */
+  readonly looked?: boolean;
+  /**
+   * A stale result at hand (kept past its freshness, or its tags invalidated with `stale`): answered
+   * at once instead of waiting for another computation of the key (here or behind another process's
+   * lock), past `softTimeoutMs`, past `hardTimeoutMs`, and when computing fails if `staleIfError`.
+   */
+  readonly stale?: () => R | undefined;
+  readonly staleIfError?: boolean;
+  /** With a stale result at hand, how long a computation may take before the stale one is answered. */
+  readonly softTimeoutMs?: number;
+  /** How long the caller waits at most: then the stale result, or else the error `timeoutError` makes. */
+  readonly hardTimeoutMs?: number;
+  readonly timeoutError?: (waitedMs: number) => Error;
   /** The start of the TypeError thrown when the result cannot be encoded, naming the caller's function. */
   readonly unstorable?: string;
   /** Runs once every entry is stored. */
   readonly stored?: (result: R) => unknown;
 }
 
+const EXPIRED = Symbol('expired');
+
 /** The parts of the engine a computation uses (the engine implements it). */
 export interface ComputeEngine {
   readonly local: boolean;
   readonly events: Instrumentation;
-  coalesce<T>(key: string, compute: () => Promise<T>, lookup?: () => Promise<T | undefined>): Promise<T>;
+  coalesce<T>(key: string, compute: () => Promise<T>, lookup?: () => Promise<T | undefined>, then?: WaitOptions<T>): Promise<T>;
+  report(operation: string, key: string | undefined, cause: unknown): void;
   tagVersions(tags: readonly string[], entryTtlMs: number): Promise<TagVersions | undefined>;
   tagVersionsNow(tags: readonly string[], entryTtlMs: number): TagVersions | undefined;
   write(key: string, entry: Entry, ttlMs: number): Promise<boolean>;
@@ -57,7 +75,35 @@ export class Computations {
   /** The stored result (`lookup`) or else a computed one, once for all concurrent callers (see `Engine.coalesce`). */
   getOrCompute<R>(c: Computation<R>): Promise<R> {
     if (tracing(c)) return traceComputation(c, (traced) => this.getOrCompute(traced)); // koa-fragment-cache:compute
-    return this.#engine.coalesce(c.key, () => this.#computeAndStore(c), c.lookup);
+    const work = this.#engine.coalesce(c.key, () => this.#computeAndStore(c), c.lookup, c);
+    if (c.stale === undefined && c.hardTimeoutMs === undefined) return work;
+    return this.#withinTimeouts(c, c.staleIfError ? work.catch((err) => this.#staleOr(c, err)) : work);
+  }
+
+  /**
+   * `work`, or past the soft timeout (with a stale result at hand) that stale result, or past the
+   * hard timeout the stale result or else the caller's timeout error. `work` goes on and stores.
+   */
+  async #withinTimeouts<R>(c: Computation<R>, work: Promise<R>): Promise<R> {
+    const soft = c.softTimeoutMs !== undefined && c.stale!() !== undefined ? c.softTimeoutMs : Infinity;
+    const waitMs = Math.min(soft, c.hardTimeoutMs ?? Infinity);
+    if (waitMs === Infinity) return work;
+    let timer: NodeJS.Timeout | undefined;
+    const expired = new Promise<typeof EXPIRED>((resolve) => (timer = setTimeout(resolve, waitMs, EXPIRED)));
+    const first = await Promise.race([work, expired]).finally(() => clearTimeout(timer));
+    if (first !== EXPIRED) return first;
+    work.catch((err: unknown) => this.#engine.report('compute', c.key, err));
+    this.#engine.events.record(waitMs === soft ? 'softTimeout' : 'hardTimeout', c.kind, c.key, c.name);
+    const stale = c.stale?.();
+    if (stale !== undefined) return stale;
+    throw c.timeoutError?.(waitMs) ?? new Error(`${c.kind} ${c.name ?? c.key} gave no result within ${waitMs} ms`);
+  }
+
+  #staleOr<R>(c: Computation<R>, err: unknown): R {
+    const stale = c.stale?.();
+    if (stale === undefined) throw err;
+    this.#engine.report('compute', c.key, err);
+    return stale;
   }
 
   /**

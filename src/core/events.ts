@@ -15,6 +15,8 @@ export interface CacheEvents {
   hit: [OutcomeEvent];
   miss: [OutcomeEvent];
   stale: [OutcomeEvent];
+  softTimeout: [OutcomeEvent];
+  hardTimeout: [OutcomeEvent];
   set: [OutcomeEvent];
   refresh: [OutcomeEvent];
   hole: [OutcomeEvent];

@@ -9,6 +9,14 @@ import { traceLockWait } from './tracing';
 const LOCK_POLL_MS = 50;
 
 
+/** How a computation meets another one of its key (running here, or behind another process's lock). */
+export interface WaitOptions<T> {
+  /** The caller read the store just before: the lookup runs only after waiting for another's lock. */
+  readonly looked?: boolean;
+  /** A stale result at hand: answered at once instead of waiting for another computation. */
+  readonly stale?: () => T | undefined;
+}
+
 /**
  * The cross-process lock of shared stores: while one process computes a key, the others wait for
  * it and then read what it stored, so a deployment computes each missing key once.
@@ -38,8 +46,8 @@ export class ComputeLock {
    * (finding what the owner stored) or compute it themselves. No lock (a store failure) means
    * `compute` runs, as without one.
    */
-  async lookupOrCompute<T>(key: string, compute: () => Promise<T>, lookup?: () => Promise<T | undefined>): Promise<T> {
-    const found = await lookup?.();
+  async lookupOrCompute<T>(key: string, compute: () => Promise<T>, lookup?: () => Promise<T | undefined>, then?: WaitOptions<T>): Promise<T> {
+    const found = then?.looked ? undefined : await lookup?.();
     if (found !== undefined) return found;
     const lockKey = `lock:${key}`;
     const attempt = this.#store.add(lockKey, encode(lockKey, this.#clock.now() + this.#ageMs), this.#ageMs);
@@ -47,6 +55,8 @@ export class ComputeLock {
     // A lock request that timed out may still land: release it then, or it would hold for lock.age.
     if (acquired === undefined) attempt.then((late) => late && this.#store.delete(lockKey)).catch(() => undefined);
     if (acquired === false) {
+      const stale = then?.stale?.();
+      if (stale !== undefined) return stale;
       this.#events.emit('lockWait', () => ({ key }));
       // Traced on koa-fragment-cache:lock: the wait and the read after it.
       const stored = await traceLockWait(key, async () => {

@@ -4,9 +4,11 @@ export type CacheKind = (typeof KINDS)[number];
 
 /**
  * The outcomes that are counted, each also an event: `hole` is a `{% nocache %}` hole rendered
- * into HTML served from the cache (or rendered in place).
+ * into HTML served from the cache (or rendered in place); `softTimeout`, a computation that took
+ * longer than its soft timeout while a stale copy was at hand (served instead); `hardTimeout`, one
+ * its caller stopped waiting for.
  */
-export const OUTCOMES = Object.freeze(['hit', 'miss', 'stale', 'set', 'refresh', 'hole'] as const);
+export const OUTCOMES = Object.freeze(['hit', 'miss', 'stale', 'set', 'refresh', 'hole', 'softTimeout', 'hardTimeout'] as const);
 export type Outcome = (typeof OUTCOMES)[number];
 
 /** An outcome: which entry, of what kind, under which name (fragment name, route, function). */

@@ -12,6 +12,10 @@ export interface Counts {
   holes: number;
   /** Requests or renders computed without the cache: what they read could not be keyed safely. */
   bypasses: number;
+  /** Computations slower than their soft timeout, answered with a stale copy while they went on. */
+  softTimeouts: number;
+  /** Computations their callers stopped waiting for (the hard timeout). */
+  hardTimeouts: number;
   /** (hits + stale) / (hits + stale + misses); 0 before any read. */
   hitRatio: number;
 }
@@ -38,10 +42,10 @@ const MAX_NAMES = 1000;
 /** Bypass reasons and learned paths kept per name. */
 const MAX_DETAILS = 32;
 
-type Tally = [hits: number, misses: number, stale: number, sets: number, refreshes: number, holes: number, bypasses: number];
-type Slot = 0 | 1 | 2 | 3 | 4 | 5 | 6;
-const SLOT: Record<Outcome | 'bypass', Slot> = { hit: 0, miss: 1, stale: 2, set: 3, refresh: 4, hole: 5, bypass: 6 };
-const zero = (): Tally => [0, 0, 0, 0, 0, 0, 0];
+type Tally = [hits: number, misses: number, stale: number, sets: number, refreshes: number, holes: number, bypasses: number, softTimeouts: number, hardTimeouts: number];
+type Slot = 0 | 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8;
+const SLOT: Record<Outcome | 'bypass', Slot> = { hit: 0, miss: 1, stale: 2, set: 3, refresh: 4, hole: 5, bypass: 6, softTimeout: 7, hardTimeout: 8 };
+const zero = (): Tally => [0, 0, 0, 0, 0, 0, 0, 0, 0];
 
 interface Named {
   kind: CacheKind;
@@ -107,9 +111,9 @@ export class Stats {
   }
 }
 
-function counts([hits, misses, stale, sets, refreshes, holes, bypasses]: Tally): Counts {
+function counts([hits, misses, stale, sets, refreshes, holes, bypasses, softTimeouts, hardTimeouts]: Tally): Counts {
   const reads = hits + misses + stale;
-  return { hits, misses, stale, sets, refreshes, holes, bypasses, hitRatio: reads === 0 ? 0 : (hits + stale) / reads };
+  return { hits, misses, stale, sets, refreshes, holes, bypasses, softTimeouts, hardTimeouts, hitRatio: reads === 0 ? 0 : (hits + stale) / reads };
 }
 
 function namedCounts({ kind, tally, reasons, varies }: Named): NamedCounts {

@@ -47,8 +47,34 @@ export function validateTags(tags: unknown, what: string): readonly string[] {
   return tags;
 }
 
-/** True when every recorded version is still the current one. */
-export function versionsCurrent(recorded: TagVersions, current: (tag: string) => unknown): boolean {
-  for (const tag in recorded) if (current(tag) !== recorded[tag]) return false;
-  return true;
+/**
+ * A tag's stored version is `<current>`, or `<current>~<previous>` after an invalidation that left
+ * the entries of the previous version servable as stale (`invalidateTags(tags, { stale: true })`).
+ */
+export function currentVersion(stored: string): string {
+  const mark = stored.indexOf('~');
+  return mark === -1 ? stored : stored.slice(0, mark);
+}
+
+export function staleVersion(next: string, previous: string | undefined): string {
+  return previous === undefined ? next : `${next}~${currentVersion(previous)}`;
+}
+
+/**
+ * Whether an entry's recorded versions are all current (`'current'`), some only servable as stale
+ * (`'stale'`: their tags were invalidated in stale mode since), or else `undefined`: a miss.
+ */
+export function versionState(recorded: TagVersions, current: (tag: string) => unknown): 'current' | 'stale' | undefined {
+  let state: 'current' | 'stale' = 'current';
+  for (const tag in recorded) {
+    const stored = current(tag);
+    if (stored === recorded[tag]) continue;
+    if (typeof stored !== 'string') return undefined;
+    const mark = stored.indexOf('~');
+    if (mark === -1) return undefined;
+    if (stored.slice(0, mark) === recorded[tag]) continue; // written after the stale invalidation
+    if (stored.slice(mark + 1) !== recorded[tag]) return undefined;
+    state = 'stale';
+  }
+  return state;
 }

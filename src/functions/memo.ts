@@ -1,11 +1,12 @@
-import type { TagVersions } from '../core/codec';
 import { dependOnTags, expectTags } from '../core/dependencies';
 import type { Engine } from '../core/engine';
 import { validateTags } from '../core/tags';
 import { timeoutToMs, type Timeout } from '../core/timeout';
+import { staleTerms, valueOrCompute, type StaleOptions } from '../core/value-computation';
+import { CacheWaitTimeout } from './wait-timeout';
 import { callText, entryKey, functionVersionKey, instanceVersionKey, isVersion, newVersion } from './memo-keys';
 
-export interface MemoizeOptions<A extends unknown[] = unknown[]> {
+export interface MemoizeOptions<A extends unknown[] = unknown[]> extends StaleOptions {
   /** Seconds (or a duration string such as '5m') a result lives; `0` = never expires. Default: the cache's. */
   timeout?: Timeout;
   /**
@@ -47,6 +48,8 @@ interface Address {
 export class Memo {
   private readonly ignored: ReadonlySet<number>;
   private readonly ttlMs: number;
+  private readonly stale: ReturnType<typeof staleTerms>;
+  private readonly keptMs: number;
 
   constructor(
     private readonly engine: Engine,
@@ -56,6 +59,9 @@ export class Memo {
   ) {
     this.ignored = new Set(options.argsToIgnore ?? []);
     this.ttlMs = timeoutToMs(options.timeout, engine.defaultTimeoutMs, 'timeout');
+    this.stale = staleTerms(options, 'memoize'); // checked with the function's name by checkOptions
+    // Versions live as long as the results they reach, stale copies (grace) included.
+    this.keptMs = this.ttlMs === 0 ? 0 : this.ttlMs + this.stale.graceMs;
     if (options.tags) expectTags();
   }
 
@@ -74,31 +80,27 @@ export class Memo {
     }
     const key = entryKey(name, versions, text);
     const engine = this.engine;
-    const result = await engine.getOrCompute<{ value: unknown; tags?: TagVersions }>({
-      unstorable: `memoized ${name} returned a value that cannot be cached`,
+    const result = await valueOrCompute(engine, {
       kind: 'memoized',
       name,
+      key,
       // A forced update must not be answered by a read (or a computation) that started before it.
-      key: forced ? `${key}:forced` : key,
+      computeKey: forced ? `${key}:forced` : key,
+      forced,
       ttlMs: this.ttlMs,
-      lookup: forced
-        ? undefined
-        : async () => {
-            const entry = await engine.get(key);
-            if (!Array.isArray(entry?.value)) return undefined;
-            engine.events.record('hit', 'memoized', key, name);
-            return { value: entry.value[0] as unknown, tags: entry.tags };
-          },
+      ...this.stale,
+      timeoutError: (waitedMs) => new CacheWaitTimeout(name, waitedMs),
+      unstorable: `memoized ${name} returned a value that cannot be cached`,
+      // A box, so that a cached `undefined` (cacheUndefined) differs from a miss.
+      unbox: (stored) => (Array.isArray(stored) ? { value: stored[0] as unknown } : undefined),
       compute: async () => {
-        engine.events.record('miss', 'memoized', key, name);
         // Tag versions are taken before computing, so that an invalidation landing meanwhile wins.
         const tags = this.options.tags && (await engine.tagVersions(validateTags(this.options.tags(...args), `memoized ${name}`), this.ttlMs));
         return { value: await this.fn.apply(instance, args), tags };
       },
-      entries: ({ value, tags }) => {
+      box: ({ value, tags }) => {
         if ((value === undefined && !this.options.cacheUndefined) || (this.options.tags && !tags)) return undefined;
-        // A box, so that a cached `undefined` (cacheUndefined) differs from a miss.
-        return [[key, { value: value === undefined ? [] : [value], tags }]];
+        return { value: value === undefined ? [] : [value], tags };
       },
       stored: () => this.keepVersions(versionKeys, versions),
     });
@@ -123,13 +125,13 @@ export class Memo {
 
   /** Makes every result unreachable with one write, whatever their number; resolves whether stored. */
   deleteAll(): Promise<boolean> {
-    return this.engine.set(functionVersionKey(this.naming.name()), newVersion(), this.ttlMs);
+    return this.engine.set(functionVersionKey(this.naming.name()), newVersion(), this.keptMs);
   }
 
   /** Same, for the results of one instance of a memoized method. */
   deleteInstance(instance: object): Promise<boolean> {
     const name = this.naming.name(instance);
-    return this.engine.set(instanceVersionKey(name, this.naming.instanceText!(instance)), newVersion(), this.ttlMs);
+    return this.engine.set(instanceVersionKey(name, this.naming.instanceText!(instance)), newVersion(), this.keptMs);
   }
 
   private address(instance: object | undefined, args: unknown[]): Address {
@@ -153,7 +155,7 @@ export class Memo {
   private async versions(keys: string[], create: boolean): Promise<string[] | undefined> {
     let values = await this.versionValues(keys);
     if (!values.every(isVersion) && create) {
-      await Promise.all(keys.map((key, i) => isVersion(values[i]) || this.engine.add(key, newVersion(), this.ttlMs)));
+      await Promise.all(keys.map((key, i) => isVersion(values[i]) || this.engine.add(key, newVersion(), this.keptMs)));
       values = await this.versionValues(keys);
     }
     return values.every(isVersion) ? values : undefined;
@@ -169,13 +171,14 @@ export class Memo {
    */
   private async keepVersions(versionKeys: string[], versions: string[]): Promise<void> {
     const current = await this.versionValues(versionKeys);
-    await Promise.all(versionKeys.map((versionKey, i) => current[i] === versions[i] && this.engine.set(versionKey, versions[i], this.ttlMs)));
+    await Promise.all(versionKeys.map((versionKey, i) => current[i] === versions[i] && this.engine.set(versionKey, versions[i], this.keptMs)));
   }
 }
 
 /** Checks options once, when a function is memoized, naming the offending option. */
 export function checkOptions(options: MemoizeOptions<any[]>, what: string): void {
   timeoutToMs(options.timeout, 0, `timeout of ${what}`);
+  staleTerms(options, what);
   const { argsToIgnore } = options;
   if (argsToIgnore !== undefined && !(Array.isArray(argsToIgnore) && argsToIgnore.every((i) => Number.isSafeInteger(i) && i >= 0))) {
     throw new TypeError(`argsToIgnore of ${what} must be an array of argument indexes (integers >= 0)`);

@@ -6,8 +6,10 @@ export class CacheWaitTimeout extends Error {
   constructor(
     readonly functionName: string,
     readonly waitedMs: number,
+    /** What gave no value, in the message: default `memoized <functionName>`. */
+    what = `memoized ${functionName}`,
   ) {
-    super(`memoized ${functionName} gave no value within ${waitedMs} ms (it goes on computing and will fill the cache)`);
+    super(`${what} gave no value within ${waitedMs} ms (it goes on computing and will fill the cache)`);
     this.name = 'CacheWaitTimeout';
   }
 }
