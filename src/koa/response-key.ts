@@ -1,3 +1,4 @@
+import type { Context } from 'koa';
 import { digestIfLong } from '../core/keys';
 import type { VaryIndex } from './stored-entry';
 
@@ -33,6 +34,22 @@ export function splitPath(path: string, query: QueryInput | undefined): { path: 
 /** The key under which a route's vary index lives: prefix, path and normalised query. */
 export function baseKey(prefix: string, path: string, normalisedQuery: string): string {
   return digestIfLong(normalisedQuery === '' ? prefix + path : `${prefix}${path}?${normalisedQuery}`);
+}
+
+/** What a route's options say of its keys (`CachedConfig`). */
+export interface KeyRules {
+  keyPrefix: (ctx: Context) => string;
+  makeCacheKey?: (ctx: Context) => string;
+  queryString: boolean;
+}
+
+/** The base key of a request: the prefix, then path and query, or `makeCacheKey`'s key. */
+export function requestKey(ctx: Context, rules: KeyRules): string {
+  const prefix = checkedString(rules.keyPrefix(ctx), 'keyPrefix');
+  if (!rules.makeCacheKey) return baseKey(prefix, ctx.path, rules.queryString ? normaliseQuery(ctx.querystring) : '');
+  // GET and HEAD share entries; any other method the route stores gets keys of its own.
+  const method = ctx.method === 'GET' || ctx.method === 'HEAD' ? '' : `${ctx.method} `;
+  return digestIfLong(prefix + method + checkedString(rules.makeCacheKey(ctx), 'makeCacheKey'));
 }
 
 /** The last variant key built from each (decoded, shared) index, and the values it was built from. */
@@ -82,4 +99,9 @@ function queryText(value: unknown, name: string): string {
 
 function compare(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
+}
+
+function checkedString(value: unknown, option: string): string {
+  if (typeof value !== 'string' || value === '') throw new TypeError(`${option} must return a non-empty string, got ${JSON.stringify(value)}`);
+  return value;
 }

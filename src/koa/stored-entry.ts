@@ -97,6 +97,11 @@ export function withVariant(index: VaryIndex, facts: RequestFacts | undefined): 
   return { ...index, variants: [facts, ...others].slice(0, MAX_REMEMBERED_VARIANTS) };
 }
 
+/** Whether `response` is still fresh at `now`. */
+export function isFresh(response: StoredResponse, now: number): boolean {
+  return response.freshUntil === 0 || now < response.freshUntil;
+}
+
 export function isVaryIndex(entry: StoredEntry | undefined): entry is VaryIndex {
   return entry !== undefined && 'vary' in entry;
 }

@@ -1,3 +1,5 @@
+import type { Context } from 'koa';
+
 /** Fastly and Cloudflare: a key (tag) is at most 1024 bytes, the header at most 16 KiB. */
 const MAX_KEY_BYTES = 1024;
 const MAX_HEADER_BYTES = 16 * 1024;
@@ -7,7 +9,7 @@ const MAX_HEADER_BYTES = 16 * 1024;
  * that is too long or cannot be one (whitespace or a comma would split it) is dropped, and so are
  * the tags past the header's length; `dropped` counts them (reported by the caller).
  */
-export function surrogateHeaders(tags: Iterable<string>): { surrogateKey: string; cacheTag: string; dropped: number } {
+function surrogateHeaders(tags: Iterable<string>): { surrogateKey: string; cacheTag: string; dropped: number } {
   const kept: string[] = [];
   let bytes = 0;
   let dropped = 0;
@@ -21,4 +23,14 @@ export function surrogateHeaders(tags: Iterable<string>): { surrogateKey: string
     bytes += size + 1;
   }
   return { surrogateKey: kept.join(' '), cacheTag: kept.join(','), dropped };
+}
+
+/** Sets `Surrogate-Key` and `Cache-Tag` for `tags`, reporting the tags the CDNs' limits leave out. */
+export function setSurrogateKeys(ctx: Context, tags: string[]): void {
+  if (tags.length === 0) return;
+  const { surrogateKey, cacheTag, dropped } = surrogateHeaders(tags);
+  if (surrogateKey !== '') ctx.set({ 'Surrogate-Key': surrogateKey, 'Cache-Tag': cacheTag });
+  if (dropped > 0) {
+    ctx.app.emit('error', new Error(`surrogateKeys: ${dropped} tag(s) left out of Surrogate-Key/Cache-Tag (longer than 1024 bytes, with whitespace or commas, or past 16 KiB)`), ctx);
+  }
 }

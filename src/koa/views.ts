@@ -2,7 +2,7 @@ import type { Context, Middleware } from 'koa';
 import type nunjucks from 'nunjucks';
 import { isCacheExtension, type CacheExtension } from '../nunjucks/extension';
 import { rawOf } from '../core/state-reads';
-import { marks, PAGE, PAGE_SERVICES, STORING, TRACKER, type PageServices } from './rendered-page';
+import { offerPages, PageRecording, type PageServices } from './page-link';
 
 declare module 'koa' {
   interface ExtendableContext {
@@ -21,11 +21,11 @@ declare module 'koa' {
  * `{% nocache %}` holes (filled from `ctx.state` on every hit).
  */
 export function views(env: nunjucks.Environment): Middleware {
-  let services: PageServices | undefined;
+  let pages: PageServices | undefined;
   return async function render(ctx, next) {
     ctx.render = (name, locals) => renderTemplate(env, ctx, name, locals);
     const extension = cacheExtensionOf(env);
-    if (extension) marks(ctx)[PAGE_SERVICES] = services ??= pageServices(env, extension);
+    if (extension) offerPages(ctx, (pages ??= pageServices(env, extension)));
     await next();
   };
 }
@@ -42,10 +42,11 @@ function renderTemplate(env: nunjucks.Environment, ctx: Context, name: string, l
     // The state as it is: what the templates look up of it is learned at each lookup (template-state.ts).
     const state = rawOf(ctx.state) as Record<string, unknown>;
     const names = new Set(Object.keys(state).filter((key) => !(key in locals)));
-    const tracking = { names, tracker: marks(ctx)[TRACKER] };
-    extension.pages.render(env as never, name, { ...state, ...locals }, tracking, state, marks(ctx)[STORING] === true, (err, page) => {
+    const recording = PageRecording.of(ctx);
+    const tracking = { names, tracker: recording?.tracker };
+    extension.renderPage(env as never, name, { ...state, ...locals }, tracking, state, recording !== undefined, (err, page) => {
       if (err) return fail(err as Error);
-      marks(ctx)[PAGE] = { ...page!, name };
+      recording?.rendered({ ...page!, name });
       resolve(respond(ctx, page!.html));
     });
   });
@@ -63,7 +64,22 @@ function cacheExtensionOf(env: nunjucks.Environment): CacheExtension | undefined
 
 function pageServices(env: nunjucks.Environment, extension: CacheExtension): PageServices {
   return {
-    fill: (ctx, html, holes, done) => extension.pages.fill(env, html, holes, ctx.state, done),
-    digest: (name, done) => extension.pages.templateDigest(env as never, name, done),
+    fill: (ctx, html, holes) => settled<string>((done) => extension.fillPage(env, html, holes, ctx.state, done)),
+    digest: (name) => settled<string>((done) => extension.templateDigest(env as never, name, done)),
   };
+}
+
+/**
+ * The outcome of a callback-style call: the value itself when it called back at once (keeping a hit
+ * synchronous), else a promise of it.
+ */
+function settled<T>(start: (done: (err: unknown, value?: T) => void) => void): T | Promise<T> {
+  let outcome: { err: unknown; value?: T } | undefined;
+  let later: ((err: unknown, value?: T) => void) | undefined;
+  start((err, value) => (later ? later(err, value) : (outcome ??= { err, value })));
+  if (outcome) {
+    if (outcome.err) throw outcome.err;
+    return outcome.value as T;
+  }
+  return new Promise<T>((resolve, reject) => (later = (err, value) => (err ? reject(err) : resolve(value as T))));
 }

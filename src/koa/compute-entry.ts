@@ -1,0 +1,128 @@
+import type { Context, Next } from 'koa';
+import { collectDependencies, missedTags, newDependencies, type Dependencies } from '../core/dependencies';
+import type { Engine } from '../core/engine';
+import { isStateName, StateTracker } from '../core/state-reads';
+import { timeoutToMs } from '../core/timeout';
+import type { CachedConfig } from './cached-options';
+import { unwrapCachedResponse, type CachedResponse } from './cached-response';
+import { captureResponse, snapshotHeaders, type HeaderSnapshot } from './capture';
+import { PageRecording, type RecordedPage } from './page-link';
+import { varyValue } from './request-facts';
+import { watchReads, type RequestReads } from './request-reads';
+import { storableBody } from './response-body';
+import { variantKey } from './response-key';
+import { varyOf } from './response-vary';
+import { isStorableResponse } from './storability';
+import { newVaryIndex, type StoredResponse, type VaryIndex } from './stored-entry';
+import { setSurrogateKeys } from './surrogate-keys';
+import { trackRequestState } from './tracked-state';
+
+/** A response computed to be stored, and what it is stored under. */
+export interface NewEntry {
+  base: string;
+  key: string;
+  response: StoredResponse;
+  /** The vary index with what this computation learned, before it names this variant. */
+  index: VaryIndex;
+  storeMs: number;
+  declaredTags: readonly string[] | undefined;
+  dependencies: Dependencies;
+}
+
+/**
+ * What running the route for a miss gave: an entry to store (not stored if its tags may be out of
+ * date: see `RouteRun.tagsUnknown`), or a response that may not be stored, and why.
+ */
+export type ComputedEntry =
+  | { kind: 'entry'; entry: NewEntry; tagsUnknown: boolean }
+  | { kind: 'uncacheable'; serverError: boolean; bypass?: string };
+
+/**
+ * Runs the route on `ctx` (its response is then on `ctx`, holes filled) and makes the entry that
+ * stores it: keyed by what it read (response-vary.ts), under `base`, in `index` as other requests
+ * learned it so far; `early`: the cookies read before the cache ran.
+ */
+export async function computeEntry(
+  ctx: Context,
+  next: Next,
+  where: { base: string; index?: VaryIndex },
+  early: readonly string[],
+  config: CachedConfig,
+  engine: Engine,
+): Promise<ComputedEntry> {
+  const { base, index: known } = where;
+  // The state the index's paths had before the route could change it: the values this request looked up with.
+  const stateBefore = new Map(known?.vary.filter(isStateName).map((name) => [name, varyValue(ctx, name, config.ignoreCookies)]));
+  const { declared, reads, dependencies, page, headersBefore, tagsUnknown } = await runRoute(ctx, next, engine, config.sharedState);
+  if (config.surrogateKeys) setSurrogateKeys(ctx, [...(declared?.tags ?? []), ...(page?.tags ?? []), ...Object.keys(dependencies.tags)]);
+  const { unkeyable } = dependencies.reads;
+  if (unkeyable) return { kind: 'uncacheable', serverError: ctx.status >= 500, bypass: `${unkeyable.path} ${unkeyable.reason}` };
+  const vary = varyOf(ctx, reads, config, early, dependencies);
+  let body = vary && isStorableResponse(ctx, config.statuses) ? await storableBody(ctx, config.maxBodyBytes) : undefined;
+  if (!vary || body === undefined) return { kind: 'uncacheable', serverError: ctx.status >= 500 };
+  // Text is stored as it is: no bytes made of it, no base64 on the way in, nor on the way out.
+  if (page?.stored) body = page.stored.html;
+  // What other requests learned stays (their variants stay reachable); what this one read joins it.
+  const index = known ? { ...known, vary: [...new Set([...known.vary, ...vary])].sort() } : newVaryIndex(vary);
+  const key = variantKey(base, index, (name) => dependencies.reads.values.get(name) ?? stateBefore.get(name) ?? varyValue(ctx, name, config.ignoreCookies));
+  const freshMs = timeoutToMs(declared?.timeout, config.timeoutMs, 'timeout of CachedResponse');
+  const response = captureResponse(ctx, body, headersBefore, freshMs, config.cacheStatusHeader, engine.clock.now());
+  if (page) response.template = { name: page.name, digest: page.digest };
+  if (page?.stored) response.holes = page.stored.holes;
+  // Kept past freshness for as long as a stale copy may still be served; freshUntil decides.
+  const storeMs = freshMs === 0 ? 0 : freshMs + Math.max(config.staleWhileRevalidateMs, config.staleIfErrorMs);
+  const entry = { base, key, response, index, storeMs, declaredTags: declared?.tags, dependencies };
+  return { kind: 'entry', entry, tagsUnknown: tagsUnknown() };
+}
+
+/** One run of the route for a response the cache may store, and what the response depends on. */
+interface RouteRun {
+  /** The `CachedResponse` the handler returned or assigned (its body is on `ctx` now). */
+  declared: CachedResponse | undefined;
+  /** What it read of the request: headers and cookies. */
+  reads: RequestReads;
+  /** The paths of `ctx.state` it read, and the tag versions of what it read. */
+  dependencies: Dependencies;
+  /** The page `ctx.render` rendered, if the response is one. */
+  page: RecordedPage | undefined;
+  /** The response headers before it ran, set by middleware around it: not the route's own. */
+  headersBefore: HeaderSnapshot;
+  /**
+   * Whether its tags may be out of date: a tag invalidation landed since it started while it
+   * declared tags (it may show data from before), or tagged values were read unseen.
+   */
+  tagsUnknown(): boolean;
+}
+
+/**
+ * Runs the route on `ctx`, watching what it reads of the request (request-reads.ts), of `ctx.state`
+ * and `ctx.session` (tracked-state.ts, paths in `sharedState` aside) and of tagged values
+ * (dependencies), and recording the page `ctx.render` renders (page-link.ts).
+ */
+async function runRoute(ctx: Context, next: Next, engine: Engine, sharedState: readonly string[]): Promise<RouteRun> {
+  const invalidationsBefore = engine.invalidations;
+  const headersBefore = snapshotHeaders(ctx);
+  const dependencies = newDependencies();
+  const tracker = new StateTracker(sharedState, dependencies.reads);
+  const tagsMissedBefore = missedTags();
+  const stopWatching = watchReads(ctx);
+  const untrack = trackRequestState(ctx, tracker);
+  const recording = PageRecording.open(ctx, tracker);
+  let declared: CachedResponse | undefined;
+  let reads: RequestReads;
+  try {
+    declared = unwrapCachedResponse(ctx, await collectDependencies(dependencies, next));
+  } finally {
+    reads = stopWatching();
+    recording.close();
+    untrack();
+  }
+  return {
+    declared,
+    reads,
+    dependencies,
+    page: recording.page,
+    headersBefore,
+    tagsUnknown: () => (declared?.tags !== undefined && engine.invalidations !== invalidationsBefore) || missedTags() !== tagsMissedBefore,
+  };
+}

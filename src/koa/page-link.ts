@@ -1,0 +1,90 @@
+import type { Context } from 'koa';
+import type { StateTracker } from '../core/state-reads';
+import type { RenderedPage } from './rendered-page';
+
+/**
+ * How `views()` and the response cache work together on one request (docs/responses.md, "Holes in
+ * pages"), and the only way they reach each other; nothing a route or template sees:
+ *
+ * - `views()`, in front of the cache, offers every request its Environment's `PageServices`
+ *   (`offerPages`, `pagesOf`): a hit of a stored page fills its holes and checks its template's
+ *   digest with them. One slot of the context, written with the same object on every request.
+ * - While the route computes a response the cache may store, the cache opens a `PageRecording` of
+ *   the request (`PageRecording.open`, `PageRecording.of`): `ctx.render` then leaves the page's holes
+ *   as placeholders in the version to store, lets the cache's tracking of `ctx.state` see the
+ *   templates' lookups, and records the page. Misses only: kept in a WeakMap by context.
+ */
+
+/**
+ * What `views()` does for the response cache with its Environment. Each answers at once when it
+ * can (a hit stays on its stack), else with a promise.
+ */
+export interface PageServices {
+  /** The stored page's HTML with its `{% nocache %}` holes filled from this request's `ctx.state`. */
+  fill(ctx: Context, html: string, holes: readonly string[]): string | Promise<string>;
+  /** The digest of template `name` and those it depends on, as the running templates give it. */
+  digest(name: string): string | Promise<string>;
+}
+
+/** A page `ctx.render` rendered: what it tells the cache, and the template it was rendered from. */
+export interface RecordedPage extends RenderedPage {
+  name: string;
+}
+
+const PAGES = Symbol('koa-fragment-cache: page services');
+
+interface Offered {
+  [PAGES]?: PageServices;
+}
+
+/** `views()` offers this request its Environment's pages. */
+export function offerPages(ctx: Context, pages: PageServices): void {
+  (ctx as unknown as Offered)[PAGES] = pages;
+}
+
+/** The pages of the `views()` in front of this request, if any. */
+export function pagesOf(ctx: Context): PageServices | undefined {
+  return (ctx as unknown as Offered)[PAGES];
+}
+
+const recordings = new WeakMap<Context, PageRecording>();
+
+/** What the response cache learns of the pages rendered while the route computes a response it may store. */
+export class PageRecording {
+  readonly #ctx: Context;
+  #page: RecordedPage | undefined;
+
+  private constructor(
+    ctx: Context,
+    /** The cache's tracking of `ctx.state`: what the templates look up of it is learned too. */
+    readonly tracker: StateTracker,
+  ) {
+    this.#ctx = ctx;
+  }
+
+  /** Opens the recording of `ctx` until `close()`. */
+  static open(ctx: Context, tracker: StateTracker): PageRecording {
+    const recording = new PageRecording(ctx, tracker);
+    recordings.set(ctx, recording);
+    return recording;
+  }
+
+  /** The recording open on `ctx`: the page `ctx.render` renders will be stored. */
+  static of(ctx: Context): PageRecording | undefined {
+    return recordings.get(ctx);
+  }
+
+  close(): void {
+    if (recordings.get(this.#ctx) === this) recordings.delete(this.#ctx);
+  }
+
+  /** `ctx.render` rendered `page`. */
+  rendered(page: RecordedPage): void {
+    this.#page = page;
+  }
+
+  /** The page the response is: the last one rendered, unless something replaced the body since. */
+  get page(): RecordedPage | undefined {
+    return this.#page && this.#ctx.body === this.#page.html ? this.#page : undefined;
+  }
+}

@@ -1,0 +1,288 @@
+import type { Context, Next } from 'koa';
+import type { Engine } from '../core/engine';
+import { pathText } from '../core/state-reads';
+import { unwrapCachedResponse } from './cached-response';
+import { resolveCachedOptions, type CachedConfig, type CachedOptions } from './cached-options';
+import { computeEntry, type NewEntry } from './compute-entry';
+import { cookiesReadSoFar, derivedStateSeen, watchApp, watchKoaRequests } from './early-reads';
+import { pagesOf } from './page-link';
+import { RefreshQueue } from './refresh-queue';
+import { applyReplayFacts, isReplay, replay, replayStored } from './replay';
+import { factsOf, hasCookies, varyValue } from './request-facts';
+import { requestKey, variantKey } from './response-key';
+import { covers } from './response-vary';
+import { serveStored, type CacheStatus } from './serve';
+import { bypassesCache } from './storability';
+import { encodeResponse, encodeVaryIndex, isFresh, isVaryIndex, withVariant, type StoredResponse, type StoredResponses, type VaryIndex } from './stored-entry';
+
+/**
+ * Where this request's response lives (or would): `key` is its variant's key once the index is
+ * known, else the base key. A response is only ever found through an index.
+ */
+interface Found {
+  base: string;
+  key: string;
+  index?: VaryIndex;
+  response?: StoredResponse;
+}
+
+/** A request that missed: what its computation needs. `fallback`: a stale response to serve if the route fails (staleIfError). */
+interface Miss {
+  ctx: Context;
+  next: Next;
+  early: readonly string[];
+  recompute: boolean;
+  fallback: StoredResponse | undefined;
+}
+
+/**
+ * What one computation gave, as shared with the requests that waited for it: `by` is the request
+ * the route ran for (none when another process had stored the response meanwhile).
+ */
+type Computed =
+  | { kind: 'cacheable'; by?: Context; response: StoredResponse; index: VaryIndex; variantKey: string }
+  | { kind: 'uncacheable'; by: Context; serverError: boolean; bypass?: string }
+  | { kind: 'failed'; by: Context; error: unknown };
+
+/**
+ * The response cache of one `cached()` middleware (see cached.ts), step by step: `handle` looks the
+ * request up, serves a fresh (or stale) stored response, or else misses: the route runs once for
+ * the concurrent misses of a key (`#miss`), and its response is stored (`#store`) if it may be
+ * shared. A hit found in process memory is answered on the request's stack.
+ */
+export class ResponseCache {
+  readonly #responses: StoredResponses;
+  readonly #engine: Engine;
+  readonly #config: CachedConfig;
+  readonly #refreshes: RefreshQueue;
+
+  constructor(responses: StoredResponses, options: CachedOptions) {
+    this.#responses = responses;
+    this.#engine = responses.engine;
+    this.#config = resolveCachedOptions(this.#engine, options);
+    this.#refreshes = new RefreshQueue(this.#config.refreshConcurrency, this.#engine.clock);
+    watchKoaRequests();
+  }
+
+  /** Answers one request: `#lookup`, then `#serve` a fresh or stale response (`#refresh`ing it in the background), else `#miss`. */
+  async handle(ctx: Context, next: Next): Promise<void> {
+    const config = this.#config;
+    if (bypassesCache(ctx, config)) {
+      this.#setStatus(ctx, 'BYPASS');
+      unwrapCachedResponse(ctx, await next());
+      return;
+    }
+    watchApp(ctx);
+    // Cookies read before the cache ran split the entry; unknown when the app was not watched yet.
+    const readBefore = cookiesReadSoFar(ctx, config.ignoreCookies);
+    if (!readBefore && hasCookies(ctx, config.ignoreCookies) && !derivedStateSeen(ctx)) {
+      const key = requestKey(ctx, config);
+      unwrapCachedResponse(ctx, await next());
+      return this.#bypassed(ctx, key, 'its cookies may have been read before the cache watched this app (its first request)');
+    }
+    const early = readBefore ?? NONE;
+    const replayed = isReplay(ctx.req);
+    if (replayed) applyReplayFacts(ctx);
+    let found = this.#lookup(ctx, requestKey(ctx, config), early);
+    if (found instanceof Promise) found = await found;
+    const recompute = replayed || config.forcedUpdate?.(ctx) === true;
+    let fallback: StoredResponse | undefined;
+    // Synchronous unless the page's template must be looked at: a hit stays on this stack.
+    let usable = found.response !== undefined && !recompute && this.#servable(ctx, found.response);
+    if (usable instanceof Promise) usable = await usable;
+    if (found.response && usable) {
+      const { response } = found;
+      const now = this.#engine.clock.now();
+      if (isFresh(response, now)) {
+        if (response.freshUntil !== 0 && now >= response.freshUntil - config.refreshMarginMs) this.#refresh(ctx, found);
+        return this.#serve(ctx, found.key, response, 'HIT', now);
+      }
+      if (now < response.freshUntil + config.staleWhileRevalidateMs) {
+        this.#refresh(ctx, found);
+        return this.#serve(ctx, found.key, response, 'STALE', now);
+      }
+      if (now < response.freshUntil + config.staleIfErrorMs) fallback = response;
+    }
+    // Only GET stores: a HEAD response (often without a body) must never become the GET entry.
+    if (ctx.method === 'HEAD') {
+      unwrapCachedResponse(ctx, await next());
+      this.#count(ctx, 'MISS', found.key);
+      return this.#setStatus(ctx, 'MISS');
+    }
+    return this.#miss({ ctx, next, early, recompute, fallback }, found);
+  }
+
+  /** Finds the request's stored response: in process memory at once when it is there, else in the store. */
+  #lookup(ctx: Context, base: string, early: readonly string[]): Found | Promise<Found> {
+    const found = this.#peek(ctx, base, early);
+    return found.response || this.#engine.local ? found : this.#read(ctx, base, early);
+  }
+
+  /** What process memory can answer synchronously: everything on the memory store, the L1 tier on Redis. */
+  #peek(ctx: Context, base: string, early: readonly string[]): Found {
+    const index = this.#responses.decode(base, this.#engine.peek(base)?.value);
+    if (!isVaryIndex(index)) return { base, key: base };
+    const key = variantKey(base, index, this.#valuesOf(ctx));
+    if (!covers(index, early)) return { base, key, index };
+    return { base, key, index, response: asResponse(this.#responses.decode(key, this.#engine.peek(key)?.value)) };
+  }
+
+  async #read(ctx: Context, base: string, early: readonly string[]): Promise<Found> {
+    const index = this.#responses.decode(base, (await this.#engine.get(base))?.value);
+    if (!isVaryIndex(index)) return { base, key: base };
+    const key = variantKey(base, index, this.#valuesOf(ctx));
+    if (!covers(index, early)) return { base, key, index };
+    return { base, key, index, response: asResponse(this.#responses.decode(key, (await this.#engine.get(key))?.value)) };
+  }
+
+  /** Whether a stored response may answer this request: what it needs of views() is there, and its template has not changed. */
+  #servable(ctx: Context, response: StoredResponse): boolean | Promise<boolean> {
+    if (!response.holes && !response.template) return true;
+    const pages = pagesOf(ctx);
+    if (!pages) return false;
+    if (!response.template) return true;
+    const { name, digest } = response.template;
+    const current = pages.digest(name);
+    return current instanceof Promise ? current.then((now) => now === digest, () => false) : current === digest;
+  }
+
+  /** Answers from a stored response. One with `{% nocache %}` holes gets them filled for this request (from its `ctx.state`, by views()). */
+  #serve(ctx: Context, key: string, response: StoredResponse, status: Exclude<CacheStatus, 'BYPASS'>, now = this.#engine.clock.now()): void | Promise<void> {
+    this.#count(ctx, status, key);
+    if (!response.holes) return serveStored(ctx, response, status, this.#config.cacheStatusHeader, now);
+    serveStored(ctx, response, status, this.#config.cacheStatusHeader, now, false);
+    const filled = pagesOf(ctx)!.fill(ctx, response.body.toString(), response.holes);
+    if (!(filled instanceof Promise)) return void (ctx.body = filled);
+    return filled.then((html) => void (ctx.body = html));
+  }
+
+  /**
+   * Runs the route once for all concurrent misses of the key (in this process; with Redis, in every
+   * process taking the cache's lock). A request that waited takes the response only if it may be
+   * shared with it (stored, of its variant); otherwise it misses again, joining or running the next
+   * computation of its own variant: per key, the route runs one request at a time, so an outage
+   * does not multiply load.
+   */
+  async #miss(miss: Miss, found: Found): Promise<void> {
+    const { ctx, early, fallback } = miss;
+    // On a shared store another process may have stored it meanwhile (or while we waited for its lock).
+    const lookup = miss.recompute || this.#engine.local ? undefined : () => this.#readFresh(ctx, found.base, early);
+    const computed = await this.#engine.coalesce(found.key, () => this.#compute(miss, found), lookup);
+    if (computed.by === ctx) return this.#answerComputed(ctx, found.key, computed, fallback);
+    if (computed.kind === 'cacheable') {
+      const mine = variantKey(found.base, computed.index, this.#valuesOf(ctx));
+      if (mine === computed.variantKey && covers(computed.index, early)) return this.#serve(ctx, found.key, computed.response, 'MISS');
+      // Another variant (it read facts this request has other values of): this one's own computation.
+      return this.#miss(miss, { base: found.base, key: mine, index: computed.index });
+    }
+    // Another request's failure is its own.
+    if (computed.kind === 'uncacheable' && computed.serverError && fallback) return this.#serve(ctx, found.key, fallback, 'STALE');
+    return this.#miss(miss, found);
+  }
+
+  async #readFresh(ctx: Context, base: string, early: readonly string[]): Promise<Computed | undefined> {
+    const found = await this.#read(ctx, base, early);
+    if (!found.response || !isFresh(found.response, this.#engine.clock.now())) return undefined;
+    return { kind: 'cacheable', response: found.response, index: found.index!, variantKey: found.key };
+  }
+
+  /** Answers the request the route just ran for: its response is on `ctx` already, holes filled. */
+  #answerComputed(ctx: Context, key: string, computed: Computed, fallback: StoredResponse | undefined): void | Promise<void> {
+    if (computed.kind === 'failed') {
+      if (!fallback) throw computed.error;
+      ctx.app.emit('error', computed.error, ctx);
+      return this.#serve(ctx, key, fallback, 'STALE');
+    }
+    if (computed.kind === 'uncacheable') {
+      if (computed.serverError && fallback) return this.#serve(ctx, key, fallback, 'STALE');
+      if (computed.bypass) return this.#bypassed(ctx, key, computed.bypass);
+    }
+    this.#count(ctx, 'MISS', key);
+    this.#setStatus(ctx, 'MISS');
+  }
+
+  /** Runs the route for this request and stores its response if it may be shared. A failure is this request's outcome, never another's. */
+  async #compute({ ctx, next, early }: Miss, found: Found): Promise<Computed> {
+    try {
+      const computed = await computeEntry(ctx, next, found, early, this.#config, this.#engine);
+      if (computed.kind === 'uncacheable') return { ...computed, by: ctx };
+      const { entry } = computed;
+      // Its tags were only known once it was made: one that may show data from before an invalidation is served, not stored.
+      const index = computed.tagsUnknown ? entry.index : await this.#store(ctx, entry);
+      return { kind: 'cacheable', by: ctx, response: entry.response, index, variantKey: entry.key };
+    } catch (error) {
+      return { kind: 'failed', by: ctx, error };
+    }
+  }
+
+  /**
+   * Writes a computed response; nothing else does. The variant first, under the tag versions it
+   * depends on (those the route declared, current now, and those of everything it read, at the
+   * versions it read them), then the vary index naming it: whoever finds the index finds the
+   * variant. Resolves the index as written.
+   */
+  async #store(ctx: Context, entry: NewEntry): Promise<VaryIndex> {
+    const { base, key, response, storeMs, declaredTags, dependencies } = entry;
+    const engine = this.#engine;
+    const data = encodeResponse(response);
+    let stored: boolean;
+    if (Object.keys(dependencies.tags).length === 0) stored = await engine.set(key, data, storeMs, declaredTags);
+    else {
+      const own = declaredTags ? await engine.tagVersions(declaredTags, storeMs) : {};
+      stored = own !== undefined && (await engine.write(key, { value: data, tags: { ...own, ...dependencies.tags } }, storeMs));
+    }
+    if (stored) {
+      engine.events.record('set', 'response', key, routeName(ctx));
+      const learned = [...dependencies.reads.values.keys()];
+      if (learned.length > 0) engine.events.learned('response', routeName(ctx) ?? ctx.path, learned.map(pathText));
+      replayStored(ctx.req);
+    }
+    const index = withVariant(entry.index, factsOf(ctx, entry.index.vary, false));
+    await engine.set(base, encodeVaryIndex(index), storeMs);
+    return index;
+  }
+
+  /** Replays this request through the app in the background; the replay recomputes and stores. */
+  #refresh(ctx: Context, found: Found): void {
+    const facts = factsOf(ctx, found.index!.vary, true)!;
+    const { app, originalUrl } = ctx;
+    const name = routeName(ctx);
+    this.#refreshes.schedule(found.key, () => {
+      this.#engine.events.record('refresh', 'response', found.key, name);
+      return replay(this.#engine, app, originalUrl, facts, 'refresh');
+    });
+  }
+
+  #valuesOf(ctx: Context): (name: string) => string {
+    return (name) => varyValue(ctx, name, this.#config.ignoreCookies);
+  }
+
+  /** Counts (and warns once of) a response computed without the cache, and says so in its status header. */
+  #bypassed(ctx: Context, key: string, reason: string): void {
+    this.#engine.events.bypass('response', key, routeName(ctx) ?? ctx.path, reason);
+    this.#setStatus(ctx, 'BYPASS');
+  }
+
+  /** Counts what a client's request got; the cache's own replays are counted as refreshes instead. */
+  #count(ctx: Context, status: Exclude<CacheStatus, 'BYPASS'>, key: string): void {
+    if (!isReplay(ctx.req)) this.#engine.events.record(OUTCOME[status], 'response', key, routeName(ctx));
+  }
+
+  #setStatus(ctx: Context, status: CacheStatus): void {
+    if (this.#config.cacheStatusHeader) ctx.set(this.#config.cacheStatusHeader, status);
+  }
+}
+
+const NONE: readonly string[] = [];
+
+const OUTCOME = { HIT: 'hit', STALE: 'stale', MISS: 'miss' } as const;
+
+/** The route pattern @koa/router matched (`/products/:id`), which names the counts in `cache.stats()`. */
+function routeName(ctx: Context): string | undefined {
+  const route = (ctx as { _matchedRoute?: unknown })._matchedRoute;
+  return typeof route === 'string' ? route : undefined;
+}
+
+function asResponse(entry: ReturnType<StoredResponses['decode']>): StoredResponse | undefined {
+  return entry === undefined || isVaryIndex(entry) ? undefined : entry;
+}
