@@ -8,8 +8,21 @@
 //     cjs      strict TypeScript, "type": "commonjs", module/moduleResolution nodenext (checked, run)
 //     bundler  strict TypeScript, module preserve, moduleResolution bundler           (checked)
 //     mjs      plain JavaScript ESM, no build                                        (run)
-//   app "full": the same + @ladjs/koa-views and the optional peers @keyv/redis, keyv, prom-client
-//     koa-views  strict TypeScript CommonJS, module commonjs (node10), koa-fragment-cache/metrics (checked, run)
+//   app "full": the same + @ladjs/koa-views, koa-nunjucks-2 and the optional peers @keyv/redis, keyv, prom-client
+//     koa-views       strict TypeScript CommonJS, module commonjs (node10), koa-fragment-cache/metrics (checked, run)
+//     koa-nunjucks-2  plain JavaScript CommonJS: koa-nunjucks-2's ctx.render, the extension added in its
+//                     configureEnvironment option (run, exerciseShop)
+//     koa-views-env   plain JavaScript ESM: @ladjs/koa-views' ctx.render, consolidate handed an Environment
+//                     with the extension through its nunjucksEnv option (run, exerciseShop)
+//   app "koa2": the tarball + koa@2 @types/koa@2 nunjucks@3.2.4 @koa/router@15 koa-nunjucks-2 @ladjs/koa-views
+//     koa2            strict TypeScript CommonJS (nodenext) against @types/koa@2: views(env), cache.cached(),
+//                     a fragment learning the visitor from ctx.state, memoize with tags (checked, run, exerciseShop)
+//     koa-nunjucks-2, koa-views-env   the two apps above again, on Koa 2 (run, exerciseShop)
+//   exerciseShop, over HTTP with three visitors (session cookies: Alice, Alice again, Bob) and a guest: the
+//   fragments miss then hit (a render counter that does not advance), every page equals the same template
+//   rendered without its cache tags by a plain nunjucks Environment, cached() answers MISS then HIT, each
+//   visitor sees their own name (equal state shares a page), memoize runs once, and invalidateTags
+//   re-renders the fragment, the pages and the memoized value.
 //   app "copies": the tarball + koa@~3.1.0 nunjucks@3.2.3 + a local views-lib (file:, --install-links)
 //                 that depends on nunjucks@3.2.4 exactly, so npm nests a second copy under it
 //     copies   plain JavaScript ESM: views-lib's 3.2.4 Environment + addExtension(new CacheExtension())
@@ -140,7 +153,9 @@ async function packAndInspect() {
 const COMMON = ['koa@~3.1.0', 'nunjucks@3.2.3', '@koa/router@14', '@types/koa__router@12', '@types/koa@3', '@types/nunjucks', 'typescript@~5.9', '@types/node@20'];
 const APPS = {
   plain: { specs: COMMON, importGraph: true },
-  full: { specs: [...COMMON, '@ladjs/koa-views@9', '@keyv/redis', 'keyv', 'prom-client'], importGraph: true },
+  full: { specs: [...COMMON, '@ladjs/koa-views@9', 'koa-nunjucks-2@3', '@keyv/redis', 'keyv', 'prom-client'], importGraph: true, koa: 3 },
+  // Koa 2 as its users have it: the last 2.x with @types/koa@2 (which @ladjs/koa-views' optional peer wants).
+  koa2: { specs: ['koa@2', '@types/koa@2', 'nunjucks@3.2.4', '@koa/router@15', '@types/nunjucks', 'typescript@~5.9', '@types/node@20', 'koa-nunjucks-2@3', '@ladjs/koa-views@9'], koa: 2 },
   // --install-links: npm packs views-lib and installs it as a real folder (not a symlink to the fixture),
   // so its nunjucks@3.2.4 lands in node_modules/views-lib/node_modules/, beside the app's nunjucks@3.2.3.
   copies: { specs: ['koa@~3.1.0', 'nunjucks@3.2.3', './views-lib'], flags: ['--install-links'], local: ['views-lib'], views: 'views-copies', nunjucks: ['3.2.3', '3.2.4'] },
@@ -151,7 +166,9 @@ async function installApp(name, tarball) {
   fs.mkdirSync(dir);
   fs.writeFileSync(path.join(dir, 'package.json'), `${JSON.stringify({ name: `newcomer-${name}`, version: '1.0.0', private: true }, null, 2)}\n`);
   for (const local of APPS[name].local ?? []) fs.cpSync(path.join(fixtures, local), path.join(dir, local), { recursive: true });
-  const args = ['install', '--no-audit', '--no-fund', ...(APPS[name].flags ?? []), tarball, ...APPS[name].specs];
+  // --prefer-offline: package metadata already in the npm cache is used without asking the registry
+  // again (a fresh cache, as in CI, still gets the newest versions).
+  const args = ['install', '--no-audit', '--no-fund', '--prefer-offline', ...(APPS[name].flags ?? []), tarball, ...APPS[name].specs];
   let install = await run('npm', args, { cwd: dir });
   if (install.code !== 0 && /ERESOLVE/.test(install.stderr)) {
     const why = install.stderr.split('\n').filter((line) => /Conflicting peer|peerOptional|Could not resolve/.test(line)).slice(0, 3);
@@ -201,12 +218,19 @@ const FLAVOURS = [
   { name: 'mjs', app: 'plain', source: 'app.mjs', runs: true },
   { name: 'koa-views', app: 'full', source: 'app-koa-views.ts', type: 'commonjs', options: { module: 'commonjs', esModuleInterop: true }, runs: true },
   { name: 'copies', app: 'copies', source: 'app-copies.mjs', runs: true, exercise: exerciseCopies },
+  { name: 'koa-nunjucks-2', label: 'koa-nunjucks-2 (Koa 3)', app: 'full', source: 'app-koa-nunjucks-2.js', type: 'commonjs', views: 'views-shop', runs: true, exercise: exerciseShop },
+  { name: 'koa-views-env', label: 'koa-views-env (Koa 3)', app: 'full', source: 'app-koa-views-env.mjs', views: 'views-shop', runs: true, exercise: exerciseShop },
+  { name: 'koa2', app: 'koa2', source: 'app-koa2.ts', type: 'commonjs', options: { module: 'nodenext', moduleResolution: 'nodenext' }, views: 'views-shop', runs: true, exercise: exerciseShop },
+  { name: 'koa-nunjucks-2', label: 'koa-nunjucks-2 (Koa 2)', app: 'koa2', source: 'app-koa-nunjucks-2.js', type: 'commonjs', views: 'views-shop', runs: true, exercise: exerciseShop },
+  { name: 'koa-views-env', label: 'koa-views-env (Koa 2)', app: 'koa2', source: 'app-koa-views-env.mjs', views: 'views-shop', runs: true, exercise: exerciseShop },
 ];
 
 function writeFlavour(appDir, flavour) {
   const dir = path.join(appDir, flavour.name);
   fs.mkdirSync(dir);
   fs.copyFileSync(path.join(fixtures, flavour.source), path.join(dir, flavour.source));
+  // Templates beside the app's views/ (the apps run with the app folder as their working directory).
+  if (flavour.views && !fs.existsSync(path.join(appDir, flavour.views))) fs.cpSync(path.join(fixtures, flavour.views), path.join(appDir, flavour.views), { recursive: true });
   if (flavour.type) fs.writeFileSync(path.join(dir, 'package.json'), `${JSON.stringify({ type: flavour.type })}\n`);
   if (flavour.options) {
     const tsconfig = { compilerOptions: { ...TSCONFIG_BASE, ...flavour.options }, files: [flavour.source] };
@@ -218,13 +242,15 @@ function writeFlavour(appDir, flavour) {
 async function typecheck(appDir, flavour) {
   const dir = path.join(appDir, flavour.name);
   const tsc = path.join(appDir, 'node_modules', 'typescript', 'bin', 'tsc');
-  const label = `${flavour.name}: tsc --noEmit --strict (${Object.entries(flavour.options).filter(([key]) => key !== 'noEmit').map(([key, value]) => `${key} ${value}`).join(', ')})`;
-  const checked = await run(process.execPath, [tsc, '-p', dir, '--noEmit', '--strict'], { cwd: appDir });
-  const ok = check(label, checked.code === 0, tail(checked.stdout + checked.stderr, 30));
-  if (flavour.runs) {
-    // Emit without checking again (TypeScript 5.5+): the check above already ran.
-    const emitted = await run(process.execPath, [tsc, '-p', dir, '--noCheck'], { cwd: appDir });
-    check(`${flavour.name}: tsc emits`, emitted.code === 0, tail(emitted.stdout + emitted.stderr));
+  const settings = Object.entries(flavour.options).filter(([key]) => key !== 'noEmit').map(([key, value]) => `${key} ${value}`).join(', ');
+  // An app that runs is checked and emitted by one tsc (it emits even when the check fails): one
+  // program built instead of two.
+  const emits = flavour.runs && !flavour.options.noEmit;
+  const checked = await run(process.execPath, [tsc, '-p', dir, '--strict', ...(emits ? [] : ['--noEmit'])], { cwd: appDir });
+  const ok = check(`${flavour.name}: tsc ${emits ? '' : '--noEmit '}--strict (${settings})`, checked.code === 0, tail(checked.stdout + checked.stderr, 30));
+  if (emits) {
+    const out = path.join(dir, 'out', flavour.source.replace(/\.ts$/, '.js'));
+    check(`${flavour.name}: tsc emits ${path.relative(appDir, out)}`, fs.existsSync(out), tail(checked.stdout + checked.stderr));
   }
   return ok;
 }
@@ -395,6 +421,117 @@ async function exerciseCopies(appDir, flavour) {
   }
 }
 
+/** The parts of a views-shop page: who it greets, the product fragment's name and render number. */
+function shopPage(response) {
+  const body = response.body;
+  return {
+    xCache: response.headers['x-cache'],
+    fragments: response.headers['x-fragments'],
+    user: /<p id="user">Signed in as ([^<]*)<\/p>/.exec(body)?.[1],
+    greeting: /<p id="greeting">Welcome back, ([^<]*)<\/p>/.exec(body)?.[1] ?? null,
+    name: /<h1 id="name">([^<]*)<\/h1>/.exec(body)?.[1],
+    rendered: /fragment render (\d+)/.exec(body)?.[1],
+  };
+}
+
+/**
+ * The shop apps (app-koa2.ts, app-koa-nunjucks-2.js, app-koa-views-env.mjs): one product page with a
+ * product fragment (tagged product:1, a render counter in its body) and a per-visitor greeting fragment,
+ * rendered by the app's renderer, on a cache.cached() route and on a route without it; visitors are
+ * session cookies (a1 and a2: two sessions of "Alice", b1: "Bob") that middleware turns into
+ * ctx.state.user. Every page is compared with the same template rendered without its cache tags by a
+ * plain nunjucks Environment (GET /reference/…, the counter given as ?render=N).
+ */
+async function exerciseShop(appDir, flavour) {
+  const label = flavour.label ?? flavour.name;
+  const entry = flavour.source.endsWith('.ts') ? path.join(flavour.name, 'out', flavour.source.replace(/\.ts$/, '.js')) : path.join(flavour.name, flavour.source);
+  let app;
+  try {
+    app = await startApp(appDir, entry);
+  } catch (err) {
+    check(`${label}: node ${entry} starts a Koa server on port 0`, false, err.message);
+    return;
+  }
+  check(`${label}: node ${entry} starts a Koa server on port 0`, true);
+  const get = (url, sid) => request(app.port, 'GET', url, sid ? { cookie: `sid=${sid}` } : {});
+  const reference = async (sid, render) => (await get(`/reference/products/1?render=${render}`, sid)).body;
+  const show = (response) => JSON.stringify(shopPage(response));
+  const detail = (responses, expected) =>
+    `${responses.map(show).join('\n')}${expected && responses.some((r) => r.body !== expected) ? `\nexpected:\n${tail(expected, 12)}\ngot:\n${tail(responses.find((r) => r.body !== expected).body, 12)}` : ''}\n${tail(app.output(), 8)}`;
+  try {
+    const versions = JSON.parse((await get('/counts')).body);
+    const koaMajor = APPS[flavour.app].koa;
+    check(`${label}: runs on koa ${koaMajor}.x (${versions.koa}), nunjucks ${versions.nunjucks}`, String(versions.koa).startsWith(`${koaMajor}.`), JSON.stringify(versions));
+
+    // A page rendered on every request: only its fragments are cached.
+    const fragmentPages = [await get('/fragments/products/1', 'a1'), await get('/fragments/products/1', 'a1')];
+    const [f1, f2] = fragmentPages.map(shopPage);
+    check(
+      `${label}: a page rendered twice: both fragments miss, then both hit (x-fragments), the counter in the fragment stays at render #1`,
+      fragmentPages.every((r) => r.status === 200 && /text\/html/.test(r.headers['content-type'])) && f1.fragments === 'miss=2 hit=0' && f2.fragments === 'miss=0 hit=2' && f1.rendered === '1' && f2.rendered === '1',
+      detail(fragmentPages),
+    );
+    const alice1 = await reference('a1', 1);
+    check(
+      `${label}: miss and hit equal the template rendered without the cache ("<b>" escaped once, Alice greeted)`,
+      fragmentPages.every((r) => r.body === alice1) && f1.name === '&lt;b&gt;' && f1.user === 'Alice' && f1.greeting === 'Alice',
+      detail(fragmentPages, alice1),
+    );
+
+    // cache.cached(): one page per visitor state.
+    const alicePages = [await get('/products/1', 'a1'), await get('/products/1', 'a1')];
+    const [p1, p2] = alicePages.map(shopPage);
+    check(
+      `${label}: cache.cached() answers X-Cache MISS (its fragments hit), then HIT with the same page, equal to the uncached render`,
+      p1.xCache === 'MISS' && p1.fragments === 'miss=0 hit=2' && p2.xCache === 'HIT' && p2.fragments === 'miss=0 hit=0' && alicePages.every((r) => r.body === alice1),
+      detail(alicePages, alice1),
+    );
+    const bobPages = [await get('/products/1', 'b1'), await get('/products/1', 'b1')];
+    const [b1, b2] = bobPages.map(shopPage);
+    const bob1 = await reference('b1', 1);
+    check(
+      `${label}: Bob (another ctx.state.user) gets his own page, not Alice's: MISS (product fragment hit, his greeting rendered), then HIT; his name, equal to the uncached render`,
+      b1.xCache === 'MISS' && b1.fragments === 'miss=1 hit=1' && b2.xCache === 'HIT' && b1.user === 'Bob' && b1.greeting === 'Bob' && b1.rendered === '1' && bobPages.every((r) => r.body === bob1),
+      detail(bobPages, bob1),
+    );
+    const aliceAgain = await get('/products/1', 'a2');
+    check(
+      `${label}: a second session of a visitor with equal state (Alice) is served Alice's stored page (HIT)`,
+      shopPage(aliceAgain).xCache === 'HIT' && aliceAgain.body === alice1,
+      detail([aliceAgain], alice1),
+    );
+    const guest = await get('/products/1');
+    const guestReference = await reference(undefined, 1);
+    const g = shopPage(guest);
+    check(
+      `${label}: a guest (no cookie): MISS, "guest", no greeting, product fragment hit; equal to the uncached render`,
+      g.xCache === 'MISS' && g.user === 'guest' && g.greeting === null && g.fragments === 'miss=0 hit=1' && guest.body === guestReference,
+      detail([guest], guestReference),
+    );
+    const counts = JSON.parse((await get('/counts')).body);
+    check(`${label}: the memoized loadReviews ran once for the 5 pages computed (the fragment body rendered once)`, counts.reviewQueries === 1 && counts.renders === 1, JSON.stringify(counts));
+
+    // invalidateTags(['product:1']): the fragment's tag, bubbled up to the stored pages, and the memoized value's.
+    const post = await request(app.port, 'POST', '/products/1', { 'x-new-name': '<i>' });
+    const afterPages = [await get('/products/1', 'a1'), await get('/products/1', 'b1')];
+    const [a, b] = afterPages.map(shopPage);
+    const [alice2, bob2] = [await reference('a1', 2), await reference('b1', 2)];
+    const after = JSON.parse((await get('/counts')).body);
+    check(
+      `${label}: after invalidateTags(['product:1']) Alice's and Bob's stored pages are misses, the fragment re-renders once (#2, "<i>") and the memoized value is recomputed`,
+      post.status === 302 && a.xCache === 'MISS' && b.xCache === 'MISS' && a.rendered === '2' && b.rendered === '2' && a.name === '&lt;i&gt;' &&
+        a.fragments === 'miss=1 hit=1' && b.fragments === 'miss=0 hit=2' && afterPages[0].body === alice2 && afterPages[1].body === bob2 &&
+        after.renders === 2 && after.reviewQueries === 2,
+      `POST ${post.status}; counts ${JSON.stringify(after)}\n${detail(afterPages)}`,
+    );
+  } catch (err) {
+    check(`${label}: HTTP requests`, false, `${err.message}\n${tail(app.output(), 15)}`);
+  } finally {
+    const stopped = await stopApp(app.child);
+    check(`${label}: exits by itself after SIGTERM (server.close + cache.close)`, stopped.inTime && stopped.code === 0, `exit ${stopped.code}\n${tail(app.output(), 10)}`);
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 // 4. The import graph
 // ---------------------------------------------------------------------------------------------
@@ -430,11 +567,19 @@ async function importGraph(appDir, appName) {
 
 async function main() {
   console.log(`newcomer: working in ${tmp}`);
+  const phases = [];
+  let t0 = Date.now();
+  const phase = (name) => {
+    phases.push(`${name} ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    t0 = Date.now();
+  };
   const tarball = await packAndInspect();
+  phase('pack');
   if (!tarball) return;
   const apps = {};
   // The installs at once: they wait on the network and the npm cache more than on the CPU.
   await Promise.all(Object.keys(APPS).map(async (name) => (apps[name] = await installApp(name, tarball))));
+  phase(`${Object.keys(APPS).length} installs`);
 
   const flavours = FLAVOURS.filter((flavour) => apps[flavour.app]);
   for (const flavour of flavours) writeFlavour(apps[flavour.app], flavour);
@@ -445,8 +590,13 @@ async function main() {
   await Promise.all([0, 1].map(async () => {
     for (let flavour = queue.shift(); flavour; flavour = queue.shift()) checked.set(flavour, await typecheck(apps[flavour.app], flavour));
   }));
-  for (const flavour of flavours.filter((f) => f.runs)) await (flavour.exercise ?? exercise)(apps[flavour.app], flavour);
+  phase(`${typed.length} type-checks`);
+  const running = flavours.filter((f) => f.runs);
+  for (const flavour of running) await (flavour.exercise ?? exercise)(apps[flavour.app], flavour);
+  phase(`${running.length} apps over HTTP`);
   for (const name of Object.keys(apps)) if (apps[name] && APPS[name].importGraph) await importGraph(apps[name], name);
+  phase('import graphs');
+  notes.unshift(`time: ${phases.join(', ')}`);
 }
 
 main()
