@@ -1,6 +1,6 @@
 import type { Context } from 'koa';
 import type { StateTracker } from '../core/state-reads';
-import type { RenderedPage } from './rendered-page';
+import type { RenderedPage } from '../nunjucks/page-renderer';
 
 /**
  * How `views()` and the response cache work together on one request (docs/responses.md, "Holes in

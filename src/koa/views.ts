@@ -44,7 +44,7 @@ function renderTemplate(env: nunjucks.Environment, ctx: Context, name: string, l
     const names = new Set(Object.keys(state).filter((key) => !(key in locals)));
     const recording = PageRecording.of(ctx);
     const tracking = { names, tracker: recording?.tracker };
-    extension.renderPage(env as never, name, { ...state, ...locals }, tracking, state, recording !== undefined, (err, page) => {
+    extension.pages.render(env as never, name, { ...state, ...locals }, tracking, state, recording !== undefined, (err, page) => {
       if (err) return fail(err as Error);
       recording?.rendered({ ...page!, name });
       resolve(respond(ctx, page!.html));
@@ -64,8 +64,8 @@ function cacheExtensionOf(env: nunjucks.Environment): CacheExtension | undefined
 
 function pageServices(env: nunjucks.Environment, extension: CacheExtension): PageServices {
   return {
-    fill: (ctx, html, holes) => settled<string>((done) => extension.fillPage(env, html, holes, ctx.state, done)),
-    digest: (name) => settled<string>((done) => extension.templateDigest(env as never, name, done)),
+    fill: (ctx, html, holes) => settled<string>((done) => extension.pages.fill(env, html, holes, ctx.state, done)),
+    digest: (name) => settled<string>((done) => extension.pages.templateDigest(env as never, name, done)),
   };
 }
 

@@ -142,7 +142,7 @@ export class FragmentRuntime implements TemplateRuntime {
     const started = startRender(body, frame, own, versioned !== undefined && own === undefined);
     if (!(started instanceof Promise)) {
       if (started.error) return cb(started.error as Error);
-      if (!fresh) void this.#store.store(fragment, started.rendered!);
+      if (!fresh) void this.#store.store(fragment, started.rendered!, true);
       return this.#deliver(fragment, started.rendered!, now);
     }
     if (this.#syncOnly.length > 0) throw cannotWait(runtime, site, this.#syncOnly.at(-1)!);

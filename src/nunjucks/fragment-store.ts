@@ -19,16 +19,17 @@ export class FragmentStore {
   }
 
   /**
-   * Writes what `#entries` says, in order, and counts the set. In process memory it is written on
-   * this stack; on a shared store the promise settles once it is written.
+   * Writes what `#entries` says, in order, and counts the set. A body that finished on the render's
+   * stack (`onStack`) is written at once in process memory, in the background on a shared store;
+   * otherwise the promise settles once it is written.
    */
-  store(fragment: Fragment, rendered: Rendered): Promise<void> | undefined {
+  store(fragment: Fragment, rendered: Rendered, onStack = false): Promise<void> | undefined {
     const writes = this.#entries(fragment, rendered);
     if (!writes) return undefined;
     const engine = this.#engine;
     const ttlMs = ttlOf(fragment, engine.defaultTimeoutMs);
     const counted = () => engine.events.record('set', 'fragment', writes[0][0], fragment.name);
-    if (engine.local) {
+    if (onStack && engine.local) {
       if (writes.every(([key, entry]) => engine.writeNow(key, entry, ttlMs))) counted();
       return undefined;
     }

@@ -11,7 +11,7 @@ export interface Site extends TagPlace {
   /** The template's path (to resolve its dependencies from). */
   path: string | undefined;
   anonymousKey: string;
-  /** The tag as the Environment's delimiters write another block name (`macro`…). */
+  /** A block name (`macro`…) as the Environment's delimiters write it. */
   block: (name: string) => string;
   /** A digest of the body as parsed, and the templates it depends on (see digests.ts). */
   bodyDigest: string;
