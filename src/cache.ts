@@ -11,11 +11,8 @@ import type { CacheStats } from './core/stats';
 import { validateTags } from './core/tags';
 import { timeoutToMs, type Timeout } from './core/timeout';
 import { attachDebugLog } from './log';
-import { createStore, type StoreOption } from './store/create-store';
+import { createStore, l1Settings, type StoreOption } from './store/create-store';
 import { storeFromEnv } from './store/env';
-import { MemoryStore } from './store/memory';
-import type { Store } from './store/store';
-import { TieredStore } from './store/tiered';
 import { deleteMemoized, MemoizedFunctions, type MemoizedCallable } from './functions/delete-memoized';
 import { memoize, type Memoized, type MemoizeOptions } from './functions/memoize';
 import { memoizedMethod, type MemoizedDecorator } from './functions/memoized-method';
@@ -124,7 +121,7 @@ export class Cache extends EventEmitter<CacheEvents> {
       store: options.store,
       keyPrefix: this.keyPrefix,
       maxBytes: options.maxBytes,
-      l1: options.l1 && { maxBytes: options.l1.maxBytes, timeoutMs: timeoutToMs(options.l1.timeout, 60_000, 'l1.timeout') },
+      l1: l1Settings(options.l1),
       clock,
       onError: (err) => events.report('store', undefined, err),
       onRemoteChange: (keys) => this.#engine.changedElsewhere(keys),
@@ -139,8 +136,8 @@ export class Cache extends EventEmitter<CacheEvents> {
       lock: lock && { ageMs: timeoutToMs(lock.timeout, 10_000, 'lock.timeout') || 10_000, waitMs: lockWaitMs(lock.waitMs) },
       onInvalidate: checkedCallback(options.onInvalidate, 'onInvalidate'),
     });
-    const memory = memoryOf(store);
-    if (memory) this.#engine.memory.register(memory === store ? 'store' : 'l1', () => ({ entries: memory.size, bytes: memory.bytes }));
+    const memoryUsage = store.capabilities?.memoryUsage?.bind(store.capabilities);
+    if (memoryUsage) this.#engine.memory.register(store.local ? 'store' : 'l1', memoryUsage);
     register(this, this.#engine);
     attachDebugLog(this);
   }
@@ -383,10 +380,4 @@ function lockWaitMs(waitMs: unknown): number {
     throw new RangeError(`lock.waitMs must be a number of milliseconds > 0, got ${String(waitMs)}`);
   }
   return waitMs;
-}
-
-/** The store's part in process memory: the memory store, or the first tier in front of Redis. */
-function memoryOf(store: Store): MemoryStore | undefined {
-  if (store instanceof MemoryStore) return store;
-  return store instanceof TieredStore ? store.l1 : undefined;
 }

@@ -12,7 +12,17 @@ export type { Clock } from './core/clock';
 export type { Timeout } from './core/timeout';
 export { UnstorableValueError } from './core/codec';
 export { makeTemplateFragmentKey } from './core/keys';
-export type { Store } from './store/store';
+export type { FencedIncrements, Store, StoreCapabilities, SyncAccess, SyncReads } from './store/store';
+export {
+  keyvStore,
+  memoryStore,
+  redisClusterStore,
+  redisSentinelStore,
+  redisStore,
+  type MemoryStoreOptions,
+  type RedisClusterStoreOptions,
+  type RedisStoreOptions,
+} from './store/factories';
 export type { KeyvLike, StoreOption } from './store/create-store';
 export type { RedisClientLike, RedisClusterConfig, RedisSentinelConfig } from './store/shapes';
 export { CacheExtension, type CacheExtensionOptions } from './nunjucks/extension';

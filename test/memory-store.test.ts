@@ -29,7 +29,7 @@ describe('MemoryStore', () => {
       expect(await store.get('k')).toBeUndefined();
       expect(await store.set('k', 'sv', 0)).toBe(true);
       expect(await store.get('k')).toBe('sv');
-      expect(store.read('k')).toBe('sv');
+      expect(store.getNow('k')).toBe('sv');
       expect(await store.set('k', 'j{"a":1}', 0)).toBe(true);
       expect(await store.get('k')).toBe('j{"a":1}');
     });
@@ -60,8 +60,8 @@ describe('MemoryStore', () => {
       await store.set('a', 'sA', 0);
       await store.set('b', 'sB', 0);
       store.drop('a');
-      expect(store.read('a')).toBeUndefined();
-      expect(store.read('b')).toBe('sB');
+      expect(store.getNow('a')).toBeUndefined();
+      expect(store.getNow('b')).toBe('sB');
       store.dropAll();
       expect(store.size).toBe(0);
       await store.set('c', 'sC', 0);
@@ -73,11 +73,11 @@ describe('MemoryStore', () => {
   describe('setNow', () => {
     it('sets synchronously, or with onlyIfAbsent adds, returning whether it stored', () => {
       expect(store.setNow('k', 'sone', 0, false)).toBe(true);
-      expect(store.read('k')).toBe('sone');
+      expect(store.getNow('k')).toBe('sone');
       expect(store.setNow('k', 'stwo', 0, true)).toBe(false);
-      expect(store.read('k')).toBe('sone');
+      expect(store.getNow('k')).toBe('sone');
       expect(store.setNow('k', 'sthree', 0, false)).toBe(true);
-      expect(store.read('k')).toBe('sthree');
+      expect(store.getNow('k')).toBe('sthree');
       expect(store.setNow('fresh', 'sx', 0, true)).toBe(true);
     });
   });
@@ -195,7 +195,7 @@ describe('MemoryStore', () => {
       await bounded.get('k0'); // k0 is now the most recently used, k1 the least
       await bounded.set('k4', data, 0);
       expect(bounded.size).toBe(4);
-      expect(bounded.read('k1')).toBeUndefined();
+      expect(bounded.getNow('k1')).toBeUndefined();
       expect(await bounded.getMany(['k0', 'k2', 'k3', 'k4'])).toEqual([data, data, data, data]);
       for (let i = 5; i < 100; i++) await bounded.set(`k${i}`, data, 0);
       expect(bounded.bytes).toBeLessThanOrEqual(bound);
@@ -209,7 +209,7 @@ describe('MemoryStore', () => {
       expect(small.setNow('huge', 's' + 'x'.repeat(1000), 0, false)).toBe(false);
       expect(await small.add('huge', 's' + 'x'.repeat(1000), 0)).toBe(false);
       expect(await small.has('huge')).toBe(false);
-      expect(small.read('kept')).toBe('sx');
+      expect(small.getNow('kept')).toBe('sx');
     });
   });
 

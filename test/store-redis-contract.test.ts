@@ -54,10 +54,10 @@ suite.each(redisTopologies.flatMap((t) => [{ ...t, l1: false }, { ...t, l1: true
 
   it('fences increments: a cancel undoes one that was applied, and refuses one that arrives after it', async () => {
     expect(await store.increment('fenced', 5, 60_000, 'op-a')).toBe(5);
-    await store.cancelIncrement!('fenced', 5, 'op-a');
-    await store.cancelIncrement!('fenced', 5, 'op-a'); // twice: undone once
+    await store.capabilities!.fencedIncrements!.cancelIncrement('fenced', 5, 'op-a');
+    await store.capabilities!.fencedIncrements!.cancelIncrement('fenced', 5, 'op-a'); // twice: undone once
     expect(await store.increment('fenced', 1, 60_000)).toBe(1);
-    await store.cancelIncrement!('fenced', 3, 'op-late');
+    await store.capabilities!.fencedIncrements!.cancelIncrement('fenced', 3, 'op-late');
     await expect(store.increment('fenced', 3, 60_000, 'op-late')).rejects.toThrow(/CANCELLED/);
     expect(await store.increment('fenced', 1, 60_000, 'op-b')).toBe(2);
   });

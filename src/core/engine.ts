@@ -1,4 +1,4 @@
-import type { Store } from '../store/store';
+import type { FencedIncrements, Store, SyncAccess, SyncReads } from '../store/store';
 import type { Clock } from './clock';
 import { decodeEntry, encode, encodeEntry, withHeader, type Entry, type TagVersions } from './codec';
 import { Computations, type Computation } from './compute';
@@ -55,11 +55,20 @@ export class Engine {
   readonly #inFlight = new Map<string, Promise<unknown>>();
   #invalidations = 0;
   readonly #pending: PendingRemovals;
+  /** What the store declares it can read synchronously: its own entries (a local store) or its L1. */
+  readonly #syncReads: SyncReads | undefined;
+  /** Synchronous writes, on a local store that declares them. */
+  readonly #syncWrites: SyncAccess | undefined;
+  readonly #fenced: FencedIncrements | undefined;
 
   constructor(options: EngineOptions) {
     this.store = options.store;
-    // Features read a local store synchronously (peek, setNow); a store without them is served as a shared one.
-    this.local = options.store.local && typeof options.store.peek === 'function' && typeof options.store.setNow === 'function';
+    const { sync, l1, fencedIncrements } = options.store.capabilities ?? {};
+    // Features read and write a local store synchronously when it declares so; one that does not is served as a shared one.
+    this.local = options.store.local && sync !== undefined;
+    this.#syncReads = sync ?? l1;
+    this.#syncWrites = this.local ? sync : undefined;
+    this.#fenced = fencedIncrements;
     this.events = options.events;
     this.clock = options.clock;
     this.defaultTimeoutMs = options.defaultTimeoutMs;
@@ -71,17 +80,17 @@ export class Engine {
     this.#pending = new PendingRemovals({
       deleteKey: async (key) => (await this.#call('delete', key, () => this.store.delete(key), undefined)) !== undefined,
       invalidateTag: (tag) => this.#writeTagVersion(tag),
-      cancelIncrement: async (key, delta, op) => (await this.#call('inc', key, () => this.store.cancelIncrement!(key, delta, op).then(() => true), false)) === true,
+      cancelIncrement: async (key, delta, op) => (await this.#call('inc', key, () => this.#fenced!.cancelIncrement(key, delta, op).then(() => true), false)) === true,
       giveUp: (what) => this.events.report('retry', what, new Error('too many removals pending while the store fails; gave up the oldest')),
     });
   }
 
   /** The entry under `key` if process memory can answer synchronously, else undefined (which then says nothing). */
   peek(key: string): Entry | undefined {
-    const entry = this.store.peek?.(key);
+    const entry = this.#peekNow(key);
     if (entry === undefined || this.#pending.covers(key, entry.tags)) return undefined;
     if (!entry.tags) return entry;
-    return versionsCurrent(entry.tags, (tag) => this.store.peek!(tagKey(tag))?.value) ? entry : undefined;
+    return versionsCurrent(entry.tags, (tag) => this.#peekNow(tagKey(tag))?.value) ? entry : undefined;
   }
 
   async get(key: string): Promise<Entry | undefined> {
@@ -109,7 +118,7 @@ export class Engine {
    */
   async set(key: string, value: unknown, ttlMs: number, tags?: readonly string[]): Promise<boolean> {
     // In process memory without tags there is nothing to wait for.
-    if (!tags && this.store.setNow) return this.#stored(key, this.store.setNow(key, encode(key, value), ttlMs, false));
+    if (!tags && this.#syncWrites) return this.#stored(key, this.#syncWrites.setNow(key, encode(key, value), ttlMs, false));
     const data = await this.#encoded(key, value, ttlMs, tags);
     if (data === undefined) return false;
     await this.#supersede(key);
@@ -155,7 +164,7 @@ export class Engine {
    * if it landed — before this process increments `key` again, which fails until the cancel lands.
    */
   async increment(key: string, delta: number): Promise<number | undefined> {
-    if (!this.store.cancelIncrement) return this.#call('inc', key, () => this.store.increment(key, delta, this.defaultTimeoutMs), undefined, true);
+    if (!this.#fenced) return this.#call('inc', key, () => this.store.increment(key, delta, this.defaultTimeoutMs), undefined, true);
     if (!(await this.#pending.incrementSettled(key))) return undefined;
     const op = newTagVersion();
     const result = await this.#call('inc', key, () => this.store.increment(key, delta, this.defaultTimeoutMs, op), undefined, true);
@@ -211,7 +220,7 @@ export class Engine {
 
   /** `write` without waiting, on a store that lives in this process; false when it has no synchronous writes. */
   writeNow(key: string, entry: Entry, ttlMs: number): boolean {
-    const stored = this.store.setNow?.(key, encodeEntry(key, entry), ttlMs, false) ?? false;
+    const stored = this.#syncWrites?.setNow(key, encodeEntry(key, entry), ttlMs, false) ?? false;
     return this.#stored(key, stored);
   }
 
@@ -302,6 +311,14 @@ export class Engine {
   #written(key: string, stored: boolean): boolean {
     if (!stored && !this.local) this.#pending.keyFailed(key);
     return this.#stored(key, stored);
+  }
+
+  /** What the store holds in this process under `key`, decoded; undefined when it has nothing there. */
+  #peekNow(key: string): Entry | undefined {
+    const reads = this.#syncReads;
+    if (reads?.peek) return reads.peek(key);
+    const data = reads?.getNow(key);
+    return data === undefined ? undefined : this.#decodeOrMiss(key, data);
   }
 
   #decodeOrMiss(key: string, data: string): Entry | undefined {

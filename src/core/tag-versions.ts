@@ -55,9 +55,10 @@ export class TagVersionStore {
     for (const tag of tags) {
       const key = tagKey(tag);
       let version = this.#reads.peek(key)?.value;
-      if (typeof version !== 'string' && this.#store.setNow) {
+      const sync = this.#store.capabilities?.sync; // declared by local stores only
+      if (typeof version !== 'string' && sync) {
         const created = newTagVersion();
-        if (this.#store.setNow(key, encode(key, created), tagVersionTtlMs(entryTtlMs), true)) version = created;
+        if (sync.setNow(key, encode(key, created), tagVersionTtlMs(entryTtlMs), true)) version = created;
       }
       if (typeof version !== 'string') return undefined;
       versions[tag] = version;

@@ -1,7 +1,9 @@
 import type { Clock } from '../core/clock';
+import { timeoutToMs, type Timeout } from '../core/timeout';
+import { builtFrom } from './factory-store';
 import { MemoryStore } from './memory';
 import { isKeyv, isRedisSource, type RedisClientLike, type RedisClusterConfig, type RedisSentinelConfig } from './shapes';
-import { isStore, type Store } from './store';
+import { checkCapabilities, isStore, type Store } from './store';
 import { TieredStore, type SharedStore } from './tiered';
 import type { Invalidation } from './invalidation-bus';
 
@@ -39,12 +41,15 @@ const USAGE =
  * that needs them.
  */
 export function createStore(settings: StoreSettings): Store {
+  const built = builtFrom(settings.store, settings);
+  if (built) return built;
   const { store = 'memory', maxBytes, l1, clock, onError } = settings;
   if (store === 'memory') return new MemoryStore(maxBytes ?? DEFAULT_MAX_BYTES, clock);
   if (maxBytes !== undefined) throw new TypeError('maxBytes applies to the memory store only');
   if (typeof store === 'string' && !/^rediss?:\/\//.test(store)) throw new TypeError(`${USAGE}; got ${JSON.stringify(store)}`);
   if (isStore(store)) {
     if (l1) throw new TypeError('an in-process tier (l1) needs a Redis store, whose pub/sub keeps it coherent');
+    checkCapabilities(store);
     return store;
   }
   let shared: SharedStore;
@@ -53,7 +58,7 @@ export function createStore(settings: StoreSettings): Store {
     const { createTopology, separatorOf } = require('./redis/config') as typeof import('./redis/config');
     // eslint-disable-next-line @typescript-eslint/no-require-imports -- as above
     const { RedisStore } = require('./redis-store') as typeof import('./redis-store');
-    shared = new RedisStore(createTopology(store, onError), settings.keyPrefix + separatorOf(store), onError);
+    shared = new RedisStore(createTopology(store, onError), settings.keyPrefix + separatorOf(store), onError, clock);
   } else if (isKeyvLike(store)) {
     // eslint-disable-next-line @typescript-eslint/no-require-imports -- optional peers, loaded only for a shared store
     const { KeyvStore } = require('./keyv') as typeof import('./keyv');
@@ -62,7 +67,7 @@ export function createStore(settings: StoreSettings): Store {
       const { createTopology } = require('./redis/config') as typeof import('./redis/config');
       return createTopology(client, onError);
     };
-    shared = new KeyvStore(store as never, settings.keyPrefix, onError, topologyFor);
+    shared = new KeyvStore(store as never, settings.keyPrefix, onError, clock, topologyFor);
   } else {
     throw new TypeError(USAGE);
   }
@@ -84,7 +89,12 @@ export function createStore(settings: StoreSettings): Store {
   );
 }
 
-function isKeyvLike(value: unknown): value is KeyvLike {
+/** The `l1` option (`CacheOptions.l1`, or a Redis factory's) as settings. */
+export function l1Settings(l1: false | { maxBytes?: number; timeout?: Timeout } | undefined): StoreSettings['l1'] {
+  return l1 && { maxBytes: l1.maxBytes, timeoutMs: timeoutToMs(l1.timeout, 60_000, 'l1.timeout') };
+}
+
+export function isKeyvLike(value: unknown): value is KeyvLike {
   const keyv = value as Partial<Record<keyof KeyvLike, unknown>> | null;
   return typeof keyv === 'object' && keyv !== null && (['get', 'set', 'delete', 'clear'] as const).every((method) => typeof keyv[method] === 'function');
 }

@@ -1,6 +1,7 @@
 import type KeyvRedis from '@keyv/redis';
 import type { RedisClientType } from '@keyv/redis';
 import { Keyv, type KeyvStoreAdapter } from 'keyv';
+import type { Clock } from '../core/clock';
 import { envelope, INCREMENT_SCRIPT, type Stored } from './redis/format';
 import type { PubSub } from './pubsub';
 import type { Topology } from './redis/topology';
@@ -35,6 +36,8 @@ export class KeyvStore implements SharedStore {
     source: KeyvSource,
     namespace: string,
     onError: (err: unknown) => void,
+    /** The cache's clock: the expiry `add` writes in its envelope. */
+    private readonly clock: Clock,
     /** Makes the pub/sub side for a Keyv over Redis, from its client (only when a first tier asks). */
     private readonly topologyFor?: (client: unknown) => Topology,
   ) {
@@ -97,7 +100,7 @@ export class KeyvStore implements SharedStore {
     if (this.direct) {
       const client = await this.client();
       const options = ttlMs > 0 ? ({ NX: true, PX: ttlMs } as const) : ({ NX: true } as const);
-      return (await client.set(this.rawKey(key), envelope(data, ttlMs), options)) === 'OK';
+      return (await client.set(this.rawKey(key), envelope(data, ttlMs, this.clock.now()), options)) === 'OK';
     }
     if (await this.keyv.has(key)) return false;
     return this.written(() => this.keyv.set(key, data, ttlMs));
@@ -128,12 +131,15 @@ export class KeyvStore implements SharedStore {
         throw err;
       }
     }
-    const current = await this.keyv.get<string>(key);
+    const row = await this.keyv.getRaw<string>(key);
+    const current = row?.value;
     let value = delta;
     if (current !== undefined && current !== null) {
       const number = Number(current.slice(1));
       if (current[0] !== 'j' || !Number.isSafeInteger(number)) throw new NotANumberError(key);
       value += number;
+      // An existing entry keeps its expiry, which keyv stamped with Date.now().
+      ttlMs = typeof row!.expires === 'number' ? Math.max(1, row!.expires - Date.now()) : 0;
     }
     if (!(await this.written(() => this.keyv.set(key, 'j' + value, ttlMs)))) throw new Error(`incrementing ${JSON.stringify(key)} failed (see the error reported)`);
     return value;

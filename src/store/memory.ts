@@ -1,7 +1,7 @@
 import { LRUCache } from 'lru-cache';
 import type { Clock } from '../core/clock';
 import { decodeEntry, type Entry } from '../core/codec';
-import { NotANumberError, type Store } from './store';
+import { NotANumberError, type Store, type StoreCapabilities, type SyncAccess } from './store';
 
 /** Rough bytes an entry costs beyond its text: the LRU node, the key slot and the TTL slots. */
 const ENTRY_OVERHEAD_BYTES = 96;
@@ -20,8 +20,9 @@ interface Item {
  * afresh on each read, so callers can never mutate what is stored. Expired entries are dropped
  * lazily on read or eviction.
  */
-export class MemoryStore implements Store {
+export class MemoryStore implements Store, SyncAccess {
   readonly local = true;
+  readonly capabilities: StoreCapabilities = { sync: this, memoryUsage: () => ({ entries: this.size, bytes: this.bytes }) };
   private readonly lru: LRUCache<string, Item>;
 
   constructor(maxBytes: number, clock: Clock) {
@@ -53,17 +54,16 @@ export class MemoryStore implements Store {
     return entry;
   }
 
-  /** The encoded entry, synchronously. */
-  read(key: string): string | undefined {
+  getNow(key: string): string | undefined {
     return this.lru.get(key)?.data;
   }
 
   async get(key: string): Promise<string | undefined> {
-    return this.read(key);
+    return this.getNow(key);
   }
 
   async getMany(keys: readonly string[]): Promise<(string | undefined)[]> {
-    return keys.map((key) => this.read(key));
+    return keys.map((key) => this.getNow(key));
   }
 
   async set(key: string, data: string, ttlMs: number): Promise<boolean> {

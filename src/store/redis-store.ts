@@ -1,6 +1,7 @@
 import { CANCEL_INCREMENT_SCRIPT, escapeGlob, envelope, INCREMENT_SCRIPT, markerKey, openEnvelope, type Stored } from './redis/format';
+import type { Clock } from '../core/clock';
 import type { Topology } from './redis/topology';
-import { NotANumberError } from './store';
+import { NotANumberError, type StoreCapabilities } from './store';
 import type { SharedStore } from './tiered';
 
 /** Keys per SCAN step (and per UNLINK) while clearing. */
@@ -22,6 +23,7 @@ const MARKER_TTL_MS = 10 * 60_000;
  */
 export class RedisStore implements SharedStore {
   readonly local = false;
+  readonly capabilities: StoreCapabilities = { fencedIncrements: this };
   private closed = false;
   private connected = false;
   private readonly firstAttempt: Promise<void>;
@@ -31,6 +33,8 @@ export class RedisStore implements SharedStore {
     /** `<keyPrefix><separator>`: what every key of this cache starts with. */
     private readonly prefix: string,
     private readonly onError: (err: unknown) => void,
+    /** The cache's clock: the expiry written in each envelope, and read back. */
+    private readonly clock: Clock,
   ) {
     this.firstAttempt = topology.firstAttempt.then(() => {
       this.connected = true;
@@ -93,7 +97,7 @@ export class RedisStore implements SharedStore {
   async set(key: string, data: string, ttlMs: number): Promise<boolean> {
     await this.ready();
     const raw = this.prefix + key;
-    const value = envelope(data, ttlMs);
+    const value = envelope(data, ttlMs, this.clock.now());
     const reply = await this.topology.run(raw, (client) => (ttlMs > 0 ? client.set(raw, value, { PX: ttlMs }) : client.set(raw, value)));
     return reply === 'OK';
   }
@@ -101,7 +105,7 @@ export class RedisStore implements SharedStore {
   async add(key: string, data: string, ttlMs: number): Promise<boolean> {
     await this.ready();
     const raw = this.prefix + key;
-    const value = envelope(data, ttlMs);
+    const value = envelope(data, ttlMs, this.clock.now());
     const reply = await this.topology.run(raw, (client) => client.set(raw, value, ttlMs > 0 ? { NX: true, PX: ttlMs } : { NX: true }));
     return reply === 'OK';
   }
@@ -173,7 +177,7 @@ export class RedisStore implements SharedStore {
   }
 
   private open(raw: unknown): Stored | undefined {
-    return openEnvelope(raw as string | null | undefined, Date.now(), (foreign) =>
+    return openEnvelope(raw as string | null | undefined, this.clock.now(), (foreign) =>
       this.onError(new Error(`a value under this cache's prefix that it did not write (read as a miss): ${JSON.stringify(foreign.slice(0, 40))}`)),
     );
   }

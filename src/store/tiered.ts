@@ -1,10 +1,9 @@
 import type { Clock } from '../core/clock';
-import type { Entry } from '../core/codec';
 import { InvalidationBus, type Invalidation } from './invalidation-bus';
 import type { MemoryStore } from './memory';
 import type { Stored } from './redis/format';
 import type { PubSub } from './pubsub';
-import type { Store } from './store';
+import type { FencedIncrements, Store, StoreCapabilities } from './store';
 
 /** A store shared between processes that a first tier can sit in front of. */
 export interface SharedStore extends Store {
@@ -40,8 +39,10 @@ const MAX_REMEMBERED_CHANGES = 10_000;
  *   than the key's last change is not kept;
  * - other processes are told after L2 holds the change, so they cannot re-read the old value.
  */
-export class TieredStore implements Store {
+export class TieredStore implements Store, FencedIncrements {
   readonly local = false;
+  /** L1 for synchronous hits; increments fenced when L2 fences them. */
+  readonly capabilities: StoreCapabilities;
   private readonly bus: InvalidationBus;
   /** Numbers the changes seen in this process (own writes and other processes' announcements). */
   private changes = 0;
@@ -55,8 +56,7 @@ export class TieredStore implements Store {
 
   constructor(
     private readonly l2: SharedStore,
-    /** Read-only use outside: `Cache.memoryUsage()` reports its size. */
-    readonly l1: MemoryStore,
+    private readonly l1: MemoryStore,
     private readonly l1TtlMs: number,
     channel: string,
     onError: (err: unknown) => void,
@@ -65,6 +65,11 @@ export class TieredStore implements Store {
     private readonly clock: Clock,
   ) {
     if (!l2.pubsub) throw new TypeError('an in-process tier (l1) needs a Redis store, whose pub/sub keeps it coherent');
+    this.capabilities = {
+      l1,
+      ...(l2.capabilities?.fencedIncrements ? { fencedIncrements: this } : {}),
+      memoryUsage: () => ({ entries: l1.size, bytes: l1.bytes }),
+    };
     this.bus = new InvalidationBus(l2.pubsub, channel, (keys) => this.remoteChange(keys), (listening) => this.busState(listening), onError);
     this.firstAttempt = Promise.all([l2.connecting, this.bus.firstAttempt]).then(() => {
       this.attempted = true;
@@ -81,17 +86,13 @@ export class TieredStore implements Store {
     return this.listening;
   }
 
-  peek(key: string): Entry | undefined {
-    return this.l1.peek(key);
-  }
-
   async get(key: string): Promise<string | undefined> {
     return (await this.getMany([key]))[0];
   }
 
   async getMany(keys: readonly string[]): Promise<(string | undefined)[]> {
     if (!this.attempted) await this.firstAttempt;
-    const found = keys.map((key) => this.l1.read(key));
+    const found = keys.map((key) => this.l1.getNow(key));
     const missing = keys.filter((_, i) => found[i] === undefined);
     if (missing.length === 0) return found;
     const mark = this.changes;
@@ -125,7 +126,7 @@ export class TieredStore implements Store {
   }
 
   async has(key: string): Promise<boolean> {
-    return this.l1.read(key) !== undefined || this.l2.has(key);
+    return this.l1.getNow(key) !== undefined || this.l2.has(key);
   }
 
   async increment(key: string, delta: number, ttlMs: number, op?: string): Promise<number> {
@@ -141,7 +142,7 @@ export class TieredStore implements Store {
   async cancelIncrement(key: string, delta: number, op: string): Promise<void> {
     this.forget(key);
     try {
-      await this.l2.cancelIncrement!(key, delta, op);
+      await this.l2.capabilities!.fencedIncrements!.cancelIncrement(key, delta, op);
     } finally {
       this.bus.publish(key);
     }

@@ -5,8 +5,8 @@
  * both kinds can share one Redis during an upgrade.
  */
 
-/** One envelope. Encoded entries never start with ':' (keyv would escape that), so this is keyv's own form. */
-export function envelope(data: string, ttlMs: number, now = Date.now()): string {
+/** One envelope, expiring `ttlMs` after `now` (the cache's clock). Encoded entries never start with ':' (keyv would escape that), so this is keyv's own form. */
+export function envelope(data: string, ttlMs: number, now: number): string {
   return ttlMs > 0 ? `{"value":${JSON.stringify(data)},"expires":${now + ttlMs}}` : `{"value":${JSON.stringify(data)}}`;
 }
 
