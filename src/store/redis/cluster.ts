@@ -1,16 +1,11 @@
 import { addressOf, atAddress, RedisNode, splitAddress, within, type NodeOptions } from './node';
 import { probe } from './primary';
-import { keySlot, SLOTS } from './slot';
+import { keySlot, readSlotMap, SLOTS, type Shard } from './slot';
 import { ManagedSubscription, type PubSub } from './subscription';
 import { callerError, notSent, redirection, type Commands, type Topology } from './topology';
 
 /** How often the slot map is read again while a master is in trouble (errors, disconnected, stalled). */
 export const REFRESH_INTERVAL_MS = 250;
-
-interface Shard {
-  master: string;
-  replicas: string[];
-}
 
 export interface ClusterSettings {
   /** Nodes to ask for the slot map first (any nodes of the cluster), with their own credentials. */
@@ -276,22 +271,11 @@ export class ClusterTopology implements Topology {
 
   /** Takes a CLUSTER SLOTS reply (from `from`) as the slot map; false if it is not one. */
   private apply(reply: unknown, from: string): boolean {
-    if (!Array.isArray(reply) || reply.length === 0) return false;
-    const fromHost = splitAddress(from).host;
-    const address = (node: unknown[]) => `${node[0] === '' || node[0] === '?' ? fromHost : String(node[0])}:${Number(node[1])}`;
-    const slots = new Array<Shard | undefined>(SLOTS);
-    const masters = new Set<string>();
-    const everyone = new Set<string>();
-    for (const range of reply as unknown[][]) {
-      const [first, last, master, ...replicas] = range as [number, number, unknown[], ...unknown[][]];
-      const shard: Shard = { master: address(master), replicas: replicas.map(address) };
-      masters.add(shard.master);
-      everyone.add(shard.master);
-      for (const replica of shard.replicas) everyone.add(replica);
-      for (let slot = Number(first); slot <= Number(last); slot++) slots[slot] = shard;
-    }
+    const map = readSlotMap(reply, splitAddress(from).host);
+    if (!map) return false;
+    const { slots, masters } = map;
     this.slots = slots;
-    this.known = [...everyone];
+    this.known = map.nodes;
     for (const master of masters) this.node(master); // connecting now, so that first commands need not wait
     for (const [address, node] of this.nodes) {
       if (masters.has(address)) continue;

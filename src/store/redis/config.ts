@@ -1,7 +1,8 @@
 import { isClusterClient, isClusterConfig, isRedisAdapter, isSentinelClient, isSentinelConfig, isServerClient } from '../shapes';
 import { ClusterTopology, type ClusterSettings } from './cluster';
 import { connectionOptions, parseRedisUrl, withExplicit, type NodeOptions } from './node';
-import { SentinelTopology, ServerTopology, type SentinelSettings } from './primary';
+import { ServerTopology } from './primary';
+import { SentinelTopology, type SentinelSettings } from './sentinel';
 import { SentinelClientTopology, type SentinelClientLike } from './sentinel-client';
 import type { Topology } from './topology';
 

@@ -26,3 +26,28 @@ export function keySlot(key: string): number {
   for (const byte of bytes) crc = ((crc << 8) & 0xffff) ^ TABLE[((crc >> 8) ^ byte) & 0xff];
   return crc % SLOTS;
 }
+
+/** The master of some slots and its replicas, as `host:port`. */
+export interface Shard {
+  master: string;
+  replicas: string[];
+}
+
+/** A CLUSTER SLOTS reply as the shard of each slot, its masters and every node it names; undefined if it is not one. */
+export function readSlotMap(reply: unknown, fromHost: string): { slots: (Shard | undefined)[]; masters: Set<string>; nodes: string[] } | undefined {
+  if (!Array.isArray(reply) || reply.length === 0) return undefined;
+  // A node announced without a host is on the host that answered.
+  const address = (node: unknown[]) => `${node[0] === '' || node[0] === '?' ? fromHost : String(node[0])}:${Number(node[1])}`;
+  const slots = new Array<Shard | undefined>(SLOTS);
+  const masters = new Set<string>();
+  const everyone = new Set<string>();
+  for (const range of reply as unknown[][]) {
+    const [first, last, master, ...replicas] = range as [number, number, unknown[], ...unknown[][]];
+    const shard: Shard = { master: address(master), replicas: replicas.map(address) };
+    masters.add(shard.master);
+    everyone.add(shard.master);
+    for (const replica of shard.replicas) everyone.add(replica);
+    for (let slot = Number(first); slot <= Number(last); slot++) slots[slot] = shard;
+  }
+  return { slots, masters, nodes: [...everyone] };
+}
