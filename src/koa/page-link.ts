@@ -49,9 +49,14 @@ export function pagesOf(ctx: Context): PageServices | undefined {
 
 const recordings = new WeakMap<Context, PageRecording>();
 
-/** What the response cache learns of the pages rendered while the route computes a response it may store. */
+/**
+ * What the response cache learns of the pages rendered while the route computes a response it may
+ * store. A cache nested in another (`cached()` on the app and on a route) opens its own inside the
+ * outer one's: the page is recorded by both, the templates' lookups are learned by the innermost.
+ */
 export class PageRecording {
   readonly #ctx: Context;
+  readonly #outer: PageRecording | undefined;
   #page: RecordedPage | undefined;
 
   private constructor(
@@ -60,6 +65,7 @@ export class PageRecording {
     readonly tracker: StateTracker,
   ) {
     this.#ctx = ctx;
+    this.#outer = recordings.get(ctx);
   }
 
   /** Opens the recording of `ctx` until `close()`. */
@@ -75,12 +81,15 @@ export class PageRecording {
   }
 
   close(): void {
-    if (recordings.get(this.#ctx) === this) recordings.delete(this.#ctx);
+    if (recordings.get(this.#ctx) !== this) return;
+    if (this.#outer) recordings.set(this.#ctx, this.#outer);
+    else recordings.delete(this.#ctx);
   }
 
   /** `ctx.render` rendered `page`. */
   rendered(page: RecordedPage): void {
     this.#page = page;
+    this.#outer?.rendered(page);
   }
 
   /** The page the response is: the last one rendered, unless something replaced the body since. */
