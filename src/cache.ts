@@ -1,7 +1,6 @@
 import { EventEmitter } from 'node:events';
 import type Koa from 'koa';
 import { systemClock, type Clock } from './core/clock';
-import type { TagVersions } from './core/codec';
 import { dependOnTags, expectTags } from './core/dependencies';
 import { Engine } from './core/engine';
 import { Instrumentation, type CacheEvents } from './core/events';
@@ -10,6 +9,7 @@ import { register } from './core/registry';
 import type { CacheStats } from './core/stats';
 import { validateTags } from './core/tags';
 import { timeoutToMs, type Timeout } from './core/timeout';
+import { staleTerms, valueOrCompute, type StaleOptions } from './core/value-computation';
 import { attachDebugLog } from './log';
 import { createStore, l1Settings, type StoreOption } from './store/create-store';
 import { storeFromEnv } from './store/env';
@@ -17,6 +17,7 @@ import { deleteMemoized, MemoizedFunctions, type MemoizedCallable } from './func
 import { memoize, type Memoized, type MemoizeOptions } from './functions/memoize';
 import { memoizedMethod, type MemoizedDecorator } from './functions/memoized-method';
 import { Refreshing, type RefreshingOptions } from './functions/refreshing';
+import { CacheWaitTimeout } from './functions/wait-timeout';
 import { WriteBehind, type WriteBehindOptions } from './functions/write-behind';
 import { cached } from './koa/cached';
 import type { CachedOptions } from './koa/cached-options';
@@ -82,6 +83,18 @@ export interface SetOptions {
   timeout?: Timeout;
   /** The entry becomes a miss once any of these tags is invalidated (see `invalidateTags`). */
   tags?: readonly string[];
+}
+
+/** `getOrSet`'s options: a lifetime and tags, and what to answer while the origin is slow or failing. */
+export interface GetOrSetOptions extends SetOptions, StaleOptions {}
+
+export interface InvalidateOptions {
+  /**
+   * Keep the entries carrying the tags servable as stale: the next caller of each recomputes it
+   * while the others get the stale copy at once (Next.js' `revalidateTag(tag, 'max')`). Entries
+   * that cannot answer stale (no caller at hand to recompute them) are misses as before.
+   */
+  stale?: boolean;
 }
 
 const DEFAULT_OPERATION_TIMEOUT_MS = 50;
@@ -237,34 +250,25 @@ export class Cache extends EventEmitter<CacheEvents> {
    * Concurrent calls for one key share one `compute()` (across processes on Redis, through the
    * lock). A rejected or `undefined` result is not stored.
    */
-  async getOrSet<T>(key: string, compute: () => T | Promise<T>, options: SetOptions = {}): Promise<T> {
+  async getOrSet<T>(key: string, compute: () => T | Promise<T>, options: GetOrSetOptions = {}): Promise<T> {
     const engine = this.#engine;
     const { ttlMs, tags } = this.#terms(key, options);
-    const hit = engine.peek(key);
-    if (hit) {
-      engine.events.record('hit', 'value', key, key);
-      dependOnTags(hit.tags);
-      return hit.value as T;
-    }
-    const result = await engine.getOrCompute<{ value: T; tags?: TagVersions }>({
+    const what = `getOrSet ${JSON.stringify(key)}`;
+    const result = await valueOrCompute<T>(engine, {
       kind: 'value',
       name: key,
       key,
+      computeKey: key,
       ttlMs,
-      tags,
-      // In process memory `peek` has just answered; a shared store may have it.
-      lookup: engine.local
-        ? undefined
-        : async () => {
-            const cached = await engine.get(key);
-            if (cached) engine.events.record('hit', 'value', key, key);
-            return cached && { value: cached.value as T, tags: cached.tags };
-          },
-      compute: async (versions) => {
-        engine.events.record('miss', 'value', key, key);
+      ...staleTerms(options, what),
+      timeoutError: (waitedMs) => new CacheWaitTimeout(key, waitedMs, what),
+      unbox: (value) => ({ value: value as T }),
+      compute: async () => {
+        // Tag versions are taken before computing, so that an invalidation landing meanwhile wins.
+        const versions = tags && (await engine.tagVersions(tags, ttlMs));
         return { value: await compute(), tags: versions };
       },
-      entries: (result) => (result.value === undefined ? undefined : [[key, result]]),
+      box: (computed) => (computed.value === undefined || (tags && !computed.tags) ? undefined : { value: computed.value, tags: computed.tags }),
     });
     // A response computing with this value depends on its tags too (core/dependencies.ts).
     dependOnTags(result.tags);
@@ -274,10 +278,11 @@ export class Cache extends EventEmitter<CacheEvents> {
   /**
    * Makes every entry carrying any of `tags` a miss, in every process sharing the store:
    * one write per tag, whatever the number of entries. If the store fails, this process treats
-   * those entries as misses and retries the writes in the background until they land.
+   * those entries as misses and retries the writes in the background until they land. With
+   * `{ stale: true }` they stay servable as stale until recomputed, one caller per key.
    */
-  async invalidateTags(tags: readonly string[]): Promise<void> {
-    return this.#engine.invalidateTags(validateTags(tags, 'invalidateTags'));
+  async invalidateTags(tags: readonly string[], options: InvalidateOptions = {}): Promise<void> {
+    return this.#engine.invalidateTags(validateTags(tags, 'invalidateTags'), options.stale === true);
   }
 
   /** Removes every entry of this cache (of its `keyPrefix` on a shared store), and nothing else. */

@@ -3,7 +3,8 @@
  * Lifetimes are seconds (or strings like '5m') everywhere; names ending in `Ms` are the only
  * milliseconds.
  */
-export { Cache, type CacheOptions, type SetOptions } from './cache';
+export { Cache, type CacheOptions, type GetOrSetOptions, type InvalidateOptions, type SetOptions } from './cache';
+export type { StaleOptions } from './core/value-computation';
 export { CacheStoreError, type CacheEvents, type StoreCallEvent } from './core/events';
 export { KINDS, OUTCOMES, type CacheKind, type Outcome, type OutcomeEvent } from './core/outcomes';
 export type { CacheStats, Counts, NamedCounts } from './core/stats';

@@ -4,8 +4,11 @@ import type { WaitOptions } from './lock';
 import type { CacheKind } from './outcomes';
 import { traceComputation, tracing } from './tracing';
 
-/** What storing a result writes, in order: whoever finds a later entry finds the ones before it. */
-export type Writes = readonly (readonly [key: string, entry: Entry])[];
+/**
+ * What storing a result writes, in order: whoever finds a later entry finds the ones before it;
+ * each for the computation's `ttlMs`, or its own (a lifetime only known once computed).
+ */
+export type Writes = readonly (readonly [key: string, entry: Entry, ttlMs?: number])[];
 
 /**
  * One computation of a cached thing (a fragment, a response, a memoized call, a `getOrSet` value),
@@ -132,9 +135,14 @@ export class Computations {
       return result;
     }
     if (engine.local) {
-      if (writes.every(([key, entry]) => engine.writeNow(key, entry, c.ttlMs))) this.#counted(c, result, writes);
+      if (writes.every(([key, entry, ttlMs = c.ttlMs]) => engine.writeNow(key, entry, ttlMs))) this.#counted(c, result, writes);
     } else void this.#write(c, result, writes);
     return result;
+  }
+
+  /** Computes and stores without joining a running computation of the key, or being joined. */
+  computeAlone<R>(c: Computation<R>): Promise<R> {
+    return this.#computeAndStore(c);
   }
 
   async #computeAndStore<R>(c: Computation<R>): Promise<R> {
@@ -152,7 +160,7 @@ export class Computations {
 
   async #write<R>(c: Computation<R>, result: R, writes: Writes): Promise<void> {
     try {
-      for (const [key, entry] of writes) if (!(await this.#engine.write(key, entry, c.ttlMs))) return;
+      for (const [key, entry, ttlMs = c.ttlMs] of writes) if (!(await this.#engine.write(key, entry, ttlMs))) return;
     } catch (err) {
       if (c.unstorable && err instanceof UnstorableValueError) throw new TypeError(`${c.unstorable}: ${err.message}`, { cause: err });
       throw err;

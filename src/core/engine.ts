@@ -3,12 +3,12 @@ import type { Clock } from './clock';
 import { decodeEntry, encode, encodeEntry, withHeader, type Entry, type TagVersions } from './codec';
 import { Computations, type Computation } from './compute';
 import type { Instrumentation } from './events';
-import { ComputeLock } from './lock';
+import { ComputeLock, type WaitOptions } from './lock';
 import { storeCalls, type StoreCall } from './store-call';
 import { TagVersionStore } from './tag-versions';
 import { MemoryAccounts } from './memory-accounts';
 import { PendingRemovals } from './pending';
-import { isTagKey, newTagVersion, tagKey, versionsCurrent } from './tags';
+import { isTagKey, newTagVersion, tagKey, versionState } from './tags';
 
 export interface EngineOptions {
   store: Store;
@@ -86,19 +86,22 @@ export class Engine {
   }
 
   /** The entry under `key` if process memory can answer synchronously, else undefined (which then says nothing). */
-  peek(key: string): Entry | undefined {
+  peek(key: string, acceptStale = false): Entry | undefined {
     const entry = this.#peekNow(key);
     if (entry === undefined || this.#pending.covers(key, entry.tags)) return undefined;
     if (!entry.tags) return entry;
-    return versionsCurrent(entry.tags, (tag) => this.#peekNow(tagKey(tag))?.value) ? entry : undefined;
+    return servable(entry, versionState(entry.tags, (tag) => this.#peekNow(tagKey(tag))?.value), acceptStale);
   }
 
-  async get(key: string): Promise<Entry | undefined> {
-    return (await this.read([key]))[0];
+  async get(key: string, acceptStale = false): Promise<Entry | undefined> {
+    return (await this.read([key], acceptStale))[0];
   }
 
-  /** Entries in the order of `keys`, with tagged entries whose tags moved on counted as misses. */
-  async read(keys: readonly string[]): Promise<(Entry | undefined)[]> {
+  /**
+   * Entries in the order of `keys`, with tagged entries whose tags moved on counted as misses
+   * (or, `acceptStale`, marked `stale` when they were invalidated in stale mode).
+   */
+  async read(keys: readonly string[], acceptStale = false): Promise<(Entry | undefined)[]> {
     const data = await this.#call('get', keys.length === 1 ? keys[0] : undefined, () => this.store.getMany(keys), undefined);
     if (!data) return keys.map(() => undefined);
     const entries = data.map((item, i) => {
@@ -109,7 +112,7 @@ export class Engine {
     if (tags.length === 0) return entries;
     const versions = await this.#call('get', undefined, () => this.store.getMany(tags.map(tagKey)), undefined);
     const current = new Map(tags.map((tag, i) => [tag, versions?.[i] && this.#decodeOrMiss(tagKey(tag), versions[i]!)?.value]));
-    return entries.map((entry) => (entry?.tags && !versionsCurrent(entry.tags, (tag) => current.get(tag)) ? undefined : entry));
+    return entries.map((entry) => (entry?.tags ? servable(entry, versionState(entry.tags, (tag) => current.get(tag)), acceptStale) : entry));
   }
 
   /**
@@ -188,10 +191,10 @@ export class Engine {
    * per tag. If the store fails, this process treats those entries as misses and retries. Then
    * `onInvalidate` runs (and is waited for); what it throws is reported, never thrown here.
    */
-  async invalidateTags(tags: readonly string[]): Promise<void> {
+  async invalidateTags(tags: readonly string[], stale = false): Promise<void> {
     this.events.emit('invalidate', () => ({ tags }));
     this.#tagsInvalidated();
-    await Promise.all(tags.map(async (tag) => (await this.#writeTagVersion(tag)) || this.#pending.tagFailed(tag)));
+    await Promise.all(tags.map(async (tag) => (await this.#writeTagVersion(tag, stale)) || this.#pending.tagFailed(tag)));
     if (!this.#onInvalidate) return;
     try {
       await this.#onInvalidate(tags);
@@ -237,6 +240,11 @@ export class Engine {
     return this.#computations.computeNow(computation);
   }
 
+  /** `getOrCompute` without joining a running computation of the key, or being joined. */
+  computeAlone<R>(computation: Computation<R>): Promise<R> {
+    return this.#computations.computeAlone(computation);
+  }
+
   /** Whether a computation of `key` is running in this process (new callers would join it). */
   computing(key: string): boolean {
     return this.#inFlight.has(key);
@@ -249,10 +257,11 @@ export class Engine {
    * and then find the value with `lookup`. A delete or a tag invalidation detaches a running
    * computation: callers arriving after it start a fresh one.
    */
-  coalesce<T>(key: string, compute: () => Promise<T>, lookup?: () => Promise<T | undefined>): Promise<T> {
+  coalesce<T>(key: string, compute: () => Promise<T>, lookup?: () => Promise<T | undefined>, then?: WaitOptions<T>): Promise<T> {
     const running = this.#inFlight.get(key);
-    if (running) return running as Promise<T>;
-    const promise = (this.#lock ? this.#lock.lookupOrCompute(key, compute, lookup) : lookupOrCompute(compute, lookup)).finally(() => {
+    const stale = running && then?.stale?.();
+    if (running) return stale === undefined ? (running as Promise<T>) : Promise.resolve(stale);
+    const promise = (this.#lock ? this.#lock.lookupOrCompute(key, compute, lookup, then) : lookupOrCompute(compute, then?.looked ? undefined : lookup)).finally(() => {
       if (this.#inFlight.get(key) === promise) this.#inFlight.delete(key);
     });
     this.#inFlight.set(key, promise);
@@ -270,8 +279,8 @@ export class Engine {
     this.events.report(operation, key, cause);
   }
 
-  async #writeTagVersion(tag: string): Promise<boolean> {
-    const written = await this.#versions.moveOn(tag);
+  async #writeTagVersion(tag: string, stale = false): Promise<boolean> {
+    const written = await this.#versions.moveOn(tag, stale);
     if (written) this.#pending.tagSettled(tag);
     return written;
   }
@@ -329,6 +338,12 @@ export class Engine {
       return undefined;
     }
   }
+}
+
+/** An entry as a read answers it: current, marked stale (when the caller takes stale ones), or a miss. */
+function servable(entry: Entry, state: 'current' | 'stale' | undefined, acceptStale: boolean): Entry | undefined {
+  if (state === 'current') return entry;
+  return state === 'stale' && acceptStale ? { ...entry, stale: true } : undefined;
 }
 
 async function lookupOrCompute<T>(compute: () => Promise<T>, lookup?: () => Promise<T | undefined>): Promise<T> {

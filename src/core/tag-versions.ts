@@ -1,7 +1,7 @@
 import type { Store } from '../store/store';
 import { encode, type Entry, type TagVersions } from './codec';
 import type { StoreCall } from './store-call';
-import { INVALIDATED_TAG_TTL_MS, newTagVersion, tagKey, tagVersionTtlMs } from './tags';
+import { currentVersion, INVALIDATED_TAG_TTL_MS, newTagVersion, staleVersion, tagKey, tagVersionTtlMs } from './tags';
 
 /** How the engine reads a tag's stored version: through its pending removals and decoding. */
 export interface VersionReads {
@@ -41,7 +41,7 @@ export class TagVersionStore {
         version = stored ? created : (await this.#reads.get(keys[i]!))?.value;
         if (typeof version !== 'string') return undefined;
       }
-      versions[tags[i]!] = version as string;
+      versions[tags[i]!] = currentVersion(version as string);
     }
     return versions;
   }
@@ -61,14 +61,19 @@ export class TagVersionStore {
         if (sync.setNow(key, encode(key, created), tagVersionTtlMs(entryTtlMs), true)) version = created;
       }
       if (typeof version !== 'string') return undefined;
-      versions[tag] = version;
+      versions[tag] = currentVersion(version);
     }
     return versions;
   }
 
-  /** Writes a new version of `tag`: every entry written under an earlier one is a miss. */
-  async moveOn(tag: string): Promise<boolean> {
+  /**
+   * Writes a new version of `tag`: every entry written under an earlier one is a miss, or with
+   * `stale`, those of the version before stay servable as stale until recomputed.
+   */
+  async moveOn(tag: string, stale: boolean): Promise<boolean> {
     const key = tagKey(tag);
-    return this.#call('invalidateTags', key, () => this.#store.set(key, encode(key, newTagVersion()), INVALIDATED_TAG_TTL_MS), false);
+    const previous = stale ? (await this.#reads.get(key))?.value : undefined;
+    const version = staleVersion(newTagVersion(), typeof previous === 'string' ? previous : undefined);
+    return this.#call('invalidateTags', key, () => this.#store.set(key, encode(key, version), INVALIDATED_TAG_TTL_MS), false);
   }
 }

@@ -1,4 +1,5 @@
 import type { Context, Next } from 'koa';
+import type { Writes } from '../core/compute';
 import type { Engine } from '../core/engine';
 import { pathText } from '../core/state-reads';
 import { unwrapCachedResponse } from './cached-response';
@@ -40,7 +41,7 @@ interface Miss {
  * the route ran for (none when another process had stored the response meanwhile).
  */
 type Computed =
-  | { kind: 'cacheable'; by?: Context; response: StoredResponse; index: VaryIndex; variantKey: string }
+  | { kind: 'cacheable'; by?: Context; response: StoredResponse; index: VaryIndex; variantKey: string; /** What to store, when it may be. */ entry?: NewEntry }
   | { kind: 'uncacheable'; by: Context; serverError: boolean; bypass?: string }
   | { kind: 'failed'; by: Context; error: unknown };
 
@@ -167,7 +168,16 @@ export class ResponseCache {
     const { ctx, early, fallback } = miss;
     // On a shared store another process may have stored it meanwhile (or while we waited for its lock).
     const lookup = miss.recompute || this.#engine.local ? undefined : () => this.#readFresh(ctx, found.base, early);
-    const computed = await this.#engine.coalesce(found.key, () => this.#compute(miss, found), lookup);
+    const computed = await this.#engine.getOrCompute<Computed>({
+      kind: 'response',
+      name: routeName(miss.ctx),
+      key: found.key,
+      ttlMs: 0, // each entry carries its own lifetime, known once the route ran
+      lookup,
+      compute: () => this.#compute(miss, found),
+      entries: (computed) => this.#entries(computed),
+      stored: (computed) => this.#stored(computed as Computed & { kind: 'cacheable' }),
+    });
     if (computed.by === ctx) return this.#answerComputed(ctx, found.key, computed, fallback);
     if (computed.kind === 'cacheable') {
       const mine = variantKey(found.base, computed.index, this.#valuesOf(ctx));
@@ -208,38 +218,36 @@ export class ResponseCache {
       if (computed.kind === 'uncacheable') return { ...computed, by: ctx };
       const { entry } = computed;
       // Its tags were only known once it was made: one that may show data from before an invalidation is served, not stored.
-      const index = computed.tagsUnknown ? entry.index : await this.#store(ctx, entry);
-      return { kind: 'cacheable', by: ctx, response: entry.response, index, variantKey: entry.key };
+      const index = withVariant(entry.index, factsOf(ctx, entry.index.vary, false));
+      return { kind: 'cacheable', by: ctx, response: entry.response, index: computed.tagsUnknown ? entry.index : index, variantKey: entry.key, entry: computed.tagsUnknown ? undefined : entry };
     } catch (error) {
       return { kind: 'failed', by: ctx, error };
     }
   }
 
   /**
-   * Writes a computed response; nothing else does. The variant first, under the tag versions it
-   * depends on (those the route declared, current now, and those of everything it read, at the
-   * versions it read them), then the vary index naming it: whoever finds the index finds the
-   * variant. Resolves the index as written.
+   * What storing a computed response writes (`engine.getOrCompute` writes it). The variant first,
+   * under the tag versions it depends on (those the route declared, current now, and those of
+   * everything it read, at the versions it read them), then the vary index naming it: whoever finds
+   * the index finds the variant.
    */
-  async #store(ctx: Context, entry: NewEntry): Promise<VaryIndex> {
-    const { base, key, response, storeMs, declaredTags, dependencies } = entry;
-    const engine = this.#engine;
-    const data = encodeResponse(response);
-    let stored: boolean;
-    if (Object.keys(dependencies.tags).length === 0) stored = await engine.set(key, data, storeMs, declaredTags);
-    else {
-      const own = declaredTags ? await engine.tagVersions(declaredTags, storeMs) : {};
-      stored = own !== undefined && (await engine.write(key, { value: data, tags: { ...own, ...dependencies.tags } }, storeMs));
-    }
-    if (stored) {
-      engine.events.record('set', 'response', key, routeName(ctx));
-      const learned = [...dependencies.reads.values.keys()];
-      if (learned.length > 0) engine.events.learned('response', routeName(ctx) ?? ctx.path, learned.map(pathText));
-      replayStored(ctx.req);
-    }
-    const index = withVariant(entry.index, factsOf(ctx, entry.index.vary, false));
-    await engine.set(base, encodeVaryIndex(index), storeMs);
-    return index;
+  async #entries(computed: Computed): Promise<Writes | undefined> {
+    if (computed.kind !== 'cacheable' || !computed.entry) return undefined;
+    const { base, key, response, storeMs, declaredTags, dependencies } = computed.entry;
+    const own = declaredTags ? await this.#engine.tagVersions(declaredTags, storeMs) : {};
+    if (own === undefined) return undefined;
+    const tags = { ...own, ...dependencies.tags };
+    return [
+      [key, { value: encodeResponse(response), tags: Object.keys(tags).length > 0 ? tags : undefined }, storeMs],
+      [base, { value: encodeVaryIndex(computed.index) }, storeMs],
+    ];
+  }
+
+  #stored(computed: Computed & { kind: 'cacheable' }): void {
+    const ctx = computed.by as Context;
+    const learned = [...computed.entry!.dependencies.reads.values.keys()];
+    if (learned.length > 0) this.#engine.events.learned('response', routeName(ctx) ?? ctx.path, learned.map(pathText));
+    replayStored(ctx.req);
   }
 
   /** Replays this request through the app in the background; the replay recomputes and stores. */

@@ -1,4 +1,5 @@
-import type { Entry } from '../core/codec';
+import type { Entry, TagVersions } from '../core/codec';
+import type { Computation } from '../core/compute';
 import { dependOnTags } from '../core/dependencies';
 import type { Engine } from '../core/engine';
 import { FragmentKeys } from '../core/keys';
@@ -10,7 +11,7 @@ import { cannotWait, marked, outcomeOf, ttlOf, type Context, type Fragment, type
 import { addToScope, prefetched, scopeOf, type ScopedFrame } from './fragment-scope';
 import { FragmentStore } from './fragment-store';
 import { placeholder, type HoleFrame, type Holes } from './holes';
-import { deliverLater, deliverNow, renderBody, startRender, tooDeep, type Body, type Callback, type Place, type Rendered, type Runtime } from './render-body';
+import { deliverLater, deliverNow, renderLater, startRender, tooDeep, type Body, type Callback, type Place, type Rendered, type Runtime } from './render-body';
 import { AHEAD_NAME, AHEAD_SITE, atSite, checkedKeywords, FRAME, isKeywords, NAME, PLACE, RUNTIME, SITE, TIMEOUT, undefinedVary, VARY, type Keywords } from './tag-arguments';
 import { learnedNames, learnedState, servesToo, withoutState, type Learned } from './template-state';
 
@@ -130,48 +131,61 @@ export class FragmentRuntime implements TemplateRuntime {
    * in process memory.
    */
   #renderNow(fragment: Fragment, now: boolean): void {
-    const { key, name, site, body, frame, timeout, tags, fresh, runtime, cb } = fragment;
+    const { key, body, frame, timeout, fresh, runtime, cb } = fragment;
     const engine = this.#engine;
-    if (timeout === 'del') void engine.delete(key);
-    else if (!fresh) engine.events.record('miss', 'fragment', key, name);
-    const ttlMs = fresh ? 0 : ttlOf(fragment, engine.defaultTimeoutMs);
-    const versioned = fresh ? undefined : tags;
-    const own = versioned && engine.tagVersionsNow(versioned, ttlMs);
-    // On a shared store, created in the background so that a later render can store.
-    if (versioned && !own) void engine.tagVersions(versioned, ttlMs);
-    const started = startRender(body, frame, own, versioned !== undefined && own === undefined);
-    if (!(started instanceof Promise)) {
-      if (started.error) return cb(started.error as Error);
-      if (!fresh) void this.#store.store(fragment, started.rendered!, true);
-      return this.#deliver(fragment, started.rendered!, now);
+    if (fresh) {
+      if (timeout === 'del') void engine.delete(key);
+      const started = startRender(body, frame, undefined, false);
+      if (!(started instanceof Promise)) return started.error ? cb(started.error as Error) : this.#deliver(fragment, started.rendered!, now);
+      if (this.#syncOnly.length > 0) throw cannotWait(runtime, fragment.site, this.#syncOnly.at(-1)!);
+      return this.#deliverWhenDone(fragment, started);
     }
-    if (this.#syncOnly.length > 0) throw cannotWait(runtime, site, this.#syncOnly.at(-1)!);
-    const stored = async (rendered: Rendered) => {
-      await this.#store.store(fragment, rendered);
-      return rendered;
+    // A body's error on this stack reaches nunjucks as it would without the tag; `cannotWait` is thrown.
+    let failed: { error?: unknown } | undefined;
+    let result: Rendered | Promise<Rendered>;
+    try {
+      result = engine.computeNow(
+        this.#computation(fragment, (own, untracked) => {
+          const started = startRender(body, frame, own, untracked);
+          if (started instanceof Promise && this.#syncOnly.length > 0) throw cannotWait(runtime, fragment.site, this.#syncOnly.at(-1)!);
+          if (started instanceof Promise || !started.error) return started instanceof Promise ? started : started.rendered!;
+          throw (failed = started).error;
+        }),
+      );
+    } catch (err) {
+      if (failed) return cb(failed.error as Error);
+      throw err;
+    }
+    if (result instanceof Promise) return this.#deliverWhenDone(fragment, result);
+    this.#deliver(fragment, result, now);
+  }
+
+  /**
+   * The fragment as a computation of the engine's one compute path: rendered under its tag versions
+   * (`untracked` when they are unknown: nothing is stored then) and written by the store step.
+   */
+  #computation(fragment: Fragment, render: (own: TagVersions | undefined, untracked: boolean) => Rendered | Promise<Rendered>): Computation<Rendered> {
+    const { key, name, tags } = fragment;
+    const engine = this.#engine;
+    return {
+      kind: 'fragment',
+      name,
+      key,
+      ttlMs: ttlOf(fragment, engine.defaultTimeoutMs),
+      tags,
+      compute: (own) => {
+        engine.events.record('miss', 'fragment', key, name);
+        return render(own, tags !== undefined && own === undefined);
+      },
+      entries: (rendered) => this.#store.entries(fragment, rendered),
     };
-    this.#deliverWhenDone(fragment, fresh ? started : engine.coalesce(key, () => started.then(stored)));
   }
 
   /** A miss on a shared store (or joining one running here): the lookup, the lock, the render, all waited for. */
   #renderLater(fragment: Fragment): void {
-    const { key, name, digest } = fragment;
-    const engine = this.#engine;
     // In process memory `peek` has just answered; a shared store may have it (or get it from the lock's owner).
-    const lookup = engine.local
-      ? undefined
-      : async (): Promise<Rendered | undefined> => {
-          let cached = await engine.get(key);
-          const names = cached && learnedNames(cached.value);
-          if (names) {
-            fragment.learned = learnedState(key, names, fragment.context, fragment.frame);
-            cached = await engine.get(fragment.learned.variant);
-          }
-          if (!cached || typeof cached.value !== 'string' || cached.digest !== digest) return undefined;
-          engine.events.record('hit', 'fragment', key, name);
-          return { entry: cached, rendered: false, untracked: false, learned: fragment.learned };
-        };
-    this.#deliverWhenDone(fragment, engine.coalesce(key, () => this.#renderAndStore(fragment), lookup));
+    const lookup = this.#engine.local ? undefined : () => this.#store.find(fragment);
+    this.#deliverWhenDone(fragment, this.#engine.getOrCompute({ ...this.#computation(fragment, (own, untracked) => renderLater(fragment, own, untracked)), lookup }));
   }
 
   /** Delivers what `pending` rendered or found, unless that was for a request whose state differs: then renders this one's own. */
@@ -184,24 +198,10 @@ export class FragmentRuntime implements TemplateRuntime {
 
   /** Renders and stores this request's own variant, the one the request it waited for did not serve. */
   #renderAlone(fragment: Fragment): void {
-    this.#renderAndStore(fragment).then(
+    this.#engine.computeAlone(this.#computation(fragment, (own, untracked) => renderLater(fragment, own, untracked))).then(
       (rendered) => this.#deliver(fragment, rendered, false),
       (err) => fragment.cb(err as Error),
     );
-  }
-
-  async #renderAndStore(fragment: Fragment): Promise<Rendered> {
-    const { key, name, body, frame, tags, place } = fragment;
-    const engine = this.#engine;
-    engine.events.record('miss', 'fragment', key, name);
-    const ttlMs = ttlOf(fragment, engine.defaultTimeoutMs);
-    // Versions are taken before rendering, so an invalidation during the render makes it a miss.
-    const own = tags && (await engine.tagVersions(tags, ttlMs));
-    const rendered = await new Promise<Rendered>((resolve, reject) =>
-      renderBody(body, frame, own, tags !== undefined && own === undefined, (err, result) => (err ? reject(err) : resolve(result!)), place),
-    );
-    await this.#store.store(fragment, rendered);
-    return rendered;
   }
 
   /**

@@ -1,13 +1,13 @@
 import type { Entry } from '../core/codec';
 import type { Engine } from '../core/engine';
 import { pathText, pathValue } from '../core/state-reads';
-import { ttlOf, type Fragment } from './fragment';
+import type { Fragment } from './fragment';
 import type { Rendered } from './render-body';
-import { variantOf } from './template-state';
+import { learnedNames, learnedState, variantOf } from './template-state';
 
 /**
- * The store step of the cache tag: every fragment rendered to be stored goes through `store`, from
- * whichever path rendered it (fragment-runtime.ts).
+ * The store step of the cache tag: what every fragment rendered to be stored writes, from whichever
+ * path rendered it (fragment-runtime.ts); `engine.getOrCompute` writes it.
  */
 export class FragmentStore {
   readonly #engine: Engine;
@@ -19,23 +19,21 @@ export class FragmentStore {
   }
 
   /**
-   * Writes what `#entries` says, in order, and counts the set. A body that finished on the render's
-   * stack (`onStack`) is written at once in process memory, in the background on a shared store;
-   * otherwise the promise settles once it is written.
+   * The fragment as stored on a shared store: its HTML under its key, or the names it learned there
+   * and its HTML under this request's variant. Undefined (a miss) when absent or from other templates.
    */
-  store(fragment: Fragment, rendered: Rendered, onStack = false): Promise<void> | undefined {
-    const writes = this.#entries(fragment, rendered);
-    if (!writes) return undefined;
+  async find(fragment: Fragment): Promise<Rendered | undefined> {
+    const { key, name, digest } = fragment;
     const engine = this.#engine;
-    const ttlMs = ttlOf(fragment, engine.defaultTimeoutMs);
-    const counted = () => engine.events.record('set', 'fragment', writes[0][0], fragment.name);
-    if (onStack && engine.local) {
-      if (writes.every(([key, entry]) => engine.writeNow(key, entry, ttlMs))) counted();
-      return undefined;
+    let cached = await engine.get(key);
+    const names = cached && learnedNames(cached.value);
+    if (names) {
+      fragment.learned = learnedState(key, names, fragment.context, fragment.frame);
+      cached = await engine.get(fragment.learned.variant);
     }
-    return inOrder(writes, (key, entry) => engine.write(key, entry, ttlMs)).then((all) => {
-      if (all) counted();
-    });
+    if (!cached || typeof cached.value !== 'string' || cached.digest !== digest) return undefined;
+    engine.events.record('hit', 'fragment', key, name);
+    return { entry: cached, rendered: false, untracked: false, learned: fragment.learned };
   }
 
   /**
@@ -45,7 +43,7 @@ export class FragmentStore {
    * the names finds the variant. Nothing when its tags' versions are unknown, or it read what cannot
    * be keyed (a bypass).
    */
-  #entries(fragment: Fragment, rendered: Rendered): [string, Entry][] | undefined {
+  entries(fragment: Fragment, rendered: Rendered): [string, Entry][] | undefined {
     if (rendered.untracked) return undefined;
     rendered.entry.digest = fragment.digest;
     if (this.#debugMarkers) rendered.entry.storedAt = this.#engine.clock.now();
@@ -68,10 +66,3 @@ export class FragmentStore {
     ];
   }
 }
-
-/** Runs `write` for each entry in turn, stopping at the first that fails; resolves whether all were written. */
-async function inOrder(writes: [string, Entry][], write: (key: string, entry: Entry) => Promise<boolean>): Promise<boolean> {
-  for (const [key, entry] of writes) if (!(await write(key, entry))) return false;
-  return true;
-}
-

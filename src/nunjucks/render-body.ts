@@ -137,3 +137,8 @@ function once(run: () => void): () => void {
     ran = true;
   };
 }
+
+/** `renderBody` of a fragment as a promise, for renders that wait (on a shared store, or joined). */
+export function renderLater({ body, frame, place }: { body: Body; frame: ScopedFrame; place: Place }, own: TagVersions | undefined, untracked: boolean): Promise<Rendered> {
+  return new Promise<Rendered>((resolve, reject) => renderBody(body, frame, own, untracked, (err, result) => (err ? reject(err) : resolve(result!)), place));
+}
