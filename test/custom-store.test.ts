@@ -3,7 +3,7 @@
  * shows): every feature works on it, whether it says it is local or shared.
  */
 import nunjucks from 'nunjucks';
-import { Cache, CacheExtension, type Store } from '../src';
+import { Cache, CacheExtension, type Store, type StoreCapabilities } from '../src';
 import { closeApps, counting, startApp } from './support/apps';
 import { renderString } from './support/templates';
 
@@ -102,5 +102,79 @@ describe.each([true, false])('a store of your own (local: %s)', (local) => {
     const hit = await get('/page').expect(200, 'run 1');
     expect(hit.headers['x-cache']).toBe('HIT');
     expect(route.runs()).toBe(1);
+  });
+});
+
+/** The MapStore with synchronous access declared: what a store in process memory adds. */
+class SyncMapStore extends MapStore {
+  readonly capabilities: StoreCapabilities = { sync: this, memoryUsage: () => ({ entries: this.entries.size, bytes: 100 * this.entries.size }) };
+  constructor() {
+    super(true);
+  }
+  getNow(key: string): string | undefined {
+    const entry = this.entries.get(key);
+    return entry && entry.expiresAt > Date.now() ? entry.data : undefined;
+  }
+  setNow(key: string, data: string, ttlMs: number, onlyIfAbsent: boolean): boolean {
+    if (onlyIfAbsent && this.getNow(key) !== undefined) return false;
+    this.entries.set(key, { data, expiresAt: ttlMs === 0 ? Infinity : Date.now() + ttlMs });
+    return true;
+  }
+}
+
+describe('capabilities a store of your own declares', () => {
+  it('sync: the cache reads and writes it on the caller\'s stack, and counts it in memoryUsage()', async () => {
+    const store = new SyncMapStore();
+    const cache = new Cache({ store });
+    expect(cache.isLocal).toBe(true);
+    const stored = cache.set('k', { v: 1 });
+    expect(store.getNow('k')).toBeDefined(); // written before the promise settles
+    expect(await stored).toBe(true);
+    expect(cache.peek('k')).toEqual({ v: 1 });
+    expect(cache.memoryUsage()?.parts.store).toEqual({ entries: 1, bytes: 100 });
+    await cache.close();
+  });
+
+  it('l1 on a shared store: hits found there are answered synchronously', async () => {
+    const store = new MapStore(false);
+    const copy = new Map([['k', 'scopied']]);
+    Object.assign(store, { capabilities: { l1: { getNow: (key: string) => copy.get(key) } } satisfies StoreCapabilities });
+    const cache = new Cache({ store, l1: false });
+    expect(cache.isLocal).toBe(false);
+    expect(cache.peek('k')).toBe('copied');
+    expect(cache.peek('other')).toBeUndefined();
+    await cache.close();
+  });
+
+  it('a local store that declares none is served as a shared one, with one warning per process; capabilities: {} says so on purpose', () => {
+    jest.isolateModules(() => {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports -- a fresh copy: the warning is once per process
+      const fresh = require('../src') as typeof import('../src');
+      const warn = jest.spyOn(process, 'emitWarning').mockImplementation(() => undefined);
+      try {
+        const declared = new MapStore(true);
+        Object.assign(declared, { capabilities: {} });
+        expect(new fresh.Cache({ store: declared }).isLocal).toBe(false);
+        expect(warn).not.toHaveBeenCalled();
+        expect(new fresh.Cache({ store: new MapStore(true) }).isLocal).toBe(false);
+        expect(new fresh.Cache({ store: new MapStore(true) }).isLocal).toBe(false);
+        expect(warn).toHaveBeenCalledTimes(1);
+        expect(warn.mock.calls[0]).toEqual([expect.stringMatching(/^MapStore says local: true but declares no capabilities: it is served as a shared store/), { code: 'KFC_STORE_CAPABILITIES' }]);
+      } finally {
+        warn.mockRestore();
+      }
+    });
+  });
+
+  it.each<[string, boolean, object, RegExp]>([
+    ['sync on a shared store', false, { sync: { getNow: () => undefined, setNow: () => true } }, /MapStore declares capabilities.sync but is shared \(local: false\)/],
+    ['sync without setNow', true, { sync: { getNow: () => undefined } }, /MapStore declares capabilities.sync without setNow/],
+    ['l1 without getNow', false, { l1: {} }, /MapStore declares capabilities.l1 without getNow/],
+    ['fencedIncrements without cancelIncrement', false, { fencedIncrements: {} }, /MapStore declares capabilities.fencedIncrements without cancelIncrement/],
+    ['memoryUsage that is not a function', true, { memoryUsage: 3 }, /MapStore's capabilities.memoryUsage must be a function/],
+  ])('refuses %s with a TypeError naming the store', (_, local, capabilities, message) => {
+    const store = Object.assign(new MapStore(local), { capabilities });
+    expect(() => new Cache({ store })).toThrow(TypeError);
+    expect(() => new Cache({ store })).toThrow(message);
   });
 });

@@ -1,12 +1,12 @@
-// How the `store` option and the environment name Redis deployments, what is refused at
+// How the `store` option, the store factories and the environment name stores, what is refused at
 // construction, and that no form of Redis store reports a write that did not happen.
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import KeyvRedis, { createClient, createCluster, createSentinel, Keyv } from '@keyv/redis';
-import { Cache } from '../src';
+import { Cache, keyvStore, memoryStore, redisClusterStore, redisSentinelStore, redisStore } from '../src';
 import { storeFromEnv } from '../src/store/env';
 import { freePort } from './support/redis-server';
-import { clusterNodes, sentinelSetup, uniquePrefix } from './support/stores';
+import { clusterNodes, redisUrl, sentinelSetup, uniquePrefix } from './support/stores';
 
 jest.setTimeout(30000);
 
@@ -130,4 +130,70 @@ it('importing the library and using the memory store loads neither Redis nor key
      new Cache().set('k', 1).then(() => console.log(JSON.stringify(Object.keys(require.cache))));`,
   ]).toString();
   expect(JSON.parse(loaded).filter((file: string) => /node_modules\/(@keyv|@redis|keyv|prom-client)\//.test(file))).toEqual([]);
+});
+
+describe('store factories', () => {
+  it('memoryStore({ maxBytes }): the memory store with its own bound, checked when a cache takes it', async () => {
+    const cache = new Cache({ store: memoryStore({ maxBytes: 4096 }) });
+    expect(cache.isLocal).toBe(true);
+    await cache.set('k', 'x'.repeat(3000));
+    expect(cache.peek('k')).toBeUndefined(); // over the 4096-byte bound: not stored
+    await cache.set('k', 'small');
+    expect(cache.peek('k')).toBe('small');
+    expect(cache.memoryUsage()?.parts.store?.entries).toBe(1);
+    await cache.close();
+    expect(() => new Cache({ store: memoryStore({ maxBytes: 10 }) })).toThrow(new RangeError('maxBytes must be an integer >= 1024, got 10'));
+  });
+
+  it("refuses the cache's own maxBytes and l1 beside a factory's store, and a store taken by a second cache", () => {
+    expect(() => new Cache({ store: memoryStore(), maxBytes: 4096 })).toThrow("the cache's maxBytes option does not apply to a store made by memoryStore()");
+    expect(() => new Cache({ store: redisStore('redis://127.0.0.1:1'), l1: false })).toThrow("the cache's l1 option does not apply to a store made by redisStore()");
+    const store = memoryStore();
+    new Cache({ store });
+    expect(() => new Cache({ store })).toThrow(new TypeError('this memoryStore() is already in use: make one per cache'));
+  });
+
+  it('refuses what is not the store a factory makes', () => {
+    expect(() => redisStore('memory')).toThrow(TypeError);
+    expect(() => redisStore({ cluster: ['redis://a:7000'] } as never)).toThrow(/redisStore\(\) takes a redis:\/\/ or rediss:\/\/ URL or a node-redis client/);
+    expect(() => keyvStore({} as never)).toThrow(new TypeError('keyvStore() takes a Keyv instance or a keyv store adapter'));
+    expect(() => new Cache({ store: keyvStore(new Map()), keyPrefix: 'k' })).not.toThrow();
+    expect(() => new Cache({ store: keyvStore(new Map(), { l1: {} }) })).toThrow(/l1\) needs a Redis store/);
+  });
+
+  it('a store used on its own, outside a cache, works with a cache\'s defaults', async () => {
+    const store = memoryStore();
+    expect(await store.set('k', 'sv', 0)).toBe(true);
+    expect(await store.getMany(['k', 'absent'])).toEqual(['sv', undefined]);
+    expect(store.capabilities?.sync?.getNow('k')).toBe('sv');
+    await store.close();
+  });
+
+  (redisUrl ? it : it.skip)('redisStore(url, { l1 }): the Redis store, with or without its first tier', async () => {
+    for (const [l1, parts] of [[undefined, ['l1']], [false, []]] as const) {
+      const cache = new Cache({ store: redisStore(redisUrl!, l1 === undefined ? {} : { l1 }), keyPrefix: uniquePrefix('factory'), operationTimeoutMs: 2000 });
+      try {
+        expect(cache.isLocal).toBe(false);
+        expect(await cache.set('k', 'v')).toBe(true);
+        expect(await cache.get('k')).toBe('v');
+        expect(Object.keys(cache.memoryUsage()?.parts ?? {})).toEqual(parts);
+      } finally {
+        await cache.clear();
+        await cache.close();
+      }
+    }
+  });
+
+  (clusterNodes && sentinelSetup ? it : it.skip)('redisClusterStore(nodes) and redisSentinelStore({ name, nodes })', async () => {
+    for (const store of [redisClusterStore(clusterNodes!, { l1: false }), redisSentinelStore(sentinelSetup!)]) {
+      const cache = new Cache({ store, keyPrefix: uniquePrefix('factory'), operationTimeoutMs: 2000 });
+      try {
+        expect(await cache.set('k', 'v')).toBe(true);
+        expect(await cache.getMany(['k', 'absent'])).toEqual(['v', undefined]);
+      } finally {
+        await cache.clear();
+        await cache.close();
+      }
+    }
+  });
 });
