@@ -16,7 +16,7 @@ export interface InstrumentOptions {
   tracerProvider?: TracerProvider;
 }
 
-/** How the messages of one channel become spans. */
+/** How the messages of one channel become spans (undefined attributes are left out by OpenTelemetry). */
 interface SpanShape<M> {
   readonly channel: string;
   readonly kind: SpanKind;
@@ -31,16 +31,16 @@ const compute: SpanShape<ComputeTrace> = {
   channel: TRACING_CHANNELS.compute,
   kind: SpanKind.INTERNAL,
   name: (m) => `${m.kind} ${m.name ?? m.key}`,
-  started: (m) => defined({ 'cache.kind': m.kind, 'cache.name': m.name, 'cache.key': m.key }),
-  ended: (m) => ({ attributes: defined({ 'cache.outcome': m.outcome, 'cache.bytes': m.bytes }), failure: m.error }),
+  started: (m) => ({ 'cache.kind': m.kind, 'cache.name': m.name, 'cache.key': m.key }),
+  ended: (m) => ({ attributes: { 'cache.outcome': m.outcome, 'cache.bytes': m.bytes }, failure: m.error }),
 };
 
 const refresh: SpanShape<RefreshTrace> = {
   channel: TRACING_CHANNELS.refresh,
   kind: SpanKind.INTERNAL,
   name: (m) => `${m.kind} refresh ${m.name ?? m.key}`,
-  started: (m) => defined({ 'cache.kind': m.kind, 'cache.name': m.name, 'cache.key': m.key }),
-  ended: (m) => ({ attributes: defined({ 'cache.outcome': m.outcome }), failure: m.error }),
+  started: (m) => ({ 'cache.kind': m.kind, 'cache.name': m.name, 'cache.key': m.key }),
+  ended: (m) => ({ attributes: { 'cache.outcome': m.outcome }, failure: m.error }),
 };
 
 const lock: SpanShape<LockTrace> = {
@@ -48,14 +48,14 @@ const lock: SpanShape<LockTrace> = {
   kind: SpanKind.INTERNAL,
   name: () => 'lock wait',
   started: (m) => ({ 'cache.key': m.key }),
-  ended: (m) => ({ attributes: defined({ 'cache.outcome': m.outcome }), failure: m.error }),
+  ended: (m) => ({ attributes: { 'cache.outcome': m.outcome }, failure: m.error }),
 };
 
 const store: SpanShape<StoreTrace> = {
   channel: TRACING_CHANNELS.store,
   kind: SpanKind.CLIENT,
   name: (m) => `store ${m.operation}`,
-  started: (m) => defined({ 'cache.operation': m.operation, 'cache.key': m.key }),
+  started: (m) => ({ 'cache.operation': m.operation, 'cache.key': m.key }),
   ended: (m) => ({ attributes: { 'cache.outcome': m.ok ? 'ok' : 'failed' }, failure: m.ok ? undefined : m.error }),
 };
 
@@ -157,9 +157,4 @@ function fail(span: Span, failure: unknown): void {
   const error = failure instanceof Error ? failure : new Error(String(failure));
   span.recordException(error);
   span.setStatus({ code: SpanStatusCode.ERROR, message: error.message });
-}
-
-/** Attributes without the undefined ones. */
-function defined(attributes: Record<string, string | number | undefined>): Attributes {
-  return Object.fromEntries(Object.entries(attributes).filter(([, value]) => value !== undefined));
 }
