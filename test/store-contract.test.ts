@@ -115,6 +115,15 @@ describe('keyv stores', () => {
   runStoreContract('redisStore() with its L1 (the tiered store)', (namespace) => built(redisStore(redisUrl!), namespace), runner, overNetwork);
   runStoreContract('a Keyv over @keyv/redis without L1', (namespace) => built(keyvStore(keyvOverRedis(namespace), { l1: false }), namespace), runner, overNetwork);
   runStoreContract('a Keyv over @keyv/redis with L1', (namespace) => built(keyvStore(keyvOverRedis(namespace)), namespace), runner, overNetwork);
+
+  test('the first tier fences increments only in front of a store that fences them', async () => {
+    const stores = [built(redisStore(redisUrl!), 'kfc-fences'), built(keyvStore(keyvOverRedis('kfc-fences')), 'kfc-fences')];
+    expect(stores.map((store) => [store.capabilities?.l1 !== undefined, store.capabilities?.fencedIncrements !== undefined])).toEqual([
+      [true, true],
+      [true, false],
+    ]);
+    await Promise.all(stores.map((store) => store.close()));
+  });
 });
 
 (clusterNodes ? describe : describe.skip)('Redis Cluster', () => {
