@@ -1,5 +1,7 @@
 // The Store contract suite that store authors run (koa-fragment-cache/testing), on every store of
 // the library and on a store written here against the public interface only.
+import { execFileSync } from 'node:child_process';
+import path from 'node:path';
 import KeyvRedis, { Keyv } from '@keyv/redis';
 import { keyvStore, memoryStore, redisClusterStore, redisSentinelStore, redisStore, type Store, type StoreCapabilities } from '../src';
 import { systemClock, type Clock } from '../src/core/clock';
@@ -83,6 +85,13 @@ class MapStore implements Store {
     return { entries: this.#entries.size, bytes };
   }
 }
+
+test('koa-fragment-cache/testing loads Node built-ins only: no test framework, no dependency', () => {
+  const script = `require(${JSON.stringify(path.join(__dirname, '../dist/testing.js'))}); console.log(JSON.stringify(Object.keys(require.cache)))`;
+  const loaded = JSON.parse(execFileSync(process.execPath, ['-e', script]).toString()) as string[];
+  expect(loaded.filter((file) => file.includes('node_modules'))).toEqual([]);
+  expect(loaded.length).toBeGreaterThan(1);
+});
 
 describe.each([true, false])('a Map store written against the public types (local: %s)', (local) => {
   const backend = new Map();

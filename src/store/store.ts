@@ -3,14 +3,15 @@ import type { MemoryUse } from '../core/memory-accounts';
 
 /**
  * A backend the cache stores entries in. Implement it to plug in your own store:
- * `new Cache({ store: myStore })`.
+ * `new Cache({ store: myStore })` (docs/writing-a-store.md), and check it with the contract suite,
+ * `runStoreContract` of `koa-fragment-cache/testing`.
  *
  * Keys arrive as the cache names them, without its `keyPrefix` (a store that is shared applies its
  * own namespace); values arrive encoded as one string each (do not parse them); `ttlMs` 0 means
  * "never expires". Any method may reject or take too long: the cache gives every call on a store
- * that is not `local` a deadline (`operationTimeoutMs`), turns failures into misses or "not stored",
- * and reports them through its `'error'` event. A write must resolve `true` only once the entry is
- * stored.
+ * it does not read synchronously (`capabilities.sync`) a deadline (`operationTimeoutMs`), turns
+ * failures into misses or "not stored", and reports them through its `'error'` event. A write must
+ * resolve `true` only once the entry is stored.
  */
 export interface Store {
   /**
