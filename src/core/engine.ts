@@ -1,14 +1,16 @@
-import type { FencedIncrements, Store, SyncAccess, SyncReads } from '../store/store';
+import type { FencedIncrements, Store } from '../store/store';
 import type { Clock } from './clock';
-import { decodeEntry, encode, encodeEntry, withHeader, type Entry, type TagVersions } from './codec';
+import type { Entry, TagVersions } from './codec';
 import { Computations, type Computation } from './compute';
+import { EntryReads } from './entry-reads';
+import { EntryWrites } from './entry-writes';
 import type { Instrumentation } from './events';
 import { ComputeLock, type WaitOptions } from './lock';
 import { storeCalls, type StoreCall } from './store-call';
 import { TagVersionStore } from './tag-versions';
 import { MemoryAccounts } from './memory-accounts';
 import { PendingRemovals } from './pending';
-import { isTagKey, newTagVersion, tagKey, versionState } from './tags';
+import { isTagKey, newTagVersion } from './tags';
 
 export interface EngineOptions {
   store: Store;
@@ -55,19 +57,15 @@ export class Engine {
   readonly #inFlight = new Map<string, Promise<unknown>>();
   #invalidations = 0;
   readonly #pending: PendingRemovals;
-  /** What the store declares it can read synchronously: its own entries (a local store) or its L1. */
-  readonly #syncReads: SyncReads | undefined;
-  /** Synchronous writes, on a local store that declares them. */
-  readonly #syncWrites: SyncAccess | undefined;
+  readonly #reads: EntryReads;
+  readonly #writes: EntryWrites;
   readonly #fenced: FencedIncrements | undefined;
 
   constructor(options: EngineOptions) {
     this.store = options.store;
-    const { sync, l1, fencedIncrements } = options.store.capabilities ?? {};
+    const { sync, fencedIncrements } = options.store.capabilities ?? {};
     // Features read and write a local store synchronously when it declares so; one that does not is served as a shared one.
     this.local = options.store.local && sync !== undefined;
-    this.#syncReads = sync ?? l1;
-    this.#syncWrites = this.local ? sync : undefined;
     this.#fenced = fencedIncrements;
     this.events = options.events;
     this.clock = options.clock;
@@ -76,72 +74,54 @@ export class Engine {
     // No other process shares a local store's entries: nobody to lock out.
     this.#lock = options.store.local || !options.lock ? undefined : new ComputeLock(this.store, this.clock, this.events, this.#call, options.lock);
     this.#onInvalidate = options.onInvalidate;
-    this.#versions = new TagVersionStore(this.store, this.#call, { peek: (key) => this.peek(key), get: (key) => this.get(key), decode: (key, data) => this.#decodeOrMiss(key, data) });
     this.#pending = new PendingRemovals({
       deleteKey: async (key) => (await this.#call('delete', key, () => this.store.delete(key), undefined)) !== undefined,
       invalidateTag: (tag) => this.#writeTagVersion(tag),
       cancelIncrement: async (key, delta, op) => (await this.#call('inc', key, () => this.#fenced!.cancelIncrement(key, delta, op).then(() => true), false)) === true,
       giveUp: (what) => this.events.report('retry', what, new Error('too many removals pending while the store fails; gave up the oldest')),
     });
+    this.#reads = new EntryReads(this.store, this.#call, this.#pending, this.events);
+    this.#versions = new TagVersionStore(this.store, this.#call, this.#reads);
+    this.#writes = new EntryWrites(this.store, this.#call, this.local, this.#pending, this.#versions);
   }
 
   /** The entry under `key` if process memory can answer synchronously, else undefined (which then says nothing). */
   peek(key: string, acceptStale = false): Entry | undefined {
-    const entry = this.#peekNow(key);
-    if (entry === undefined || this.#pending.covers(key, entry.tags)) return undefined;
-    if (!entry.tags) return entry;
-    return servable(entry, versionState(entry.tags, (tag) => this.#peekNow(tagKey(tag))?.value), acceptStale);
+    return this.#reads.peek(key, acceptStale);
   }
 
-  async get(key: string, acceptStale = false): Promise<Entry | undefined> {
-    return (await this.read([key], acceptStale))[0];
+  get(key: string, acceptStale = false): Promise<Entry | undefined> {
+    return this.#reads.get(key, acceptStale);
   }
 
   /**
    * Entries in the order of `keys`, with tagged entries whose tags moved on counted as misses
    * (or, `acceptStale`, marked `stale` when they were invalidated in stale mode).
    */
-  async read(keys: readonly string[], acceptStale = false): Promise<(Entry | undefined)[]> {
-    const data = await this.#call('get', keys.length === 1 ? keys[0] : undefined, () => this.store.getMany(keys), undefined);
-    if (!data) return keys.map(() => undefined);
-    const entries = data.map((item, i) => {
-      const entry = item === undefined ? undefined : this.#decodeOrMiss(keys[i], item);
-      return entry && !this.#pending.covers(keys[i], entry.tags) ? entry : undefined;
-    });
-    const tags = [...new Set(entries.flatMap((entry) => (entry?.tags ? Object.keys(entry.tags) : [])))];
-    if (tags.length === 0) return entries;
-    const versions = await this.#call('get', undefined, () => this.store.getMany(tags.map(tagKey)), undefined);
-    const current = new Map(tags.map((tag, i) => [tag, versions?.[i] && this.#decodeOrMiss(tagKey(tag), versions[i]!)?.value]));
-    return entries.map((entry) => (entry?.tags ? servable(entry, versionState(entry.tags, (tag) => current.get(tag)), acceptStale) : entry));
+  read(keys: readonly string[], acceptStale = false): Promise<(Entry | undefined)[]> {
+    return this.#reads.read(keys, acceptStale);
   }
 
   /**
    * Stores `value` under the current versions of `tags` (taken after encoding, so an unstorable
    * value is refused before the store is touched); resolves whether it was stored.
    */
-  async set(key: string, value: unknown, ttlMs: number, tags?: readonly string[]): Promise<boolean> {
-    // In process memory without tags there is nothing to wait for.
-    if (!tags && this.#syncWrites) return this.#stored(key, this.#syncWrites.setNow(key, encode(key, value), ttlMs, false));
-    const data = await this.#encoded(key, value, ttlMs, tags);
-    if (data === undefined) return false;
-    await this.#supersede(key);
-    return this.#written(key, await this.#call('set', key, () => this.store.set(key, data, ttlMs), false));
+  set(key: string, value: unknown, ttlMs: number, tags?: readonly string[]): Promise<boolean> {
+    return this.#writes.set(key, value, ttlMs, tags);
   }
 
   /**
    * Stores an entry under the tag versions it records, e.g. ones taken by `tagVersions()` before
    * computing the value: an invalidation that lands while it is computed then makes it a miss.
+   * Only `Computations` (compute.ts) writes entries, so every computed entry is counted alike.
    */
-  async write(key: string, entry: Entry, ttlMs: number): Promise<boolean> {
-    const data = encodeEntry(key, entry);
-    await this.#supersede(key);
-    return this.#written(key, await this.#call('set', key, () => this.store.set(key, data, ttlMs), false));
+  write(key: string, entry: Entry, ttlMs: number): Promise<boolean> {
+    return this.#writes.write(key, entry, ttlMs);
   }
 
   /** Stores `value` only when `key` is absent; resolves whether it stored. */
-  async add(key: string, value: unknown, ttlMs: number, tags?: readonly string[]): Promise<boolean> {
-    const data = await this.#encoded(key, value, ttlMs, tags);
-    return data !== undefined && this.#stored(key, await this.#call('add', key, () => this.store.add(key, data, ttlMs), false));
+  add(key: string, value: unknown, ttlMs: number, tags?: readonly string[]): Promise<boolean> {
+    return this.#writes.add(key, value, ttlMs, tags);
   }
 
   /**
@@ -223,8 +203,7 @@ export class Engine {
 
   /** `write` without waiting, on a store that lives in this process; false when it has no synchronous writes. */
   writeNow(key: string, entry: Entry, ttlMs: number): boolean {
-    const stored = this.#syncWrites?.setNow(key, encodeEntry(key, entry), ttlMs, false) ?? false;
-    return this.#stored(key, stored);
+    return this.#writes.writeNow(key, entry, ttlMs);
   }
 
   /**
@@ -289,61 +268,6 @@ export class Engine {
     this.#invalidations++;
     this.#inFlight.clear();
   }
-
-  /** `value` encoded, under the current versions of `tags`; undefined when the store could not give them. */
-  async #encoded(key: string, value: unknown, ttlMs: number, tags: readonly string[] | undefined): Promise<string | undefined> {
-    const data = encode(key, value); // refuses an unstorable value before the store is touched
-    if (!tags) return data;
-    const versions = await this.tagVersions(tags, ttlMs);
-    return versions && withHeader(data, { tags: versions });
-  }
-
-  /** A value stored under `key` supersedes a delete of it still pending. */
-  #stored(key: string, stored: boolean): boolean {
-    if (stored) this.#pending.keySettled(key);
-    return stored;
-  }
-
-  /**
-   * A write replaces whatever delete of `key` is pending: none is retried from now on, and one
-   * already on its way lands first (landing after the write, it would delete the new value).
-   */
-  async #supersede(key: string): Promise<void> {
-    this.#pending.keySettled(key);
-    await this.#pending.quiet(key);
-  }
-
-  /**
-   * A write to a shared store that was reported failed may still land (it timed out on its way):
-   * it is deleted until a delete lands, and a miss here meanwhile, so that it never shows up.
-   */
-  #written(key: string, stored: boolean): boolean {
-    if (!stored && !this.local) this.#pending.keyFailed(key);
-    return this.#stored(key, stored);
-  }
-
-  /** What the store holds in this process under `key`, decoded; undefined when it has nothing there. */
-  #peekNow(key: string): Entry | undefined {
-    const reads = this.#syncReads;
-    if (reads?.peek) return reads.peek(key);
-    const data = reads?.getNow(key);
-    return data === undefined ? undefined : this.#decodeOrMiss(key, data);
-  }
-
-  #decodeOrMiss(key: string, data: string): Entry | undefined {
-    try {
-      return decodeEntry(data);
-    } catch (err) {
-      this.report('decode', key, err);
-      return undefined;
-    }
-  }
-}
-
-/** An entry as a read answers it: current, marked stale (when the caller takes stale ones), or a miss. */
-function servable(entry: Entry, state: 'current' | 'stale' | undefined, acceptStale: boolean): Entry | undefined {
-  if (state === 'current') return entry;
-  return state === 'stale' && acceptStale ? { ...entry, stale: true } : undefined;
 }
 
 async function lookupOrCompute<T>(compute: () => Promise<T>, lookup?: () => Promise<T | undefined>): Promise<T> {
