@@ -52,6 +52,9 @@ function underRequest<T>(name: string, fn: () => Promise<T>): Promise<T> {
   });
 }
 
+const after: (() => Promise<unknown>)[] = [];
+afterEach(() => Promise.all(after.splice(0).map((close) => close())));
+
 function withContextManager(make: () => AsyncLocalStorageContextManager | AsyncHooksContextManager): void {
   beforeAll(() => {
     context.disable();
@@ -104,13 +107,15 @@ describe('OpenTelemetry spans (AsyncLocalStorage context manager)', () => {
     app.use(views(createEnvironment({ cache, views: folder.dir })));
     router.get('/page', cache.cached({ timeout: 60 }), (ctx) => ctx.render('page.njk'));
     app.use(router.routes());
-    const res = await request(app.callback()).get('/page');
+    const server = app.listen(0, '127.0.0.1'); // one port: the Host is part of the response's key
+    after.push(() => new Promise((resolve) => server.close(resolve)));
+    const res = await request(server).get('/page');
     expect(res.text).toBe('<main><section><p>inner</p></section></main>');
     expect(trees()).toEqual([['GET /page', ['response /page', ['fragment outer', 'fragment inner']]]]);
     expect(span('fragment inner').attributes).toMatchObject({ 'cache.kind': 'fragment', 'cache.name': 'inner', 'cache.outcome': 'miss', 'cache.bytes': expect.any(Number) });
     expect(span('response /page').attributes).toMatchObject({ 'cache.kind': 'response', 'cache.outcome': 'miss' });
     exporter.reset();
-    expect((await request(app.callback()).get('/page')).headers['x-cache']).toBe('HIT');
+    expect((await request(server).get('/page')).headers['x-cache']).toBe('HIT');
     expect(trees()).toEqual(['GET /page']);
   });
 

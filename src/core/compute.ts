@@ -142,6 +142,7 @@ export class Computations {
 
   /** Computes and stores without joining a running computation of the key, or being joined. */
   computeAlone<R>(c: Computation<R>): Promise<R> {
+    if (tracing(c)) return traceComputation(c, (traced) => this.computeAlone(traced));
     return this.#computeAndStore(c);
   }
 
