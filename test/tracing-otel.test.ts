@@ -12,8 +12,10 @@ import request from 'supertest';
 import { Cache, createEnvironment, views } from '../src';
 import { TRACING_CHANNELS } from '../src/core/tracing';
 import { instrument, uninstrument } from '../src/otel';
+import { manualClock } from './support/clock';
 import { redisUrl, uniquePrefix } from './support/stores';
 import { viewsFolder } from './support/templates';
+import { eventually } from './support/wait';
 
 const exporter = new InMemorySpanExporter();
 const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
@@ -117,6 +119,27 @@ describe('OpenTelemetry spans (AsyncLocalStorage context manager)', () => {
     exporter.reset();
     expect((await request(server).get('/page')).headers['x-cache']).toBe('HIT');
     expect(trees()).toEqual(['GET /page']);
+  });
+
+  it('show a background refresh under the request that found the response stale, with the run it replays', async () => {
+    const clock = manualClock();
+    const cache = new Cache({ clock });
+    const app = new Koa();
+    const router = new Router();
+    app.use((ctx, next) => underRequest(`GET ${ctx.path}`, next));
+    let runs = 0;
+    router.get('/news', cache.cached({ timeout: 1, staleWhileRevalidate: 60 }), (ctx) => void (ctx.body = `news ${++runs}`));
+    app.use(router.routes());
+    const server = app.listen(0, '127.0.0.1');
+    after.push(() => new Promise((resolve) => server.close(resolve)));
+    await request(server).get('/news');
+    await clock.pass(2000);
+    exporter.reset();
+    expect((await request(server).get('/news')).headers['x-cache']).toBe('STALE');
+    await eventually(() => exporter.getFinishedSpans().some((s) => s.name === 'response refresh /news'));
+    // The replay runs through the whole app, this test's request middleware included.
+    expect(trees()).toEqual([['GET /news', ['response refresh /news', ['GET /news', 'response /news']]]]);
+    expect(span('response refresh /news').attributes).toMatchObject({ 'cache.kind': 'response', 'cache.name': '/news', 'cache.outcome': 'stored' });
   });
 
   it('stop with uninstrument()', async () => {
