@@ -3,6 +3,7 @@
  * in-memory exporter and checked as span trees.
  */
 import { tracingChannel } from 'node:diagnostics_channel';
+import type { Server } from 'node:http';
 import Router from '@koa/router';
 import { context, SpanStatusCode, trace, type Tracer } from '@opentelemetry/api';
 import { AsyncHooksContextManager, AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
@@ -54,6 +55,21 @@ function underRequest<T>(name: string, fn: () => Promise<T>): Promise<T> {
   });
 }
 
+/** An app serving /page (a fragment inside a fragment) through `cache.cached()` under a request span, on one port (the Host is part of the key). */
+function pageServer(cache: Cache): Server {
+  const folder = viewsFolder();
+  folder.write('page.njk', '<main>{% cache 60, "outer" %}<section>{% cache 60, "inner" %}<p>inner</p>{% endcache %}</section>{% endcache %}</main>');
+  const app = new Koa();
+  const router = new Router();
+  app.use((ctx, next) => underRequest(`GET ${ctx.path}`, next));
+  app.use(views(createEnvironment({ cache, views: folder.dir })));
+  router.get('/page', cache.cached({ timeout: 60 }), (ctx) => ctx.render('page.njk'));
+  app.use(router.routes());
+  const server = app.listen(0, '127.0.0.1');
+  after.push(() => new Promise((resolve) => server.close(resolve)));
+  return server;
+}
+
 const after: (() => Promise<unknown>)[] = [];
 afterEach(() => Promise.all(after.splice(0).map((close) => close())));
 
@@ -100,17 +116,7 @@ describe('OpenTelemetry spans (AsyncLocalStorage context manager)', () => {
   });
 
   it('render a page with nested fragments as a span tree under the request: response miss, outer fragment, inner fragment', async () => {
-    const folder = viewsFolder();
-    folder.write('page.njk', '<main>{% cache 60, "outer" %}<section>{% cache 60, "inner" %}<p>inner</p>{% endcache %}</section>{% endcache %}</main>');
-    const cache = new Cache();
-    const app = new Koa();
-    const router = new Router();
-    app.use((ctx, next) => underRequest(`GET ${ctx.path}`, next));
-    app.use(views(createEnvironment({ cache, views: folder.dir })));
-    router.get('/page', cache.cached({ timeout: 60 }), (ctx) => ctx.render('page.njk'));
-    app.use(router.routes());
-    const server = app.listen(0, '127.0.0.1'); // one port: the Host is part of the response's key
-    after.push(() => new Promise((resolve) => server.close(resolve)));
+    const server = pageServer(new Cache());
     const res = await request(server).get('/page');
     expect(res.text).toBe('<main><section><p>inner</p></section></main>');
     expect(trees()).toEqual([['GET /page', ['response /page', ['fragment outer', 'fragment inner']]]]);
@@ -165,6 +171,22 @@ describe('OpenTelemetry spans (AsyncLocalStorage context manager)', () => {
         await cache.clear();
         await cache.close();
       }
+    });
+
+    it('render the page on Redis as the same tree, every store call inside it', async () => {
+      const cache = redisCache(uniquePrefix('otel-page'));
+      await cache.get('warm-up');
+      const server = pageServer(cache);
+      exporter.reset();
+      expect((await request(server).get('/page')).text).toBe('<main><section><p>inner</p></section></main>');
+      await cache.close(); // waits for writes still on their way
+      made.splice(made.indexOf(cache), 1);
+      const spans = exporter.getFinishedSpans();
+      expect(trees(spans.filter((s) => !s.name.startsWith('store ')))).toEqual([['GET /page', ['response /page', ['fragment outer', 'fragment inner']]]]);
+      expect(trees()).toEqual([expect.arrayContaining(['GET /page'])]); // no store call outside the request
+      const parentOf = (s: ReadableSpan) => spans.find((p) => p.spanContext().spanId === s.parentSpanContext?.spanId)?.name;
+      const writes = spans.filter((s) => s.name === 'store set').map((s) => `${parentOf(s)}: ${s.attributes['cache.key']}`);
+      expect(writes).toEqual(expect.arrayContaining([expect.stringMatching(/^fragment inner: fragment:/), expect.stringMatching(/^fragment outer: fragment:/)]));
     });
 
     it('show store calls, and a wait for the lock of another process inside the computation that waited', async () => {
