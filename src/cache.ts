@@ -1,7 +1,19 @@
 import { EventEmitter } from 'node:events';
 import type Koa from 'koa';
-import { systemClock, type Clock } from './core/clock';
-import { dependOnTags, expectTags } from './core/dependencies';
+import {
+  checkedCallback,
+  checkedKey,
+  checkedKeyPrefix,
+  checkedOperationTimeoutMs,
+  entryTerms,
+  lockTerms,
+  type CacheOptions,
+  type GetOrSetOptions,
+  type InvalidateOptions,
+  type SetOptions,
+} from './cache-options';
+import { systemClock } from './core/clock';
+import { dependOnTags } from './core/dependencies';
 import { Engine } from './core/engine';
 import { Instrumentation, type CacheEvents } from './core/events';
 import type { MemoryUse } from './core/memory-accounts';
@@ -9,95 +21,21 @@ import { register } from './core/registry';
 import type { CacheStats } from './core/stats';
 import { validateTags } from './core/tags';
 import { timeoutToMs, type Timeout } from './core/timeout';
-import { staleTerms, valueOrCompute, type StaleOptions } from './core/value-computation';
+import { staleTerms, valueOrCompute } from './core/value-computation';
 import { attachDebugLog } from './log';
-import { createStore, l1Settings, type StoreOption } from './store/create-store';
+import { createStore, l1Settings } from './store/create-store';
 import { storeFromEnv } from './store/env';
 import { deleteMemoized, MemoizedFunctions, type MemoizedCallable } from './functions/delete-memoized';
 import { memoize, type Memoized, type MemoizeOptions } from './functions/memoize';
 import { memoizedMethod, type MemoizedDecorator } from './functions/memoized-method';
 import { Refreshing, type RefreshingOptions } from './functions/refreshing';
-import { CacheWaitTimeout } from './functions/wait-timeout';
+import { CacheWaitTimeout } from './core/wait-timeout';
 import { WriteBehind, type WriteBehindOptions } from './functions/write-behind';
 import { cached } from './koa/cached';
 import type { CachedOptions } from './koa/cached-options';
 import { deleteCached, type DeleteCachedOptions } from './koa/delete-cached';
 import { schedulePeriodicRefresh, type PeriodicRefresh, type PeriodicRefreshOptions } from './koa/periodic-refresh';
 import { StoredResponses } from './koa/stored-entry';
-
-export interface CacheOptions {
-  /**
-   * Where entries live. `'memory'` (default): an LRU in this process. Shared between processes:
-   *
-   * - one Redis server: a `redis://` or `rediss://` URL (database number and password in the URL
-   *   as usual). If that server turns out to be a replica (it was demoted) its primary is
-   *   followed; if it is gone, a replica of it that was promoted;
-   * - Redis Cluster: `{ cluster: ['redis://host1:7000', 'redis://host2:7000'] }` (any nodes;
-   *   credentials and TLS of the first URL apply to all). Keys are spread over the slots; reads of
-   *   several keys go out as one MGET per slot; failovers and resharding are followed;
-   * - Redis Sentinel: `{ sentinel: { name: 'mymaster', nodes: ['host1:26379', 'host2:26379'] } }`
-   *   (plus `username`, `password`, `database`, `tls` for the primary);
-   * - a node-redis client, cluster or sentinel you made (`createClient`/`createCluster`/
-   *   `createSentinel` of `@keyv/redis` or `redis`), connected or not: a client or cluster is read
-   *   as configuration (the cache opens connections of its own with its options, and closes them
-   *   on `close()`), a sentinel client is used as it is;
-   * - a `Store` of your own, a keyv store adapter, or a Keyv instance (a `@keyv/redis` adapter is
-   *   served as the Redis client it wraps).
-   *
-   * With Redis, install `@keyv/redis` (it brings node-redis). Environment variables: see `fromEnv`.
-   * docs/dev/redis-topologies.md says what each topology costs in a failover.
-   */
-  store?: StoreOption;
-  /** Seconds (or a duration string) an entry lives when a call names no timeout. Default 300. */
-  defaultTimeout?: Timeout;
-  /** Namespace of this cache's keys in a shared store; `clear()` removes only these. Default `'kfc'`. */
-  keyPrefix?: string;
-  /** Memory store only: the bound on what entries may occupy, in bytes (LRU eviction). Default 64 MiB. */
-  maxBytes?: number;
-  /** Shared stores only: the longest a store call may take before it counts as failed. Default 50. */
-  operationTimeoutMs?: number;
-  /**
-   * Redis only: an in-process first tier that answers hits from process memory, kept coherent
-   * across processes over Redis pub/sub. On by default (32 MiB; an entry is kept at most `timeout`,
-   * default 60 seconds, `0` = as long as the entry lives); `false` turns it off.
-   */
-  l1?: false | { maxBytes?: number; timeout?: Timeout };
-  /**
-   * Shared stores only: a miss takes a lock in the store so that one process in the deployment
-   * computes the value while the others wait for it. `timeout`: how long a lock holds if its owner
-   * never releases it (it died), default 10 seconds; `waitMs`: how long the others wait before
-   * computing it themselves, default 5000. `false` turns it off.
-   */
-  lock?: false | { timeout?: Timeout; waitMs?: number };
-  /** What tells the time (ms since the epoch); tests pass one they advance. Default `Date.now`. */
-  clock?: Clock;
-  /**
-   * Called after every `invalidateTags` in the process that invalidated, with its tags: the place to
-   * purge a CDN by surrogate key (see `cached({ surrogateKeys: true })`). `invalidateTags` waits for
-   * it; what it throws or rejects with is reported through `'error'`, never thrown to the caller.
-   */
-  onInvalidate?: (tags: readonly string[]) => unknown;
-}
-
-export interface SetOptions {
-  timeout?: Timeout;
-  /** The entry becomes a miss once any of these tags is invalidated (see `invalidateTags`). */
-  tags?: readonly string[];
-}
-
-/** `getOrSet`'s options: a lifetime and tags, and what to answer while the origin is slow or failing. */
-export interface GetOrSetOptions extends SetOptions, StaleOptions {}
-
-export interface InvalidateOptions {
-  /**
-   * Keep the entries carrying the tags servable as stale: the next caller of each recomputes it
-   * while the others get the stale copy at once (Next.js' `revalidateTag(tag, 'max')`). Entries
-   * that cannot answer stale (no caller at hand to recompute them) are misses as before.
-   */
-  stale?: boolean;
-}
-
-const DEFAULT_OPERATION_TIMEOUT_MS = 50;
 
 /**
  * The cache: one object for the whole app, backed by the memory store or by Redis. Its methods are
@@ -120,14 +58,8 @@ export class Cache extends EventEmitter<CacheEvents> {
   constructor(options: CacheOptions = {}) {
     super();
     this.defaultTimeoutMs = timeoutToMs(options.defaultTimeout, 300_000, 'defaultTimeout');
-    this.keyPrefix = options.keyPrefix ?? 'kfc';
-    if (typeof this.keyPrefix !== 'string' || this.keyPrefix === '') {
-      throw new TypeError(`keyPrefix must be a non-empty string, got ${JSON.stringify(options.keyPrefix)}`);
-    }
-    const operationTimeoutMs = options.operationTimeoutMs ?? DEFAULT_OPERATION_TIMEOUT_MS;
-    if (!(operationTimeoutMs > 0 && operationTimeoutMs < 2 ** 31)) {
-      throw new RangeError(`operationTimeoutMs must be > 0, got ${String(options.operationTimeoutMs)}`);
-    }
+    this.keyPrefix = checkedKeyPrefix(options.keyPrefix);
+    const operationTimeoutMs = checkedOperationTimeoutMs(options.operationTimeoutMs);
     const clock = options.clock ?? systemClock;
     const events = new Instrumentation(this, clock);
     const store = createStore({
@@ -139,14 +71,13 @@ export class Cache extends EventEmitter<CacheEvents> {
       onError: (err) => events.report('store', undefined, err),
       onRemoteChange: (keys) => this.#engine.changedElsewhere(keys),
     });
-    const lock = options.lock ?? {};
     this.#engine = new Engine({
       store,
       events,
       clock,
       defaultTimeoutMs: this.defaultTimeoutMs,
       operationTimeoutMs,
-      lock: lock && { ageMs: timeoutToMs(lock.timeout, 10_000, 'lock.timeout') || 10_000, waitMs: lockWaitMs(lock.waitMs) },
+      lock: lockTerms(options.lock),
       onInvalidate: checkedCallback(options.onInvalidate, 'onInvalidate'),
     });
     const memoryUsage = store.capabilities?.memoryUsage?.bind(store.capabilities);
@@ -197,13 +128,13 @@ export class Cache extends EventEmitter<CacheEvents> {
 
   /** Stores `value`; resolves whether it was stored. `timeout` in seconds, `0` = never expires. */
   async set(key: string, value: unknown, timeout?: Timeout | SetOptions): Promise<boolean> {
-    const { ttlMs, tags } = this.#terms(key, timeout);
+    const { ttlMs, tags } = entryTerms(key, timeout, this.defaultTimeoutMs);
     return this.#engine.set(key, value, ttlMs, tags);
   }
 
   /** Stores `value` only when `key` is absent; resolves whether it stored. */
   async add(key: string, value: unknown, timeout?: Timeout | SetOptions): Promise<boolean> {
-    const { ttlMs, tags } = this.#terms(key, timeout);
+    const { ttlMs, tags } = entryTerms(key, timeout, this.defaultTimeoutMs);
     return this.#engine.add(key, value, ttlMs, tags);
   }
 
@@ -252,7 +183,7 @@ export class Cache extends EventEmitter<CacheEvents> {
    */
   async getOrSet<T>(key: string, compute: () => T | Promise<T>, options: GetOrSetOptions = {}): Promise<T> {
     const engine = this.#engine;
-    const { ttlMs, tags } = this.#terms(key, options);
+    const { ttlMs, tags } = entryTerms(key, options, this.defaultTimeoutMs);
     const what = `getOrSet ${JSON.stringify(key)}`;
     const result = await valueOrCompute<T>(engine, {
       kind: 'value',
@@ -358,31 +289,4 @@ export class Cache extends EventEmitter<CacheEvents> {
   #storedResponses(): StoredResponses {
     return (this.#responses ??= new StoredResponses(this.#engine));
   }
-
-  /** `timeout` (seconds, a duration string, or `SetOptions`) as milliseconds and checked tags. */
-  #terms(key: string, timeout: Timeout | SetOptions): { ttlMs: number; tags?: readonly string[] } {
-    checkedKey(key);
-    const options = timeout !== null && typeof timeout === 'object' ? timeout : { timeout };
-    const ttlMs = timeoutToMs(options.timeout, this.defaultTimeoutMs, `timeout of key ${JSON.stringify(key)}`);
-    if (options.tags) expectTags();
-    return { ttlMs, tags: options.tags && validateTags(options.tags, `key ${JSON.stringify(key)}`) };
-  }
-}
-
-function checkedKey(key: string): string {
-  if (typeof key !== 'string' || key === '') throw new TypeError(`cache key must be a non-empty string, got ${String(key)}`);
-  return key;
-}
-
-function checkedCallback<F>(callback: F | undefined, option: string): F | undefined {
-  if (callback !== undefined && typeof callback !== 'function') throw new TypeError(`${option} must be a function, got ${typeof callback}`);
-  return callback;
-}
-
-function lockWaitMs(waitMs: unknown): number {
-  if (waitMs === undefined) return 5000;
-  if (typeof waitMs !== 'number' || !(waitMs > 0 && waitMs < 2 ** 31)) {
-    throw new RangeError(`lock.waitMs must be a number of milliseconds > 0, got ${String(waitMs)}`);
-  }
-  return waitMs;
 }

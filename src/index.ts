@@ -3,7 +3,8 @@
  * Lifetimes are seconds (or strings like '5m') everywhere; names ending in `Ms` are the only
  * milliseconds.
  */
-export { Cache, type CacheOptions, type GetOrSetOptions, type InvalidateOptions, type SetOptions } from './cache';
+export { Cache } from './cache';
+export type { CacheOptions, GetOrSetOptions, InvalidateOptions, SetOptions } from './cache-options';
 export type { StaleOptions } from './core/value-computation';
 export { CacheStoreError, type CacheEvents, type StoreCallEvent } from './core/events';
 export { KINDS, OUTCOMES, type CacheKind, type Outcome, type OutcomeEvent } from './core/outcomes';
@@ -37,6 +38,6 @@ export type { QueryInput, QueryValue } from './koa/response-key';
 export type { Memoized, MemoizeOptions } from './functions/memoize';
 export type { MemoizedDecorator } from './functions/memoized-method';
 export type { MemoizedCallable } from './functions/delete-memoized';
-export { CacheWaitTimeout } from './functions/wait-timeout';
+export { CacheWaitTimeout } from './core/wait-timeout';
 export type { Refreshing, RefreshingOptions } from './functions/refreshing';
 export { WriteBehindFullError, type WriteBehind, type WriteBehindOptions, type PushOptions } from './functions/write-behind';

@@ -3,7 +3,7 @@ import type { Engine } from '../core/engine';
 import { validateTags } from '../core/tags';
 import { timeoutToMs, type Timeout } from '../core/timeout';
 import { staleTerms, valueOrCompute, type StaleOptions } from '../core/value-computation';
-import { CacheWaitTimeout } from './wait-timeout';
+import { CacheWaitTimeout } from '../core/wait-timeout';
 import { callText, entryKey, functionVersionKey, instanceVersionKey, isVersion, newVersion } from './memo-keys';
 
 export interface MemoizeOptions<A extends unknown[] = unknown[]> extends StaleOptions {

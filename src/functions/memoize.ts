@@ -2,7 +2,7 @@ import type { Engine } from '../core/engine';
 import type { MemoizedFunctions } from './delete-memoized';
 import { Memo, checkOptions, type MemoizeOptions } from './memo';
 import { checkedName, nameFromSource } from './memo-keys';
-import { checkedWaitMs, waitAtMost } from './wait-timeout';
+import { checkedWaitMs, waitAtMost } from '../core/wait-timeout';
 
 export type { MemoizeOptions } from './memo';
 

@@ -1,6 +1,7 @@
 import type { Context } from 'koa';
 import type { Engine } from '../core/engine';
 import { checkedStatePaths } from '../core/state-reads';
+import { staleTerms } from '../core/value-computation';
 import { timeoutToMs, type Timeout } from '../core/timeout';
 import { DEFAULT_RESPONSE_KEY_PREFIX } from './response-key';
 
@@ -64,6 +65,17 @@ export interface CachedOptions {
   staleIfError?: Timeout;
   /** Background refreshes of this middleware that may run at once. Default 4. */
   refreshConcurrency?: number;
+  /**
+   * With a stale response at hand (within `staleIfError` past expiry), how long a request waits for
+   * the route to recompute it: past this it gets the stale response, and the refresh goes on in the
+   * background and stores its result (FusionCache's soft timeout). Default: waits.
+   */
+  softTimeoutMs?: number;
+  /**
+   * How long a request waits at most for the route: then the stale response if one is kept, else a
+   * 504 error naming the route. A response that came too late is not stored. Default: waits.
+   */
+  hardTimeoutMs?: number;
 }
 
 /** `CachedOptions` checked, with defaults applied and durations in milliseconds. */
@@ -89,13 +101,15 @@ export interface CachedConfig {
   refreshMarginMs: number;
   staleIfErrorMs: number;
   refreshConcurrency: number;
+  softTimeoutMs?: number;
+  hardTimeoutMs?: number;
 }
 
 const OPTION_NAMES = new Set<string>([
   'timeout', 'queryString', 'keyPrefix', 'makeCacheKey', 'varyHeaders', 'varyCookies', 'sharedState', 'ignoreCookies', 'shareAcrossHosts',
   'surrogateKeys', 'methods', 'statuses', 'allowAuthorization',
   'unless', 'forcedUpdate', 'maxBodyBytes', 'cacheStatusHeader', 'staleWhileRevalidate', 'refreshMargin',
-  'staleIfError', 'refreshConcurrency',
+  'staleIfError', 'refreshConcurrency', 'softTimeoutMs', 'hardTimeoutMs',
 ] satisfies (keyof CachedOptions)[]);
 
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
@@ -141,6 +155,8 @@ export function resolveCachedOptions(engine: Engine, options: CachedOptions): Ca
     refreshMarginMs: timeoutToMs(options.refreshMargin, 0, 'refreshMargin'),
     staleIfErrorMs: timeoutToMs(options.staleIfError, 0, 'staleIfError'),
     refreshConcurrency: count(options.refreshConcurrency ?? 4, 1, 'refreshConcurrency'),
+    softTimeoutMs: staleTerms(options, 'cached()').softTimeoutMs,
+    hardTimeoutMs: options.hardTimeoutMs,
   };
 }
 

@@ -19,7 +19,8 @@ const MAX_BACKING_OFF = 10_000;
 export class RefreshQueue {
   #running = 0;
   readonly #waiting: [key: string, refresh: () => Promise<boolean>][] = [];
-  readonly #queued = new Set<string>();
+  /** The refreshes queued or running, by key: settled with whether they stored. */
+  readonly #queued = new Map<string, { promise: Promise<boolean>; resolve: (stored: boolean) => void }>();
   readonly #backoff = new LRUCache<string, { failures: number; until: number }>({ max: MAX_BACKING_OFF });
 
   constructor(
@@ -27,14 +28,22 @@ export class RefreshQueue {
     private readonly clock: Clock,
   ) {}
 
-  /** Queues `refresh` for `key` unless it is queued, backing off, or the queue is full; it resolves whether it stored. */
-  schedule(key: string, refresh: () => Promise<boolean>): void {
-    if (this.#queued.has(key) || this.#waiting.length >= MAX_WAITING) return;
+  /**
+   * Queues `refresh` for `key` unless it is queued, backing off, or the queue is full; it resolves
+   * whether it stored. Returns when the key's refresh (this one, or the one queued before) settles;
+   * undefined when none is coming.
+   */
+  schedule(key: string, refresh: () => Promise<boolean>): Promise<boolean> | undefined {
+    const queued = this.#queued.get(key);
+    if (queued || this.#waiting.length >= MAX_WAITING) return queued?.promise;
     const backoff = this.#backoff.get(key);
-    if (backoff && this.clock.now() < backoff.until) return;
-    this.#queued.add(key);
+    if (backoff && this.clock.now() < backoff.until) return undefined;
+    let resolve!: (stored: boolean) => void;
+    const promise = new Promise<boolean>((done) => (resolve = done));
+    this.#queued.set(key, { promise, resolve });
     this.#waiting.push([key, refresh]);
     this.#drain();
+    return promise;
   }
 
   #drain(): void {
@@ -44,7 +53,10 @@ export class RefreshQueue {
       // A refresh reports its own failures; this only keeps the queue moving.
       void refresh()
         .catch(() => false)
-        .then((stored) => this.#settled(key, stored))
+        .then((stored) => {
+          this.#settled(key, stored);
+          this.#queued.get(key)?.resolve(stored);
+        })
         .finally(() => {
           this.#running--;
           this.#queued.delete(key);

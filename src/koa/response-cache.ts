@@ -1,6 +1,8 @@
 import type { Context, Next } from 'koa';
 import type { Writes } from '../core/compute';
 import type { Engine } from '../core/engine';
+import { traceRefresh } from '../core/tracing';
+import { CacheWaitTimeout, settlesWithin } from '../core/wait-timeout';
 import { pathText } from '../core/state-reads';
 import { unwrapCachedResponse } from './cached-response';
 import { resolveCachedOptions, type CachedConfig, type CachedOptions } from './cached-options';
@@ -11,21 +13,11 @@ import { RefreshQueue } from './refresh-queue';
 import { applyReplayFacts, isReplay, replay, replayStored } from './replay';
 import { factsOf, hasCookies, varyValue } from './request-facts';
 import { requestKey, variantKey } from './response-key';
+import { ResponseLookup, type Found } from './response-lookup';
 import { covers } from './response-vary';
 import { serveStored, type CacheStatus } from './serve';
 import { bypassesCache } from './storability';
-import { encodeResponse, encodeVaryIndex, isFresh, isVaryIndex, withVariant, type StoredResponse, type StoredResponses, type VaryIndex } from './stored-entry';
-
-/**
- * Where this request's response lives (or would): `key` is its variant's key once the index is
- * known, else the base key. A response is only ever found through an index.
- */
-interface Found {
-  base: string;
-  key: string;
-  index?: VaryIndex;
-  response?: StoredResponse;
-}
+import { encodeResponse, encodeVaryIndex, isFresh, withVariant, type StoredResponse, type StoredResponses, type VaryIndex } from './stored-entry';
 
 /** A request that missed: what its computation needs. `fallback`: a stale response to serve if the route fails (staleIfError). */
 interface Miss {
@@ -52,16 +44,18 @@ type Computed =
  * shared. A hit found in process memory is answered on the request's stack.
  */
 export class ResponseCache {
-  readonly #responses: StoredResponses;
   readonly #engine: Engine;
   readonly #config: CachedConfig;
   readonly #refreshes: RefreshQueue;
+  readonly #lookups: ResponseLookup;
+  /** Requests answered past the hard timeout, whose route went on: their responses are not stored. */
+  readonly #abandoned = new WeakSet<Context>();
 
   constructor(responses: StoredResponses, options: CachedOptions) {
-    this.#responses = responses;
     this.#engine = responses.engine;
     this.#config = resolveCachedOptions(this.#engine, options);
     this.#refreshes = new RefreshQueue(this.#config.refreshConcurrency, this.#engine.clock);
+    this.#lookups = new ResponseLookup(responses, (ctx) => this.#valuesOf(ctx));
     watchKoaRequests();
   }
 
@@ -84,7 +78,7 @@ export class ResponseCache {
     const early = readBefore ?? NONE;
     const replayed = isReplay(ctx.req);
     if (replayed) applyReplayFacts(ctx);
-    let found = this.#lookup(ctx, requestKey(ctx, config), early);
+    let found = this.#lookups.find(ctx, requestKey(ctx, config), early);
     if (found instanceof Promise) found = await found;
     const recompute = replayed || config.forcedUpdate?.(ctx) === true;
     let fallback: StoredResponse | undefined;
@@ -94,6 +88,10 @@ export class ResponseCache {
     if (found.response && usable) {
       const { response } = found;
       const now = this.#engine.clock.now();
+      if (found.invalidated) {
+        void this.#refresh(ctx, found);
+        return this.#serve(ctx, found.key, response, 'STALE', now);
+      }
       if (isFresh(response, now)) {
         if (response.freshUntil !== 0 && now >= response.freshUntil - config.refreshMarginMs) this.#refresh(ctx, found);
         return this.#serve(ctx, found.key, response, 'HIT', now);
@@ -103,6 +101,7 @@ export class ResponseCache {
         return this.#serve(ctx, found.key, response, 'STALE', now);
       }
       if (now < response.freshUntil + config.staleIfErrorMs) fallback = response;
+      if (fallback && config.softTimeoutMs !== undefined && ctx.method === 'GET') return this.#refreshWithin(ctx, found, fallback, config.softTimeoutMs, early);
     }
     // Only GET stores: a HEAD response (often without a body) must never become the GET entry.
     if (ctx.method === 'HEAD') {
@@ -111,29 +110,6 @@ export class ResponseCache {
       return this.#setStatus(ctx, 'MISS');
     }
     return this.#miss({ ctx, next, early, recompute, fallback }, found);
-  }
-
-  /** Finds the request's stored response: in process memory at once when it is there, else in the store. */
-  #lookup(ctx: Context, base: string, early: readonly string[]): Found | Promise<Found> {
-    const found = this.#peek(ctx, base, early);
-    return found.response || this.#engine.local ? found : this.#read(ctx, base, early);
-  }
-
-  /** What process memory can answer synchronously: everything on the memory store, the L1 tier on Redis. */
-  #peek(ctx: Context, base: string, early: readonly string[]): Found {
-    const index = this.#responses.decode(base, this.#engine.peek(base)?.value);
-    if (!isVaryIndex(index)) return { base, key: base };
-    const key = variantKey(base, index, this.#valuesOf(ctx));
-    if (!covers(index, early)) return { base, key, index };
-    return { base, key, index, response: asResponse(this.#responses.decode(key, this.#engine.peek(key)?.value)) };
-  }
-
-  async #read(ctx: Context, base: string, early: readonly string[]): Promise<Found> {
-    const index = this.#responses.decode(base, (await this.#engine.get(base))?.value);
-    if (!isVaryIndex(index)) return { base, key: base };
-    const key = variantKey(base, index, this.#valuesOf(ctx));
-    if (!covers(index, early)) return { base, key, index };
-    return { base, key, index, response: asResponse(this.#responses.decode(key, (await this.#engine.get(key))?.value)) };
   }
 
   /** Whether a stored response may answer this request: what it needs of views() is there, and its template has not changed. */
@@ -166,18 +142,32 @@ export class ResponseCache {
    */
   async #miss(miss: Miss, found: Found): Promise<void> {
     const { ctx, early, fallback } = miss;
-    // On a shared store another process may have stored it meanwhile (or while we waited for its lock).
-    const lookup = miss.recompute || this.#engine.local ? undefined : () => this.#readFresh(ctx, found.base, early);
-    const computed = await this.#engine.getOrCompute<Computed>({
-      kind: 'response',
-      name: routeName(miss.ctx),
-      key: found.key,
-      ttlMs: 0, // each entry carries its own lifetime, known once the route ran
-      lookup,
-      compute: () => this.#compute(miss, found),
-      entries: (computed) => this.#entries(computed),
-      stored: (computed) => this.#stored(computed as Computed & { kind: 'cacheable' }),
-    });
+    const name = routeName(ctx);
+    let computed: Computed;
+    try {
+      computed = await this.#engine.getOrCompute<Computed>({
+        kind: 'response',
+        name,
+        key: found.key,
+        ttlMs: 0, // each entry carries its own lifetime, known once the route ran
+        // On a shared store another process may have stored it meanwhile (or while we waited for its
+        // lock); a recomputation reads only what was stored while it waited.
+        lookup: this.#engine.local ? undefined : () => this.#readFresh(ctx, found.base, early),
+        looked: miss.recompute,
+        compute: () => this.#compute(miss, found),
+        entries: (computed) => this.#entries(computed),
+        stored: (computed) => this.#stored(computed as Computed & { kind: 'cacheable' }),
+        hardTimeoutMs: this.#config.hardTimeoutMs,
+        timeoutError: (waitedMs) => {
+          // This request answers without the route's response: what the route makes of ctx later is not stored.
+          this.#abandoned.add(ctx);
+          return Object.assign(new CacheWaitTimeout(name ?? ctx.path, waitedMs, `route ${name ?? ctx.path}`), { status: 504, expose: false });
+        },
+      });
+    } catch (err) {
+      if (!(err instanceof CacheWaitTimeout) || !fallback) throw err;
+      return this.#serve(ctx, found.key, fallback, 'STALE');
+    }
     if (computed.by === ctx) return this.#answerComputed(ctx, found.key, computed, fallback);
     if (computed.kind === 'cacheable') {
       const mine = variantKey(found.base, computed.index, this.#valuesOf(ctx));
@@ -191,7 +181,7 @@ export class ResponseCache {
   }
 
   async #readFresh(ctx: Context, base: string, early: readonly string[]): Promise<Computed | undefined> {
-    const found = await this.#read(ctx, base, early);
+    const found = await this.#lookups.read(ctx, base, early);
     if (!found.response || !isFresh(found.response, this.#engine.clock.now())) return undefined;
     return { kind: 'cacheable', response: found.response, index: found.index!, variantKey: found.key };
   }
@@ -232,7 +222,7 @@ export class ResponseCache {
    * the index finds the variant.
    */
   async #entries(computed: Computed): Promise<Writes | undefined> {
-    if (computed.kind !== 'cacheable' || !computed.entry) return undefined;
+    if (computed.kind !== 'cacheable' || !computed.entry || this.#abandoned.has(computed.by!)) return undefined;
     const { base, key, response, storeMs, declaredTags, dependencies } = computed.entry;
     const own = declaredTags ? await this.#engine.tagVersions(declaredTags, storeMs) : {};
     if (own === undefined) return undefined;
@@ -250,15 +240,29 @@ export class ResponseCache {
     replayStored(ctx.req);
   }
 
+  /**
+   * The soft timeout: with a stale response at hand, the route recomputes it in the background
+   * (one refresh per key); this request waits for it at most `softMs`, then gets the stale one.
+   */
+  async #refreshWithin(ctx: Context, found: Found, stale: StoredResponse, softMs: number, early: readonly string[]): Promise<void> {
+    const refreshed = this.#refresh(ctx, found);
+    if (refreshed && (await settlesWithin(refreshed, softMs))) {
+      const again = await this.#lookups.find(ctx, found.base, early);
+      if (again.response && isFresh(again.response, this.#engine.clock.now())) return this.#serve(ctx, again.key, again.response, 'MISS');
+    } else if (refreshed) this.#engine.events.record('softTimeout', 'response', found.key, routeName(ctx));
+    return this.#serve(ctx, found.key, stale, 'STALE');
+  }
+
   /** Replays this request through the app in the background; the replay recomputes and stores. */
-  #refresh(ctx: Context, found: Found): void {
+  #refresh(ctx: Context, found: Found): Promise<boolean> | undefined {
     const facts = factsOf(ctx, found.index!.vary, true)!;
     const { app, originalUrl } = ctx;
     const name = routeName(ctx);
-    this.#refreshes.schedule(found.key, () => {
+    // Traced on koa-fragment-cache:refresh, as a child of this request's trace.
+    return this.#refreshes.schedule(found.key, traceRefresh('response', name, found.key, () => {
       this.#engine.events.record('refresh', 'response', found.key, name);
       return replay(this.#engine, app, originalUrl, facts, 'refresh');
-    });
+    }));
   }
 
   #valuesOf(ctx: Context): (name: string) => string {
@@ -289,8 +293,4 @@ const OUTCOME = { HIT: 'hit', STALE: 'stale', MISS: 'miss' } as const;
 function routeName(ctx: Context): string | undefined {
   const route = (ctx as { _matchedRoute?: unknown })._matchedRoute;
   return typeof route === 'string' ? route : undefined;
-}
-
-function asResponse(entry: ReturnType<StoredResponses['decode']>): StoredResponse | undefined {
-  return entry === undefined || isVaryIndex(entry) ? undefined : entry;
 }

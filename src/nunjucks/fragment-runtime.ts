@@ -93,15 +93,16 @@ export class FragmentRuntime implements TemplateRuntime {
     let learned: Learned | undefined;
     let hit: Entry | undefined;
     if (!fresh) {
-      hit = engine.peek(key) ?? (engine.local ? undefined : prefetched(frame, key));
+      hit = engine.peek(key, true) ?? (engine.local ? undefined : prefetched(frame, key));
       const names = hit && learnedNames(hit.value);
       if (names) {
         learned = learnedState(key, names, context, frame);
-        hit = engine.peek(learned.variant) ?? (engine.local ? undefined : prefetched(frame, learned.variant));
+        hit = engine.peek(learned.variant, true) ?? (engine.local ? undefined : prefetched(frame, learned.variant));
       }
-      if (hit === undefined || typeof hit.value !== 'string' || hit.digest !== digest) hit = undefined;
+      // Invalidated in stale mode: served stale only while another render recomputes it.
+      if (hit === undefined || typeof hit.value !== 'string' || hit.digest !== digest || (hit.stale && !engine.computing(key))) hit = undefined;
       else {
-        engine.events.record('hit', 'fragment', key, name);
+        engine.events.record(hit.stale ? 'stale' : 'hit', 'fragment', key, name);
         if (!hit.tags && !hit.holes && !this.#debugMarkers && now && !tooDeep()) return deliverNow(runtime, cb, hit.value);
       }
     }
@@ -184,8 +185,12 @@ export class FragmentRuntime implements TemplateRuntime {
   /** A miss on a shared store (or joining one running here): the lookup, the lock, the render, all waited for. */
   #renderLater(fragment: Fragment): void {
     // In process memory `peek` has just answered; a shared store may have it (or get it from the lock's owner).
-    const lookup = this.#engine.local ? undefined : () => this.#store.find(fragment);
-    this.#deliverWhenDone(fragment, this.#engine.getOrCompute({ ...this.#computation(fragment, (own, untracked) => renderLater(fragment, own, untracked)), lookup }));
+    // One invalidated in stale mode is answered instead of waiting for another process's render of it.
+    let stale: Rendered | undefined;
+    const lookup = async () => ((stale = await this.#store.find(fragment))?.entry.stale ? undefined : stale);
+    const computation = this.#computation(fragment, (own, untracked) => renderLater(fragment, own, untracked));
+    const done = this.#engine.getOrCompute({ ...computation, lookup: this.#engine.local ? undefined : lookup, stale: () => (stale?.entry.stale ? stale : undefined) });
+    this.#deliverWhenDone(fragment, done.then((found) => (found.entry.stale && this.#engine.events.record('stale', 'fragment', fragment.key, fragment.name), found)));
   }
 
   /** Delivers what `pending` rendered or found, unless that was for a request whose state differs: then renders this one's own. */

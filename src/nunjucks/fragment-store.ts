@@ -20,19 +20,20 @@ export class FragmentStore {
 
   /**
    * The fragment as stored on a shared store: its HTML under its key, or the names it learned there
-   * and its HTML under this request's variant. Undefined (a miss) when absent or from other templates.
+   * and its HTML under this request's variant (marked `stale` when its tags were invalidated in stale
+   * mode). Undefined (a miss) when absent or from other templates.
    */
   async find(fragment: Fragment): Promise<Rendered | undefined> {
     const { key, name, digest } = fragment;
     const engine = this.#engine;
-    let cached = await engine.get(key);
+    let cached = await engine.get(key, true);
     const names = cached && learnedNames(cached.value);
     if (names) {
       fragment.learned = learnedState(key, names, fragment.context, fragment.frame);
-      cached = await engine.get(fragment.learned.variant);
+      cached = await engine.get(fragment.learned.variant, true);
     }
     if (!cached || typeof cached.value !== 'string' || cached.digest !== digest) return undefined;
-    engine.events.record('hit', 'fragment', key, name);
+    if (!cached.stale) engine.events.record('hit', 'fragment', key, name);
     return { entry: cached, rendered: false, untracked: false, learned: fragment.learned };
   }
 

@@ -30,3 +30,10 @@ export function waitAtMost<T>(work: Promise<T>, ms: number, functionName: string
   });
   return Promise.race([work, expired]).finally(() => clearTimeout(timer));
 }
+
+/** Whether `work` settles within `ms` (it goes on either way). */
+export function settlesWithin(work: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<false>((resolve) => (timer = setTimeout(resolve, ms, false)));
+  return Promise.race([work.then(() => true, () => true), expired]).finally(() => clearTimeout(timer));
+}
