@@ -1,9 +1,11 @@
 /**
  * The layers of docs/architecture.md, checked on the import statements of src/: what each layer may
- * import. (Import cycles are checked by `npm run check:cycles`, the public types by `npm run api:check`.)
+ * import; and who writes entries through the engine, checked on the calls. (Import cycles are checked
+ * by `npm run check:cycles`, the public types by `npm run api:check`.)
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import ts from 'typescript';
 
 const SRC = path.join(__dirname, '..', 'src');
 
@@ -82,4 +84,74 @@ test('nothing in the library imports the demo, and the demo uses only the public
   const demoImports = imports.filter((edge) => layerOf(edge.from) === 'app' && layerOf(edge.to) !== 'app');
   expect(demoImports.length).toBeGreaterThan(0);
   expect(demoImports.filter((edge) => !['index', 'metrics'].includes(edge.to))).toEqual([]);
+});
+
+/**
+ * Every reference in the library to an engine member that writes entries (or to the engine's store),
+ * as `file Class.member: method` (the member it is made in). Resolved by the type checker, so an
+ * engine reached under any name counts.
+ */
+function engineWrites(): string[] {
+  const files = sourceFiles(SRC).filter((file) => layerOf(path.relative(SRC, file)) !== 'app');
+  // Only src/ is loaded: what the calls resolve to is declared there.
+  const program = ts.createProgram(files, { noLib: true, noResolve: true, types: [], noEmit: true });
+  const checker = program.getTypeChecker();
+  const written: string[] = [];
+  for (const source of program.getSourceFiles()) {
+    const visit = (node: ts.Node): void => {
+      if (ts.isPropertyAccessExpression(node) && WRITERS.has(node.name.text)) {
+        const owner = checker.getSymbolAtLocation(node.name)?.declarations?.[0]?.parent;
+        const ownerName = owner && (ts.isClassDeclaration(owner) || ts.isInterfaceDeclaration(owner)) ? owner.name?.text : undefined;
+        if (ownerName && ENGINE_TYPES.includes(ownerName)) written.push(`${path.relative(SRC, source.fileName)} ${memberOf(node)}: ${node.name.text}`);
+      }
+      ts.forEachChild(node, visit);
+    };
+    visit(source);
+  }
+  return written;
+}
+
+/** The engine and the parts of it that write: what compute.ts is handed, and the writes the engine delegates to. */
+const ENGINE_TYPES = ['Engine', 'ComputeEngine', 'EntryWrites'];
+const WRITERS = new Set(['set', 'add', 'write', 'writeNow', 'store']);
+
+function memberOf(node: ts.Node): string {
+  let member: string | undefined;
+  for (let at = node.parent; at; at = at.parent) {
+    if (!member && (ts.isMethodDeclaration(at) || ts.isFunctionDeclaration(at) || ts.isAccessor(at))) member = at.name?.getText();
+    if (!member && ts.isConstructorDeclaration(at)) member = 'constructor';
+    if (ts.isClassDeclaration(at)) return `${at.name?.text ?? '(class)'}.${member ?? '(field)'}`;
+  }
+  return member ?? '(module)';
+}
+
+/**
+ * The engine's plain writes (`set`/`add`) that are not a computed entry, and why. A computed entry
+ * (a fragment, a response, a memoized result, a `getOrSet` value) goes through core/compute.ts,
+ * which takes its tag versions first, shares it with concurrent callers and counts it: a caller
+ * not listed here fails.
+ */
+const PLAIN_WRITES: Record<string, string> = {
+  'cache.ts Cache.set: set': "the user's value (`set`, `setMany`)",
+  'cache.ts Cache.add: add': "the user's value",
+  'functions/write-behind.ts WriteBehind.#write: set': "the user's values, queued",
+  'functions/memo.ts Memo.versions: add': 'a missing function or instance version, created (concurrent creators agree)',
+  'functions/memo.ts Memo.keepVersions: set': 'the versions, written back to outlive the results they reach',
+  'functions/memo.ts Memo.deleteAll: set': 'a new function version: every result unreachable',
+  'functions/memo.ts Memo.deleteInstance: set': 'a new instance version',
+  'functions/refreshing.ts Refreshing.#tick: add': 'the refresh lock: which process refreshes this interval',
+  // Known exception (issue 21): the value `fn` computed, stored beside the compute path.
+  'functions/refreshing.ts Refreshing.#compute: set': 'the refreshed value',
+};
+
+test('core/compute.ts is the one place that writes a computed entry; the plain writes are the listed ones', () => {
+  const writes = engineWrites();
+  // The engine's own delegation to EntryWrites, and the compute path.
+  expect(writes.filter((write) => /: (write|writeNow)$/.test(write)).sort()).toEqual(
+    ['core/compute.ts Computations.computeNow: writeNow', 'core/compute.ts Computations.#write: write', 'core/engine.ts Engine.write: write', 'core/engine.ts Engine.writeNow: writeNow'].sort(),
+  );
+  const plain = writes.filter((write) => /: (set|add)$/.test(write) && !write.startsWith('core/engine.ts Engine.'));
+  expect(plain.sort()).toEqual(Object.keys(PLAIN_WRITES).sort());
+  // Nothing outside the core reaches the store behind the engine.
+  expect(writes.filter((write) => write.endsWith(': store') && layerOf(write.split(' ')[0]!) !== 'core')).toEqual([]);
 });
