@@ -140,8 +140,6 @@ const PLAIN_WRITES: Record<string, string> = {
   'functions/memo.ts Memo.deleteAll: set': 'a new function version: every result unreachable',
   'functions/memo.ts Memo.deleteInstance: set': 'a new instance version',
   'functions/refreshing.ts Refreshing.#tick: add': 'the refresh lock: which process refreshes this interval',
-  // Known exception (issue 21): the value `fn` computed, stored beside the compute path.
-  'functions/refreshing.ts Refreshing.#compute: set': 'the refreshed value',
 };
 
 test('core/compute.ts is the one place that writes a computed entry; the plain writes are the listed ones', () => {

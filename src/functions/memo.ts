@@ -42,7 +42,7 @@ interface Address {
 
 /**
  * What is behind `memoize` and `@memoized`: keys a call, reads or computes it once for all
- * concurrent callers (`engine.coalesce`), stores it, and keeps the versions that make "delete
+ * concurrent callers (`engine.getOrCompute`, through value-computation.ts), stores it, and keeps the versions that make "delete
  * every result" a single write.
  */
 export class Memo {

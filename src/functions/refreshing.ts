@@ -117,14 +117,24 @@ export class Refreshing<T> {
 
   async #compute(): Promise<T> {
     try {
-      const value = await this.#fn();
-      if (value === undefined) throw new TypeError(`refreshing ${JSON.stringify(this.key)}: the function returned undefined`);
-      const stored = { value, updatedAt: this.#engine.clock.now() };
-      await this.#engine.set(this.key, stored, this.#ttlMs);
-      this.#engine.events.record('refresh', 'value', this.key, this.key);
+      // Always recomputed, never joined: the refresh lock and #running keep refreshes from overlapping.
+      const stored = await this.#engine.computeAlone<Stored<T>>({
+        kind: 'value',
+        name: this.key,
+        key: this.key,
+        ttlMs: this.#ttlMs,
+        compute: async () => {
+          const value = await this.#fn();
+          if (value === undefined) throw new TypeError(`refreshing ${JSON.stringify(this.key)}: the function returned undefined`);
+          return { value, updatedAt: this.#engine.clock.now() };
+        },
+        entries: (computed) => [[this.key, { value: computed }]],
+        unstorable: `refreshing ${JSON.stringify(this.key)} returned a value that cannot be cached`,
+        stored: () => this.#engine.events.record('refresh', 'value', this.key, this.key),
+      });
       this.#current = stored;
       this.#error = undefined;
-      return value;
+      return stored.value;
     } catch (err) {
       this.#error = err;
       throw err;
