@@ -69,6 +69,7 @@ export interface SetOptions {
 /** `getOrSet`'s options: a lifetime and tags, and what to answer while the origin is slow or failing. */
 export interface GetOrSetOptions extends SetOptions, StaleOptions {}
 
+/** `invalidateTags`' options. */
 export interface InvalidateOptions {
   /**
    * Keep the entries carrying the tags servable as stale: the next caller of each recomputes it

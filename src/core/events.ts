@@ -15,7 +15,9 @@ export interface CacheEvents {
   hit: [OutcomeEvent];
   miss: [OutcomeEvent];
   stale: [OutcomeEvent];
+  /** A computation outlasted its soft timeout: the caller got the stale copy, the computation goes on. */
   softTimeout: [OutcomeEvent];
+  /** A caller stopped waiting for a computation (its hard timeout). */
   hardTimeout: [OutcomeEvent];
   set: [OutcomeEvent];
   refresh: [OutcomeEvent];
