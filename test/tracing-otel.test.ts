@@ -3,6 +3,7 @@
  * in-memory exporter and checked as span trees.
  */
 import { tracingChannel } from 'node:diagnostics_channel';
+import { once } from 'node:events';
 import type { Server } from 'node:http';
 import Router from '@koa/router';
 import { context, SpanStatusCode, trace, type Tracer } from '@opentelemetry/api';
@@ -56,7 +57,7 @@ function underRequest<T>(name: string, fn: () => Promise<T>): Promise<T> {
 }
 
 /** An app serving /page (a fragment inside a fragment) through `cache.cached()` under a request span, on one port (the Host is part of the key). */
-function pageServer(cache: Cache): Server {
+async function pageServer(cache: Cache): Promise<Server> {
   const folder = viewsFolder();
   folder.write('page.njk', '<main>{% cache 60, "outer" %}<section>{% cache 60, "inner" %}<p>inner</p>{% endcache %}</section>{% endcache %}</main>');
   const app = new Koa();
@@ -65,8 +66,14 @@ function pageServer(cache: Cache): Server {
   app.use(views(createEnvironment({ cache, views: folder.dir })));
   router.get('/page', cache.cached({ timeout: 60 }), (ctx) => ctx.render('page.njk'));
   app.use(router.routes());
+  return listening(app);
+}
+
+/** `app` listening on one port (supertest would start a server of its own, on another port, for one not listening yet). */
+async function listening(app: Koa): Promise<Server> {
   const server = app.listen(0, '127.0.0.1');
   after.push(() => new Promise((resolve) => server.close(resolve)));
+  await once(server, 'listening');
   return server;
 }
 
@@ -116,7 +123,7 @@ describe('OpenTelemetry spans (AsyncLocalStorage context manager)', () => {
   });
 
   it('render a page with nested fragments as a span tree under the request: response miss, outer fragment, inner fragment', async () => {
-    const server = pageServer(new Cache());
+    const server = await pageServer(new Cache());
     const res = await request(server).get('/page');
     expect(res.text).toBe('<main><section><p>inner</p></section></main>');
     expect(trees()).toEqual([['GET /page', ['response /page', ['fragment outer', 'fragment inner']]]]);
@@ -136,8 +143,7 @@ describe('OpenTelemetry spans (AsyncLocalStorage context manager)', () => {
     let runs = 0;
     router.get('/news', cache.cached({ timeout: 1, staleWhileRevalidate: 60 }), (ctx) => void (ctx.body = `news ${++runs}`));
     app.use(router.routes());
-    const server = app.listen(0, '127.0.0.1');
-    after.push(() => new Promise((resolve) => server.close(resolve)));
+    const server = await listening(app);
     await request(server).get('/news');
     await clock.pass(2000);
     exporter.reset();
@@ -176,7 +182,7 @@ describe('OpenTelemetry spans (AsyncLocalStorage context manager)', () => {
     it('render the page on Redis as the same tree, every store call inside it', async () => {
       const cache = redisCache(uniquePrefix('otel-page'));
       await cache.get('warm-up');
-      const server = pageServer(cache);
+      const server = await pageServer(cache);
       exporter.reset();
       expect((await request(server).get('/page')).text).toBe('<main><section><p>inner</p></section></main>');
       await cache.close(); // waits for writes still on their way
