@@ -32,6 +32,7 @@ import { Refreshing, type RefreshingOptions } from './functions/refreshing';
 import { CacheWaitTimeout } from './core/wait-timeout';
 import { WriteBehind, type WriteBehindOptions } from './functions/write-behind';
 import { cached } from './koa/cached';
+import { watchKoaRequests } from './koa/early-reads';
 import type { CachedOptions } from './koa/cached-options';
 import { deleteCached, type DeleteCachedOptions } from './koa/delete-cached';
 import { schedulePeriodicRefresh, type PeriodicRefresh, type PeriodicRefreshOptions } from './koa/periodic-refresh';
@@ -57,6 +58,9 @@ export class Cache extends EventEmitter<CacheEvents> {
 
   constructor(options: CacheOptions = {}) {
     super();
+    // Koa's requests are watched from their start: cookies read before cached(), and what another
+    // renderer's ctx.render copies of ctx.state into fragments (koa/foreign-render.ts).
+    watchKoaRequests();
     this.defaultTimeoutMs = timeoutToMs(options.defaultTimeout, 300_000, 'defaultTimeout');
     this.keyPrefix = checkedKeyPrefix(options.keyPrefix);
     const operationTimeoutMs = checkedOperationTimeoutMs(options.operationTimeoutMs);

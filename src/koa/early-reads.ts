@@ -1,5 +1,6 @@
 import type { Context } from 'koa';
 import { cookieValue, cookieVary } from './request-facts';
+import { watchRenders } from './foreign-render';
 import { findAccessor } from './tracked-state';
 
 /**
@@ -101,7 +102,10 @@ function wrapCreateContext(owner: { createContext: CreateContext } & Marked): vo
   owner.createContext = function watchedContext(req, res) {
     const ctx = create.call(this, req, res) as Context & Watched;
     const proto = Object.getPrototypeOf(ctx) as object & Marked;
-    if (!Object.prototype.hasOwnProperty.call(proto, WATCHING)) watchJar(proto);
+    if (!Object.prototype.hasOwnProperty.call(proto, WATCHING)) {
+      watchJar(proto);
+      watchRenders(proto);
+    }
     ctx[EARLY] = null;
     if (req.headers.cookie !== undefined) watchCookieHeader(req.headers, readsOf(ctx));
     return ctx;

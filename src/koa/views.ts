@@ -3,6 +3,7 @@ import type nunjucks from 'nunjucks';
 import { isCacheExtension, type CacheExtension } from '../nunjucks/extension';
 import { rawOf } from '../core/state-reads';
 import { offerPages, PageRecording, type PageServices } from './page-link';
+import { ownRender } from './foreign-render';
 
 declare module 'koa' {
   interface ExtendableContext {
@@ -23,7 +24,7 @@ declare module 'koa' {
 export function views(env: nunjucks.Environment): Middleware {
   let pages: PageServices | undefined;
   return async function render(ctx, next) {
-    ctx.render = (name, locals) => renderTemplate(env, ctx, name, locals);
+    ctx.render = ownRender((name: string, locals?: Record<string, unknown>) => renderTemplate(env, ctx, name, locals));
     const extension = cacheExtensionOf(env);
     if (extension) offerPages(ctx, (pages ??= pageServices(env, extension)));
     await next();

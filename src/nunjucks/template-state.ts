@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { createHash } from 'node:crypto';
 import { isStateName, learnRead, pathValue, type StateReads, type StateTracker } from '../core/state-reads';
 import { scopeOf, type ScopedFrame } from './fragment-scope';
@@ -30,9 +31,21 @@ export interface TemplateContext {
   lookup(name: string): unknown;
 }
 
+/**
+ * The request state of a render by another renderer than `views()` (koa-nunjucks-2, koa-views):
+ * it copies `ctx.state` into the variables, where only the names say what came from it (see
+ * koa/foreign-render.ts). Set only while such a render runs.
+ */
+const foreignRender = new AsyncLocalStorage<TemplateState>();
+
+/** Runs `render` (another renderer's `ctx.render`) with the request state its templates copied. */
+export function renderingWith<T>(state: TemplateState, render: () => T): T {
+  return foreignRender.run(state, render);
+}
+
 export function stateOf(context: TemplateContext): TemplateState | undefined {
   const state = context.ctx[REQUEST_STATE];
-  return state instanceof TemplateState ? state : undefined;
+  return state instanceof TemplateState ? state : foreignRender.getStore();
 }
 
 /** The variables without the request state: what a `{% nocache %}` hole renders with (it never varies its fragment). */
