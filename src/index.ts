@@ -41,3 +41,4 @@ export type { MemoizedCallable } from './functions/delete-memoized';
 export { CacheWaitTimeout } from './core/wait-timeout';
 export type { Refreshing, RefreshingOptions } from './functions/refreshing';
 export { WriteBehindFullError, type WriteBehind, type WriteBehindOptions, type PushOptions } from './functions/write-behind';
+export { TRACING_CHANNELS, type ComputeOutcome, type ComputeTrace, type LockTrace, type RefreshTrace, type Settled, type StoreTrace } from './core/tracing';

@@ -45,6 +45,8 @@ class IoredisStore {
   /** `option`: the chaos row's store option (a URL, `{ cluster }` or `{ sentinel }`). */
   constructor(option, keyPrefix) {
     this.local = false;
+    // Increments are fenced (cancelIncrement below), as our own Redis store's are.
+    this.capabilities = { fencedIncrements: this };
     this.prefix = `${keyPrefix}::`;
     if (typeof option === 'string') this.client = new Redis(option, CLIENT);
     else if (option.cluster) {

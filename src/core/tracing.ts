@@ -21,7 +21,7 @@ export const TRACING_CHANNELS = Object.freeze({
 } as const);
 
 /** What every message carries as `TracingChannel` sets them: the result, or what was thrown. */
-interface Settled {
+export interface Settled {
   result?: unknown;
   error?: unknown;
 }
