@@ -98,7 +98,7 @@ async function packAndInspect() {
     const found = under(prefix);
     check(`tarball has no ${prefix}/`, found.length === 0, `${found.length} entries, e.g. ${found.slice(0, 3).join(', ')}`);
   }
-  for (const file of ['LICENSE', 'README.md', 'CHANGELOG.md', 'package.json', 'dist/index.js', 'dist/index.d.ts', 'dist/metrics.js', 'dist/metrics.d.ts']) {
+  for (const file of ['LICENSE', 'README.md', 'CHANGELOG.md', 'package.json', 'dist/index.js', 'dist/index.d.ts', 'dist/metrics.js', 'dist/metrics.d.ts', 'dist/otel.js', 'dist/otel.d.ts', 'dist/testing.js', 'dist/testing.d.ts']) {
     check(`tarball has ${file}`, files.includes(file));
   }
 
@@ -139,10 +139,11 @@ async function packAndInspect() {
     check(`${name} is not a dependency of the package`, !deps.includes(name));
   }
   check('koa and nunjucks are (required) peer dependencies', peers.koa && peers.nunjucks && !optional.koa?.optional && !optional.nunjucks?.optional, JSON.stringify(peers));
-  for (const name of ['@keyv/redis', 'keyv', 'prom-client']) {
+  for (const name of ['@keyv/redis', 'keyv', 'prom-client', '@opentelemetry/api']) {
     check(`${name} is an optional peer dependency`, peers[name] && optional[name]?.optional === true, JSON.stringify({ peer: peers[name], meta: optional[name] }));
   }
-  check('exports has ".", "./metrics" and "./package.json"', ['.', './metrics', './package.json'].every((key) => manifest.exports?.[key]), JSON.stringify(manifest.exports));
+  check('exports has ".", "./metrics", "./otel", "./testing" and "./package.json"', ['.', './metrics', './otel', './testing', './package.json'].every((key) => manifest.exports?.[key]), JSON.stringify(manifest.exports));
+  check('typesVersions maps the subpaths for node10 resolution', ['metrics', 'otel', 'testing'].every((key) => manifest.typesVersions?.['*']?.[key]), JSON.stringify(manifest.typesVersions));
   return tarball;
 }
 

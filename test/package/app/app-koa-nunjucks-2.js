@@ -3,8 +3,8 @@
 // docs/tag.md shows. No views(): koa-nunjucks-2 refuses to run where ctx.render is already defined.
 // Plain JavaScript CommonJS, no build. test/package/newcomer.js runs it on Koa 3 (app "full") and on
 // Koa 2 (app "koa2") and requests it over HTTP (exerciseShop); the routes are those of app-koa2.ts.
-// views-shop/product.njk gives the per-visitor fragment its vary argument (user.name): without views()
-// the tag does not learn request state (docs/tag.md, "Request state in fragments").
+// views-shop/learned.njk's per-visitor fragment has no vary argument: it learns what it reads of
+// ctx.state through koa-nunjucks-2's ctx.render too (docs/tag.md, "With koa-nunjucks-2").
 const fs = require('node:fs');
 const path = require('node:path');
 const Koa = require('koa');
@@ -15,7 +15,7 @@ const { Cache, CacheExtension } = require('koa-fragment-cache');
 
 const products = new Map([['1', { id: '1', name: '<b>' }]]);
 const sessions = new Map([['a1', { name: 'Alice' }], ['a2', { name: 'Alice' }], ['b1', { name: 'Bob' }]]);
-const TEMPLATE = 'product';
+const TEMPLATE = 'learned';
 let renders = 0;
 let reviewQueries = 0;
 

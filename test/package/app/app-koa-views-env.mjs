@@ -4,8 +4,8 @@
 // consolidate renders each template with env.renderString and a callback. No views(): koa-views sets
 // ctx.render itself. Plain JavaScript ESM, no build. test/package/newcomer.js runs it on Koa 3 (app
 // "full") and on Koa 2 (app "koa2") and requests it over HTTP (exerciseShop); the routes are those of
-// app-koa2.ts. views-shop/product.njk gives the per-visitor fragment its vary argument (user.name):
-// without views() the tag does not learn request state (docs/tag.md, "Request state in fragments").
+// app-koa2.ts. views-shop/learned.njk's per-visitor fragment has no vary argument: it learns what it
+// reads of ctx.state through koa-views' ctx.render too (docs/tag.md, "With koa-nunjucks-2").
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
@@ -18,7 +18,7 @@ import { Cache, createEnvironment } from 'koa-fragment-cache';
 const require = createRequire(import.meta.url);
 const products = new Map([['1', { id: '1', name: '<b>' }]]);
 const sessions = new Map([['a1', { name: 'Alice' }], ['a2', { name: 'Alice' }], ['b1', { name: 'Bob' }]]);
-const TEMPLATE = 'product';
+const TEMPLATE = 'learned';
 let renders = 0;
 let reviewQueries = 0;
 
