@@ -1,12 +1,17 @@
 // Regenerates the results part of BENCHMARKS.md (between `<!-- bench:results -->` and
 // `<!-- /bench:results -->`; the text above it is kept as written) and the charts in
-// bench/charts/*.svg (plain SVG drawn here) from bench/results/*.json:
-//   - the run line (bench/results/run.json, written by a run of every default scenario);
+// bench/charts/*.svg (plain SVG drawn here) from bench/results/*.json, merged with the report
+// already there:
+//   - the run line (bench/results/run.json, written by a run of every default scenario; else the
+//     one the report shows), and which scenarios come from other runs (when, by what command);
 //   - Goals: every row with a numeric goal (http and render scenarios): median over rounds,
-//     min–max, met, and for a missed goal the row's `why` (— until someone writes it);
+//     min–max, met, and for a missed goal the row's `why` (— until someone writes it); a row not
+//     from the run above carries its own date;
 //   - Checks: the pass/fail rows of custom scenarios;
 //   - a section per scenario: its subjects and all its rows, or its tables.
-// Charts no result asks for are deleted.
+// A scenario whose result is missing or older than its section stays as the report has it (its
+// section, its rows in Goals and Checks, its charts): running one scenario rewrites only its own.
+// Charts that neither a new result nor a kept section asks for are deleted.
 //
 //   node bench/report.js [--out DIR]   (default: BENCHMARKS.md and bench/charts/ in the repository;
 //                                       with --out, a copy of BENCHMARKS.md and the charts go to DIR)
@@ -48,32 +53,62 @@ function svg(width, height, body) {
 
 /**
  * The goal rows as horizontal bars (median), a whisker for min–max over rounds and a dashed tick
- * at each row's own goal; green when met, red when not.
+ * at each row's own goal; green when met, red when not. The ratios (unit ×) share one axis, with
+ * its ticks and the 1× line; a row in another unit (round trips, ms) is drawn below them on a
+ * scale of its own, its goal labelled on the tick. Each median is written in a column of its own,
+ * with its unit, at the right.
  */
 function goalChart(rows) {
   const left = 300;
   const barWidth = 400;
   const rowHeight = 30;
   const top = 40;
-  const max = Math.max(1.1, ...rows.flatMap((r) => [r.max ?? r.median, r.goal.min ?? 0, r.goal.max ?? 0])) * 1.05;
-  const x = (value) => left + (value / max) * barWidth;
-  const height = top + rows.length * rowHeight + 20;
+  const ratios = rows.filter((r) => r.unit === '×');
+  const others = rows.filter((r) => r.unit !== '×');
+  const extent = (r) => Math.max(r.max ?? r.median, r.median, r.goal.min ?? 0, r.goal.max ?? 0);
   const body = [`<text x="10" y="22" font-size="14" font-weight="bold">Goals: median over rounds (bar), min–max (whisker), goal (dashed)</text>`];
-  rows.forEach((row, i) => {
-    const y = top + i * rowHeight;
+  let y = top;
+
+  const drawRow = (row, x, goalLabels) => {
     const color = row.met ? '#16a34a' : '#dc2626';
     body.push(`<text x="${left - 8}" y="${y + 17}" text-anchor="end">${esc(row.label)}</text>`);
     body.push(`<rect x="${left}" y="${y + 5}" width="${Math.max(1, x(row.median) - left)}" height="${rowHeight - 12}" fill="${color}" opacity="0.75"/>`);
-    if (row.rounds > 1) {
+    if (row.rounds > 1 && row.max > row.min) {
       body.push(`<line x1="${x(row.min)}" x2="${x(row.max)}" y1="${y + 14}" y2="${y + 14}" stroke="#111"/>`);
       for (const v of [row.min, row.max]) body.push(`<line x1="${x(v)}" x2="${x(v)}" y1="${y + 9}" y2="${y + 19}" stroke="#111"/>`);
     }
     for (const g of [row.goal.min, row.goal.max].filter((v) => v !== undefined)) {
       body.push(`<line x1="${x(g)}" x2="${x(g)}" y1="${y + 1}" y2="${y + rowHeight - 3}" stroke="#111" stroke-width="2" stroke-dasharray="3 2"/>`);
     }
-    body.push(`<text x="${x(Math.max(row.max ?? row.median, row.median, row.goal.min ?? 0, row.goal.max ?? 0)) + 6}" y="${y + 17}">${esc(row.median)}${esc(row.unit)}</text>`);
-  });
-  return svg(left + barWidth + 90, height, body);
+    if (goalLabels) body.push(`<text x="${x(row.goal.max ?? row.goal.min) + 5}" y="${y + 10}" font-size="10" fill="#4b5563">goal ${esc(row.goal.text)}</text>`);
+    const unit = row.unit === '×' ? '×' : row.unit || '';
+    body.push(`<text x="${left + barWidth + 12}" y="${y + 17}">${esc(row.median)}${esc(unit)}</text>`);
+    y += rowHeight;
+  };
+
+  if (ratios.length) {
+    const max = Math.max(1.1, ...ratios.map(extent)) * 1.05;
+    const x = (value) => left + (Math.min(value, max) / max) * barWidth;
+    const from = y;
+    for (const row of ratios) drawRow(row, x, false);
+    // The shared axis: ticks at round ratios, the 1× line stronger (the baseline's own speed).
+    const ticks = niceTicks(0, max).filter((t) => t <= max);
+    for (const t of ticks) {
+      body.push(`<line x1="${x(t)}" x2="${x(t)}" y1="${from}" y2="${y}" stroke="${t === 1 ? '#9ca3af' : '#e5e7eb'}"/>`);
+      body.push(`<text x="${x(t)}" y="${y + 14}" text-anchor="middle" font-size="11" fill="#4b5563">${esc(+t.toPrecision(4))}×</text>`);
+    }
+    if (!ticks.includes(1)) body.push(`<line x1="${x(1)}" x2="${x(1)}" y1="${from}" y2="${y}" stroke="#9ca3af"/>`);
+    y += 24;
+  }
+  if (others.length) {
+    body.push(`<text x="10" y="${y + 12}" font-size="11" fill="#4b5563">Not ratios: each row on a scale of its own (0 at the left), its goal labelled.</text>`);
+    y += 20;
+    for (const row of others) {
+      const max = extent(row) * 1.25 || 1;
+      drawRow(row, (value) => left + (Math.min(value, max) / max) * barWidth, true);
+    }
+  }
+  return svg(left + barWidth + 90, y + 12, body);
 }
 
 /** About five round-numbered ticks (steps of 1, 2 or 5 × 10^n) from `from` to `to`. */
@@ -161,7 +196,7 @@ function provenance(result, run) {
 }
 
 function section(entry, result, run) {
-  const parts = [`### ${entry.title}`, '', `\`bench/scenarios/${entry.name}.js\` (${result.kind}). ${result.about ?? ''}`.trim(), '', provenance(result, run)];
+  const parts = [`### ${entry.title}`, dataComment(entry, result), '', `\`bench/scenarios/${entry.name}.js\` (${result.kind}). ${result.about ?? ''}`.trim(), '', provenance(result, run)];
   if (result.subjects) parts.push('', markdownTable(subjectTable(result)));
   for (const t of result.tables ?? []) parts.push('', ...(t.caption ? [t.caption, ''] : []), markdownTable(t.rows));
   // Rows with a goal are in Goals and Checks above; here the others.
@@ -172,6 +207,53 @@ function section(entry, result, run) {
   return parts.join('\n');
 }
 
+// ---- Merging with the report already there ---------------------------------------------------
+//
+// A run of some scenarios (`node bench/run.js response`, `npm run soak`) leaves the others as the
+// last report has them: each scenario's section carries, in an HTML comment under its heading,
+// what the Goals and Checks tables and the charts need of it (its rows with a goal, its date and
+// run, its charts). A scenario's section is rewritten only from a result newer than that.
+
+const DATA = /^<!-- bench:data (.*) -->$/m;
+const RUN = /^<!-- bench:run (.*) -->$/m;
+
+/** A row as a later report needs it: without every round's value. */
+const withoutValues = (row) => Object.fromEntries(Object.entries(row).filter(([key]) => key !== 'values'));
+
+/** The comment under a section's heading: what a later report keeps of it. JSON has no `--`. */
+function dataComment(entry, result) {
+  const data = {
+    scenario: entry.name,
+    at: result.at,
+    runId: result.runId,
+    command: result.command,
+    quick: result.quick || undefined,
+    charts: (result.charts ?? []).map((chart) => chart.name),
+    rows: (result.rows ?? []).filter((r) => r.goal).map(withoutValues),
+  };
+  return `<!-- bench:data ${JSON.stringify(data).replace(/--/g, '-\\u002d')} -->`;
+}
+
+/**
+ * The report as it stands: its run (from the comment beside the run line) and its sections by
+ * scenario name (their text as written, and their data). A section without data (written by an
+ * older report.js) is not kept.
+ */
+function previousReport(block) {
+  const runData = RUN.exec(block)?.[1];
+  const sections = new Map();
+  const at = block.indexOf('\n## Scenarios');
+  if (at !== -1) {
+    for (const text of block.slice(at).split(/\n(?=### )/).slice(1)) {
+      const json = DATA.exec(text)?.[1];
+      if (!json) continue;
+      const data = JSON.parse(json);
+      sections.set(data.scenario, { data, text: text.trimEnd() });
+    }
+  }
+  return { run: runData ? JSON.parse(runData) : undefined, sections };
+}
+
 function runLine(run) {
   if (!run) return '_No full run yet: `npm run bench`._';
   const m = run.machine;
@@ -179,25 +261,60 @@ function runLine(run) {
     `Run: ${when(run.at)}, \`${run.command}\`, ${run.totalSeconds} s${run.quick ? ' **(quick settings: not for comparison)**' : ''}; wrk ${run.wrk ?? '–'}; Redis: ${run.redis}.`,
     '',
     `Machine: ${m.cpus} × ${m.cpu}, ${m.memoryGiB} GiB, ${m.platform}, Node ${m.node}; load average ${m.loadAverage.join(' / ')} at the end.`,
+    '',
+    `<!-- bench:run ${JSON.stringify({ runId: run.runId, at: run.at, command: run.command, totalSeconds: run.totalSeconds, quick: run.quick, wrk: run.wrk, redis: run.redis, machine: m })} -->`,
   ].join('\n');
+}
+
+/** Which scenarios are not from the run above, grouped by their own run: when and by what command. */
+function otherRunsLine(entries, run) {
+  const groups = new Map();
+  for (const { entry, data } of entries) {
+    if (run && data.runId === run.runId) continue;
+    const key = data.runId ?? data.at;
+    if (!groups.has(key)) groups.set(key, { at: data.at, command: data.command, quick: data.quick, titles: [] });
+    const group = groups.get(key);
+    group.titles.push(entry.title);
+    if (data.at < group.at) group.at = data.at; // when that run began
+  }
+  if (groups.size === 0) return undefined;
+  const said = [...groups.values()]
+    .sort((a, b) => a.at.localeCompare(b.at))
+    .map((g) => `${g.titles.join(', ')}: ${when(g.at)}${g.command ? ` (\`${g.command}\`${g.quick ? ', quick settings' : ''})` : ''}`);
+  return `${run ? 'Not from the run above (their rows carry their own date)' : 'Scenarios run'}: ${said.join('; ')}.`;
 }
 
 function main() {
   if (!fs.existsSync(path.join(root, 'BENCHMARKS.md'))) throw new Error('BENCHMARKS.md is missing: it holds the text the results go under');
   const doc = fs.readFileSync(path.join(root, 'BENCHMARKS.md'), 'utf8');
-  const pattern = /(<!-- bench:results -->)[\s\S]*?(<!-- \/bench:results -->)/;
-  if (!pattern.test(doc)) throw new Error('BENCHMARKS.md has no <!-- bench:results --> … <!-- /bench:results --> block');
+  const pattern = /(<!-- bench:results -->)([\s\S]*?)(<!-- \/bench:results -->)/;
+  const block = pattern.exec(doc)?.[2];
+  if (block === undefined) throw new Error('BENCHMARKS.md has no <!-- bench:results --> … <!-- /bench:results --> block');
+  const previous = previousReport(block);
 
-  const run = readResult('run');
-  const present = listScenarios()
-    .map((entry) => ({ entry, result: readResult(entry.name) }))
+  // The run line: the newer of the last full run's result and the one the report shows.
+  const runResult = readResult('run');
+  const run = runResult && (!previous.run || runResult.at >= previous.run.at) ? runResult : previous.run;
+
+  // Per scenario (those of bench/scenarios/ only): a result newer than its section, else its section.
+  const entries = listScenarios().flatMap((entry) => {
+    const result = readResult(entry.name);
+    const kept = previous.sections.get(entry.name);
     // A file from an older harness (no `kind`) is not read.
-    .filter(({ result }) => result?.kind);
-  const mark = (result) => (run && result.runId !== run.runId ? ` (${when(result.at)})` : '');
-  const goals = present.flatMap(({ result }) => (result.rows ?? []).filter((r) => !r.check && r.goal).map((r) => ({ ...r, measure: r.measure + mark(result) })));
-  const checks = present.flatMap(({ result }) => (result.rows ?? []).filter((r) => r.check && r.goal).map((r) => ({ ...r, measure: r.measure + mark(result) })));
+    if (result?.kind && (!kept || result.at > kept.data.at)) {
+      const rows = (result.rows ?? []).filter((r) => r.goal).map(withoutValues);
+      return [{ entry, result, data: { at: result.at, runId: result.runId, command: result.command, charts: (result.charts ?? []).map((c) => c.name), rows } }];
+    }
+    return kept ? [{ entry, kept: kept.text, data: kept.data }] : [];
+  });
 
-  const parts = [runLine(run), '', '## Goals', ''];
+  const mark = (data) => (run && data.runId !== run.runId ? ` (${when(data.at)})` : '');
+  const rowsOf = (check) => entries.flatMap(({ data }) => data.rows.filter((r) => !!r.check === check).map((r) => ({ ...r, measure: r.measure + mark(data) })));
+  const goals = rowsOf(false);
+  const checks = rowsOf(true);
+
+  const others = otherRunsLine(entries, run);
+  const parts = [runLine(run), ...(others ? ['', others] : []), '', '## Goals', ''];
   if (goals.length) {
     parts.push('Median over rounds of each round\'s ratio (subject ÷ baseline, measured side by side); spread: min–max over rounds.', '');
     parts.push(markdownTable(goals.map(rowCells)), '', '![Goals](bench/charts/goals.svg)');
@@ -205,15 +322,33 @@ function main() {
   } else parts.push('_no results_');
   parts.push('', '## Checks', '', checks.length ? markdownTable(checks.map(rowCells).map(({ measure, goal, measured, met, why }) => ({ measure, goal, measured, met, why }))) : '_no results_');
   parts.push('', '## Scenarios');
-  for (const { entry, result } of present) parts.push('', section(entry, result, run));
+  for (const { entry, result, kept } of entries) parts.push('', result ? section(entry, result, run) : kept);
 
   const text = parts.join('\n');
   fs.mkdirSync(path.dirname(docFile), { recursive: true });
-  fs.writeFileSync(docFile, doc.replace(pattern, (_, open, close) => `${open}\n${text}\n${close}`));
+  fs.writeFileSync(docFile, doc.replace(pattern, (_, open, _old, close) => `${open}\n${text}\n${close}`));
+
+  // Charts: those drawn now, those of the sections kept (copied along with --out), no others.
+  const keptCharts = new Set(entries.filter((e) => e.kept).flatMap((e) => e.data.charts ?? []));
+  const repoCharts = path.join(__dirname, 'charts');
   fs.mkdirSync(chartDir, { recursive: true });
-  for (const file of fs.readdirSync(chartDir)) if (file.endsWith('.svg') && !charts[file.slice(0, -4)]) fs.rmSync(path.join(chartDir, file));
+  for (const file of fs.readdirSync(chartDir)) {
+    const name = file.slice(0, -4);
+    if (file.endsWith('.svg') && !charts[name] && !keptCharts.has(name)) fs.rmSync(path.join(chartDir, file));
+  }
   for (const [name, content] of Object.entries(charts)) fs.writeFileSync(path.join(chartDir, `${name}.svg`), content);
-  console.log(`report: ${path.relative(process.cwd(), docFile)} (${present.map((p) => p.entry.name).join(', ') || 'no results'}), ${Object.keys(charts).length} charts in ${path.relative(process.cwd(), chartDir) || '.'}`);
+  if (chartDir !== repoCharts) {
+    for (const name of keptCharts) {
+      const from = path.join(repoCharts, `${name}.svg`);
+      if (fs.existsSync(from)) fs.copyFileSync(from, path.join(chartDir, `${name}.svg`));
+    }
+  }
+  const fresh = entries.filter((e) => e.result).map((e) => e.entry.name);
+  const kept = entries.filter((e) => e.kept).map((e) => e.entry.name);
+  console.log(
+    `report: ${path.relative(process.cwd(), docFile)} (new: ${fresh.join(', ') || 'none'}; kept: ${kept.join(', ') || 'none'}), ` +
+      `${Object.keys(charts).length} charts drawn, ${keptCharts.size} kept, in ${path.relative(process.cwd(), chartDir) || '.'}`,
+  );
 }
 
 main();

@@ -72,7 +72,8 @@ function redisServerVersion() {
 }
 
 async function main() {
-  const env = { ...process.env, BENCH_RUN_ID: new Date().toISOString() };
+  const command = smoke ? 'npm run bench:smoke' : named.length ? `node bench/run.js ${named.join(' ')}` : 'npm run bench';
+  const env = { ...process.env, BENCH_RUN_ID: new Date().toISOString(), BENCH_COMMAND: command };
   let smokeDir;
   if (smoke) {
     env.BENCH_QUICK = '1';
@@ -113,7 +114,7 @@ async function main() {
     const run = {
       runId: env.BENCH_RUN_ID,
       at: new Date().toISOString(),
-      command: smoke ? 'npm run bench:smoke' : 'npm run bench',
+      command,
       quick,
       totalSeconds: round(totalSeconds, 1),
       wrk,

@@ -65,7 +65,9 @@ function writeResult(name, result) {
   const dir = resultsDir();
   fs.mkdirSync(dir, { recursive: true });
   const file = path.join(dir, `${name}.json`);
-  const stamped = { scenario: name, at: new Date().toISOString(), runId: process.env.BENCH_RUN_ID, quick, machine: machine(), ...result };
+  // The command that ran it (bench/run.js says which), shown when its section is not from the full run.
+  const command = process.env.BENCH_COMMAND || `node bench/lib/scenario.js ${name}`;
+  const stamped = { scenario: name, at: new Date().toISOString(), runId: process.env.BENCH_RUN_ID, command, quick, machine: machine(), ...result };
   fs.writeFileSync(file, JSON.stringify(stamped, null, 2));
   return file;
 }
