@@ -220,9 +220,9 @@ const RUN = /^<!-- bench:run (.*) -->$/m;
 /** A row as a later report needs it: without every round's value. */
 const withoutValues = (row) => Object.fromEntries(Object.entries(row).filter(([key]) => key !== 'values'));
 
-/** The comment under a section's heading: what a later report keeps of it. JSON has no `--`. */
-function dataComment(entry, result) {
-  const data = {
+/** What a later report keeps of a scenario's result: its date and run, its charts, its rows with a goal. */
+function dataOf(entry, result) {
+  return {
     scenario: entry.name,
     at: result.at,
     runId: result.runId,
@@ -231,7 +231,11 @@ function dataComment(entry, result) {
     charts: (result.charts ?? []).map((chart) => chart.name),
     rows: (result.rows ?? []).filter((r) => r.goal).map(withoutValues),
   };
-  return `<!-- bench:data ${JSON.stringify(data).replace(/--/g, '-\\u002d')} -->`;
+}
+
+/** The comment under a section's heading holding `dataOf` (JSON has no `--` then). */
+function dataComment(entry, result) {
+  return `<!-- bench:data ${JSON.stringify(dataOf(entry, result)).replace(/--/g, '-\\u002d')} -->`;
 }
 
 /**
@@ -301,10 +305,7 @@ function main() {
     const result = readResult(entry.name);
     const kept = previous.sections.get(entry.name);
     // A file from an older harness (no `kind`) is not read.
-    if (result?.kind && (!kept || result.at > kept.data.at)) {
-      const rows = (result.rows ?? []).filter((r) => r.goal).map(withoutValues);
-      return [{ entry, result, data: { at: result.at, runId: result.runId, command: result.command, charts: (result.charts ?? []).map((c) => c.name), rows } }];
-    }
+    if (result?.kind && (!kept || result.at > kept.data.at)) return [{ entry, result, data: dataOf(entry, result) }];
     return kept ? [{ entry, kept: kept.text, data: kept.data }] : [];
   });
 
