@@ -1,4 +1,5 @@
-// The Koa apps of the HTTP scenarios: one @koa/router route, GET /page, sending the 10 KB page.
+// The Koa apps of the HTTP scenarios: one @koa/router route, GET /page, sending the 10 KB page (and
+// the Koa floor: the page sent by one middleware).
 'use strict';
 
 const { htmlPage } = require('./content');
@@ -82,4 +83,39 @@ function frontCachedApp(cache, options = {}) {
   };
 }
 
-module.exports = { pageApp, statePageApp, cachedApp, cachedStateApp, frontCachedApp };
+/**
+ * The Koa floor: one middleware sending the 10 KB page as a ready Buffer, no router. Whatever a
+ * Koa app answers with costs at least this; a hit answered before routing is held against it.
+ */
+function floorApp() {
+  const Koa = require('koa');
+  const body = Buffer.from(htmlPage());
+  return new Koa().use((ctx) => {
+    ctx.type = 'html';
+    ctx.body = body;
+  });
+}
+
+/**
+ * pageApp behind koa-cash 5, on an lru-cache as koa-cash's README sets it up (get/set of the
+ * cache), bounded like our memory store (64 MiB); the probe counts its hits and misses.
+ */
+function koaCashApp({ maxAgeMs = 3600_000 } = {}) {
+  const koaCash = require('koa-cash');
+  const { LRUCache } = require('lru-cache');
+  const lru = new LRUCache({ maxSize: 64 * 2 ** 20, sizeCalculation: (value) => String(value.body).length + 200 });
+  const counts = { hits: 0, misses: 0 };
+  const cash = koaCash({
+    maxAge: maxAgeMs,
+    get: (key) => lru.get(key),
+    set: (key, value) => lru.set(key, value),
+  });
+  const cashed = async (ctx, next) => {
+    if (await ctx.cashed()) return void counts.hits++;
+    counts.misses++;
+    await next();
+  };
+  return { app: pageApp(cash, cashed), probe: () => ({ ...counts }) };
+}
+
+module.exports = { pageApp, statePageApp, cachedApp, cachedStateApp, frontCachedApp, floorApp, koaCashApp };

@@ -93,7 +93,13 @@ module.exports = {
       short: '50-fragment page of hits ÷ inlined',
     },
     { measure: 'page of hits vs the page uncached', subject: 'cached', baseline: 'uncached', digits: 2 },
-    { measure: 'page of 50 misses vs the page uncached', subject: 'misses', baseline: 'uncached' },
+    {
+      measure: '50-fragment page of misses (each fragment rendered and stored, under a new key each render) vs the same page without the tag',
+      subject: 'misses',
+      baseline: 'uncached',
+      goal: 0.9,
+      short: '50-fragment page of misses ÷ untagged',
+    },
     { measure: 'page of hits on Redis + L1 vs inlined', subject: 'redis-l1', baseline: 'inlined' },
     { measure: 'page of hits on Redis without L1 vs inlined', subject: 'redis', baseline: 'inlined' },
     {
