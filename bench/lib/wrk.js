@@ -37,12 +37,13 @@ function ensureWrk() {
   );
 }
 
+// Besides the summary: p99.9 and the slowest request.
 const DONE = `
 done = function(summary, latency, requests)
   local e = summary.errors
-  io.write(string.format('\\nKFC_WRK {"requests":%d,"durationUs":%d,"bytes":%d,"connect":%d,"read":%d,"write":%d,"status":%d,"timeout":%d,"p50Us":%d,"p99Us":%d,"meanUs":%.1f}\\n',
+  io.write(string.format('\\nKFC_WRK {"requests":%d,"durationUs":%d,"bytes":%d,"connect":%d,"read":%d,"write":%d,"status":%d,"timeout":%d,"p50Us":%d,"p99Us":%d,"p999Us":%d,"maxUs":%d,"meanUs":%.1f}\\n',
     summary.requests, summary.duration, summary.bytes, e.connect, e.read, e.write, e.status, e.timeout,
-    latency:percentile(50), latency:percentile(99), latency.mean))
+    latency:percentile(50), latency:percentile(99), latency:percentile(99.9), latency.max, latency.mean))
 end
 `;
 /** A new URL for every request: `<path>?kfcn=<run tag>-<n>` (wrk -t1: one Lua state, one counter). */
@@ -57,29 +58,42 @@ request = function()
   return wrk.format(nil, wrk.path .. sep .. "kfcn=" .. tag .. "-" .. n)
 end
 `;
+/** The paths given after \`--\`, in turn, one request each. */
+const PATHS = `
+local paths, i = {}, 0
+init = function(args)
+  for _, p in ipairs(args) do paths[#paths + 1] = p end
+end
+request = function()
+  i = i % #paths + 1
+  return wrk.format(nil, paths[i])
+end
+`;
 
 let scripts;
 function scriptFiles() {
   if (scripts) return scripts;
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kfc-wrk-'));
   process.once('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
-  scripts = { report: path.join(dir, 'report.lua'), newUrl: path.join(dir, 'new-url.lua') };
+  scripts = { report: path.join(dir, 'report.lua'), newUrl: path.join(dir, 'new-url.lua'), paths: path.join(dir, 'paths.lua') };
   fs.writeFileSync(scripts.report, DONE);
   fs.writeFileSync(scripts.newUrl, NEW_URL + DONE);
+  fs.writeFileSync(scripts.paths, PATHS + DONE);
   return scripts;
 }
 
 let runs = 0;
 /**
  * One `wrk -t<threads> -c<connections> -d<seconds>s` against `url`. Resolves requests/second,
- * latency percentiles and the raw counts; rejects when any request failed (socket errors, timeouts
- * or a status ≥ 400), so that a broken subject cannot look fast. `newUrl`: every request a URL not
- * requested before (a different tag per run).
+ * latency percentiles (p50, p99, p99.9, max) and the raw counts; rejects when any request failed (socket errors, timeouts or a status ≥ 400),
+ * so that a broken subject cannot look fast. `newUrl`: every request a URL not requested before (a
+ * different tag per run); `paths`: the paths (of `url`'s server) requested in turn instead.
  */
-function wrk(url, { seconds, connections = 32, threads = 1, newUrl = false, timeoutSeconds = 10 }) {
+function wrk(url, { seconds, connections = 32, threads = 1, newUrl = false, paths, timeoutSeconds = 10 }) {
   const args = [`-t${threads}`, `-c${connections}`, `-d${Math.max(1, Math.round(seconds))}s`, `--timeout`, `${timeoutSeconds}s`];
-  args.push('-s', newUrl ? scriptFiles().newUrl : scriptFiles().report, url);
+  args.push('-s', newUrl ? scriptFiles().newUrl : paths ? scriptFiles().paths : scriptFiles().report, url);
   if (newUrl) args.push('--', `${process.pid}-${++runs}`);
+  else if (paths) args.push('--', ...paths);
   return new Promise((resolve, reject) => {
     const child = track(spawn('wrk', args, { stdio: ['ignore', 'pipe', 'pipe'] }));
     let out = '';
@@ -97,7 +111,17 @@ function wrk(url, { seconds, connections = 32, threads = 1, newUrl = false, time
       }
       if (r.requests === 0) return reject(new Error(`wrk ${url}: no request completed`));
       const seconds = r.durationUs / 1e6;
-      resolve({ rate: r.requests / seconds, requests: r.requests, seconds, bytesPerRequest: r.bytes / r.requests, p50Ms: r.p50Us / 1000, p99Ms: r.p99Us / 1000, meanMs: r.meanUs / 1000 });
+      resolve({
+        rate: r.requests / seconds,
+        requests: r.requests,
+        seconds,
+        bytesPerRequest: r.bytes / r.requests,
+        p50Ms: r.p50Us / 1000,
+        p99Ms: r.p99Us / 1000,
+        p999Ms: r.p999Us / 1000,
+        maxMs: r.maxUs / 1000,
+        meanMs: r.meanUs / 1000,
+      });
     });
   });
 }
