@@ -247,6 +247,54 @@ describe.each(storeKinds)('demo app, fragments in the %s store', (kind) => {
     expect(refreshed).not.toBe(generated);
   });
 
+  test('/live-prices after a quiet spell: the soft timeout answers the last prices, one refresh stores new ones', async () => {
+    const first = await get('/live-prices').expect(200).expect('X-Cache', 'MISS');
+    expect(first.text).toContain('staleIfError: 600, softTimeoutMs: 150');
+    const generated = generatedAt(first.text);
+    const softTimeouts = cache.stats().byKind.response.softTimeouts;
+
+    const now = Date.now.bind(Date);
+    jest.spyOn(Date, 'now').mockImplementation(() => now() + 70_000); // past 5 s fresh and 60 s stale-while-revalidate
+    const started = performance.now();
+    const stale = await get('/live-prices').expect(200).expect('X-Cache', 'STALE');
+    expect(performance.now() - started).toBeLessThan(LIVE_PRICES_MS); // it waited 150 ms, not for the feed
+    expect(generatedAt(stale.text)).toBe(generated);
+    expect(cache.stats().byKind.response.softTimeouts).toBe(softTimeouts + 1);
+
+    let refreshed = generated;
+    for (let i = 0; i < 100 && refreshed === generated; i++) {
+      await sleep(20);
+      refreshed = generatedAt((await get('/live-prices').expect(200)).text);
+    }
+    expect(refreshed).not.toBe(generated);
+  });
+
+  test('the dashboard invalidates a tag, or with the checkbox keeps serving its entries stale while they are recomputed', async () => {
+    const page = `/products/${productA.id}`;
+    const tag = `product:${productA.id}`;
+    await get(page).expect(200).expect('X-Cache', 'MISS');
+    const admin = request.agent(app.callback()); // from this machine: the dashboard lets it in
+    const token = await formToken(admin, '/_cache');
+    expect((await admin.get('/_cache').expect(200)).text).toContain('<input type="checkbox" name="stale"> Keep serving stale while recomputing');
+    const invalidate = jest.spyOn(cache, 'invalidateTags');
+
+    const done = await postForm(admin, '/_cache/tags/invalidate', { tag, stale: 'on', _csrf: token }).expect(303);
+    expect(done.headers.location).toBe(`/_cache?invalidated=${encodeURIComponent(tag)}&stale=1`);
+    expect(invalidate.mock.calls).toEqual([[[tag], { stale: true }]]);
+    expect((await admin.get(done.headers.location).expect(200)).text).toContain(`Invalidated, served stale while recomputed, the tag <code>${tag}</code>`);
+    await get(page).expect(200).expect('X-Cache', 'STALE'); // and one refresh recomputes it
+    let status: string | undefined;
+    for (let i = 0; i < 100 && status !== 'HIT'; i++) {
+      await sleep(20);
+      status = (await get(page).expect(200)).headers['x-cache'];
+    }
+    expect(status).toBe('HIT');
+
+    await postForm(admin, '/_cache/tags/invalidate', { tag, _csrf: token }).expect(303).expect('Location', `/_cache?invalidated=${encodeURIComponent(tag)}`);
+    expect(invalidate.mock.calls[1]).toEqual([[tag]]);
+    await get(page).expect(200).expect('X-Cache', 'MISS');
+  });
+
   test("/demo/del renders its box fresh and unstored with the 'del' timeout", async () => {
     const boxKey = makeTemplateFragmentKey('del-demo');
     const plain = boxRenderedAt((await get('/demo/del').expect(200)).text);

@@ -38,11 +38,15 @@ export function createDashboardRouter({ cache, history, registry, adminToken }: 
     backToDashboard(ctx, (await cache.delete(key)) ? { deleted: key } : { absent: key });
   });
 
+  // "Keep serving stale while recomputing": the tagged entries stay servable as stale, and one
+  // refresh (or render) per entry recomputes them, instead of every visitor waiting for it.
   router.post('/_cache/tags/invalidate', admin, async (ctx) => {
-    const tag = (await readOwnForm(ctx)).get('tag')?.trim() ?? '';
+    const fields = await readOwnForm(ctx);
+    const tag = fields.get('tag')?.trim() ?? '';
     if (tag === '') ctx.throw(400, 'Give the tag to invalidate.');
-    await cache.invalidateTags([tag]);
-    backToDashboard(ctx, { invalidated: tag });
+    const stale = fields.get('stale') === 'on';
+    await (stale ? cache.invalidateTags([tag], { stale: true }) : cache.invalidateTags([tag]));
+    backToDashboard(ctx, stale ? { invalidated: tag, stale: '1' } : { invalidated: tag });
   });
 
   if (adminToken !== undefined) {
@@ -57,7 +61,7 @@ export function createDashboardRouter({ cache, history, registry, adminToken }: 
   return router;
 }
 
-type Outcome = { deleted: string } | { absent: string } | { invalidated: string } | Record<string, never>;
+type Outcome = { deleted: string } | { absent: string } | { invalidated: string; stale?: '1' } | Record<string, never>;
 
 /** Post/redirect/get: reloading the dashboard afterwards does not post the form again. */
 function backToDashboard(ctx: Context, outcome: Outcome): void {
@@ -74,6 +78,8 @@ function noticeOf(ctx: Context): { text: string; code: string } | undefined {
   const absent = said('absent');
   if (absent !== undefined) return { text: 'Nothing was stored under', code: absent };
   const invalidated = said('invalidated');
-  if (invalidated !== undefined) return { text: 'Invalidated the tag', code: invalidated };
+  if (invalidated !== undefined) {
+    return said('stale') === '1' ? { text: 'Invalidated, served stale while recomputed, the tag', code: invalidated } : { text: 'Invalidated the tag', code: invalidated };
+  }
   return undefined;
 }

@@ -6,6 +6,12 @@ import type { Catalog, Product } from './catalog';
 /** /live-prices stays fresh this long, then is served stale while one request recomputes it. */
 const LIVE_PRICES_FRESH_SECONDS = 5;
 const LIVE_PRICES_STALE_SECONDS = 60;
+/**
+ * Past that (a quiet minute), the last prices are still kept this long, and a visitor waits at
+ * most LIVE_PRICES_SOFT_TIMEOUT_MS for new ones before getting them (the refresh goes on).
+ */
+const LIVE_PRICES_KEPT_SECONDS = 600;
+const LIVE_PRICES_SOFT_TIMEOUT_MS = 150;
 /** How long the box on /demo/del stays cached between fresh renders. */
 const DEL_DEMO_SECONDS = 60;
 
@@ -20,11 +26,23 @@ export interface DemoRouterOptions {
 export function createDemoRouter({ cache, catalog, livePricesMs }: DemoRouterOptions): Router {
   const router = new Router();
 
-  const staleWhileRevalidate = cache.cached({ timeout: LIVE_PRICES_FRESH_SECONDS, staleWhileRevalidate: LIVE_PRICES_STALE_SECONDS });
-  router.get('/live-prices', staleWhileRevalidate, async (ctx) => {
+  const livePrices = cache.cached({
+    timeout: LIVE_PRICES_FRESH_SECONDS,
+    staleWhileRevalidate: LIVE_PRICES_STALE_SECONDS,
+    staleIfError: LIVE_PRICES_KEPT_SECONDS,
+    softTimeoutMs: LIVE_PRICES_SOFT_TIMEOUT_MS,
+  });
+  router.get('/live-prices', livePrices, async (ctx) => {
     await sleep(livePricesMs); // a slow upstream price feed: what the cache hides from visitors
     const quotes = (await catalog.list()).map(quoteOf);
-    await ctx.render('live-prices.njk', { quotes, freshSeconds: LIVE_PRICES_FRESH_SECONDS, staleSeconds: LIVE_PRICES_STALE_SECONDS });
+    await ctx.render('live-prices.njk', {
+      quotes,
+      freshSeconds: LIVE_PRICES_FRESH_SECONDS,
+      staleSeconds: LIVE_PRICES_STALE_SECONDS,
+      keptSeconds: LIVE_PRICES_KEPT_SECONDS,
+      softTimeoutMs: LIVE_PRICES_SOFT_TIMEOUT_MS,
+      feedMs: livePricesMs,
+    });
   });
 
   // The greeting in every page's header is a {% nocache %} hole: set a name, and cached pages greet it.
