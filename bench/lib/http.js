@@ -1,7 +1,8 @@
 // Runs a `kind: 'http'` scenario: every subject served by a process of its own (bench/lib/serve.js),
 // each checked once, warmed up, then loaded by `wrk -t1 -c32` on loopback in interleaved rounds
-// (A, B, C, A, B, C, …). Per round and subject: requests/second, latency, and the server's CPU
-// time per request and share of one core (near 100 %: the server, not wrk, is the limit).
+// (A, B, C, A, B, C, …; the smoke run's quick settings load them all at once). Per round and
+// subject: requests/second, latency, and the server's CPU time per request and share of one core
+// (near 100 %: the server, not wrk, is the limit).
 'use strict';
 
 const path = require('node:path');
@@ -34,7 +35,11 @@ async function runHttp(scenario, file, scenarioName) {
   const names = Object.keys(scenario.subjects);
   const servers = {};
   try {
-    for (const name of names) servers[name] = await startChild(SERVE, [file, name], { profile: `${scenarioName}.${name}` });
+    // Started side by side (each loads the library and its app: a second or more under load).
+    const started = await Promise.allSettled(names.map((name) => startChild(SERVE, [file, name], { profile: `${scenarioName}.${name}` })));
+    started.forEach((outcome, i) => outcome.status === 'fulfilled' && (servers[names[i]] = outcome.value));
+    const failed = started.find((outcome) => outcome.status === 'rejected');
+    if (failed) throw failed.reason;
     const url = (name) => `http://127.0.0.1:${servers[name].ready.port}${scenario.subjects[name].path ?? DEFAULT_PATH}`;
 
     // Every subject answers 200 (and, with sameBody, the same bytes) before anything is measured.
@@ -54,21 +59,24 @@ async function runHttp(scenario, file, scenarioName) {
     if (settings.warmupSeconds) for (const name of names) await load(name, settings.warmupSeconds);
 
     const samples = Object.fromEntries(names.map((name) => [name, []]));
+    const measure = async (name) => {
+      const server = servers[name];
+      const [cpuBefore, probeBefore] = [await cpuMicros(server), await server.ask('probe')];
+      const run = await load(name, settings.seconds);
+      const [cpuAfter, probeAfter] = [await cpuMicros(server), await server.ask('probe')];
+      const probe = delta(probeBefore, probeAfter);
+      checkExpectation(name, scenario.subjects[name], probe);
+      samples[name].push({
+        ...run,
+        cpuUsPerRequest: (cpuAfter - cpuBefore) / run.requests,
+        serverCpuPercent: ((cpuAfter - cpuBefore) / 1e6 / run.seconds) * 100,
+        probe,
+      });
+    };
     for (let r = 0; r < settings.rounds; r++) {
-      for (const name of names) {
-        const server = servers[name];
-        const [cpuBefore, probeBefore] = [await cpuMicros(server), await server.ask('probe')];
-        const run = await load(name, settings.seconds);
-        const [cpuAfter, probeAfter] = [await cpuMicros(server), await server.ask('probe')];
-        const probe = delta(probeBefore, probeAfter);
-        checkExpectation(name, scenario.subjects[name], probe);
-        samples[name].push({
-          ...run,
-          cpuUsPerRequest: (cpuAfter - cpuBefore) / run.requests,
-          serverCpuPercent: ((cpuAfter - cpuBefore) / 1e6 / run.seconds) * 100,
-          probe,
-        });
-      }
+      // Quick settings (the smoke run: numbers not meaningful) load every subject at once.
+      if (quick) await Promise.all(names.map(measure));
+      else for (const name of names) await measure(name);
       if (!quick) process.stdout.write(`  round ${r + 1}/${settings.rounds}: ${names.map((n) => `${n} ${Math.round(samples[n][r].rate)}/s`).join(', ')}\n`);
     }
     const subjects = Object.fromEntries(
