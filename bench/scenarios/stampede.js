@@ -64,7 +64,10 @@ async function stampede(config, index, { redisUrl, trials, counter }) {
   const env = { STAMPEDE_STORE: config.store === 'redis' ? redisUrl : 'memory', STAMPEDE_PREFIX: prefix, BENCH_REDIS_URL: redisUrl };
   const servers = [];
   try {
-    for (let i = 0; i < config.processes; i++) servers.push(await startChild(__filename, ['serve'], { env, profile: `stampede.${index}.${i}` }));
+    const started = await Promise.allSettled(Array.from({ length: config.processes }, (_, i) => startChild(__filename, ['serve'], { env, profile: `stampede.${index}.${i}` })));
+    for (const outcome of started) if (outcome.status === 'fulfilled') servers.push(outcome.value);
+    const failed = started.find((outcome) => outcome.status === 'rejected');
+    if (failed) throw failed.reason;
     const results = [];
     for (let trial = 1; trial <= trials; trial++) {
       const urls = servers.map((server) => `http://127.0.0.1:${server.ready.port}/cold/${trial}`);
