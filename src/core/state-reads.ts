@@ -112,8 +112,10 @@ export function learnRead(name: string, fingerprint: string, bound: StateReads |
  */
 export class StateTracker {
   readonly written = new Set<string>();
-  readonly #shared = new Set<string>();
-  readonly #proxies = new Map<StateReads | undefined, WeakMap<object, object>>();
+  #shared: Set<string> | undefined;
+  /** The proxies made for reads bound to no fragment (a response's), then those of each fragment. */
+  #unbound: WeakMap<object, object> | undefined;
+  #bound: Map<StateReads, WeakMap<object, object>> | undefined;
 
   constructor(
     shared: readonly string[] = [],
@@ -124,15 +126,16 @@ export class StateTracker {
 
   /** Declares more paths of `ctx.state` the same for everyone. */
   share(paths: readonly string[]): void {
-    for (const path of paths) this.#shared.add(`state.${path}`);
+    for (const path of paths) (this.#shared ??= new Set()).add(`state.${path}`);
   }
 
   /** Whether a read of `path` says nothing about the visitor: written by this computation, or declared shared. */
   ignores(path: readonly string[]): boolean {
+    if (this.written.size === 0 && !this.#shared) return false;
     const text = path.join('.');
     const covers = (prefix: string) => text === prefix || text.startsWith(prefix + '.');
     for (const prefix of this.written) if (covers(prefix)) return true;
-    for (const prefix of this.#shared) if (covers(prefix)) return true;
+    if (this.#shared) for (const prefix of this.#shared) if (covers(prefix)) return true;
     return false;
   }
 
@@ -151,23 +154,26 @@ export class StateTracker {
 
   /** `object` at `path` (`['state']` for ctx.state itself) wrapped so that reads below it are recorded and writes remembered. */
   wrap<T extends object>(object: T, path: readonly string[], bound: StateReads | undefined): T {
-    let known = this.#proxies.get(bound);
-    if (!known) this.#proxies.set(bound, (known = new WeakMap()));
+    let known: WeakMap<object, object> | undefined;
+    if (bound === undefined) known = this.#unbound ??= new WeakMap();
+    else if (!(known = (this.#bound ??= new Map()).get(bound))) this.#bound.set(bound, (known = new WeakMap()));
     let proxy = known.get(object);
     if (!proxy) {
-      proxy = new Proxy(object, handler(this, path, bound));
+      proxy = new Proxy(object, new StateHandler(this, path, bound));
       known.set(object, proxy);
-      raws.set(proxy, object);
+      proxies.add(proxy);
     }
     return proxy as T;
   }
 }
 
-const raws = new WeakMap<object, object>();
+/** Every tracking proxy; its object is read through the `RAW` key, which only its handler answers. */
+const proxies = new WeakSet<object>();
+const RAW = Symbol('koa-fragment-cache: raw');
 
 /** The object behind a tracking proxy (or `value` itself). */
 export function rawOf<T>(value: T): T {
-  return (typeof value === 'object' && value !== null && (raws.get(value) as T)) || value;
+  return typeof value === 'object' && value !== null && proxies.has(value) ? (value as unknown as { [RAW]: T })[RAW] : value;
 }
 
 /**
@@ -185,39 +191,53 @@ function record(name: string, fingerprint: string | { reason: string }, bound: S
   }
 }
 
-function handler(tracker: StateTracker, path: readonly string[], bound: StateReads | undefined): ProxyHandler<object> {
-  const child = (key: string) => [...path, key];
-  return {
-    get(target, key, receiver) {
-      const value = Reflect.get(target, key, receiver);
-      if (typeof key === 'symbol') return value;
-      // Inherited methods (toString, hasOwnProperty, a session's save…) are the same for everyone.
-      if (typeof value === 'function' && !Object.prototype.hasOwnProperty.call(target, key)) return value;
-      const seen = tracker.read(value, child(key), bound);
-      // A frozen property must be returned as it is (a Proxy invariant): it is keyed whole instead.
-      return seen !== value && isFixed(target, key) ? value : seen;
-    },
-    has(target, key) {
-      if (typeof key === 'string') tracker.read(Reflect.get(target, key), child(key), bound);
-      return Reflect.has(target, key);
-    },
-    ownKeys(target) {
-      if (!tracker.ignores(path)) record(stateName([...path, KEYS]), keysFingerprint(target), bound, tracker.response);
-      return Reflect.ownKeys(target);
-    },
-    set(target, key, value, receiver) {
-      if (typeof key === 'string') tracker.written.add(child(key).join('.'));
-      return Reflect.set(target, key, rawOf(value), receiver);
-    },
-    defineProperty(target, key, descriptor) {
-      if (typeof key === 'string') tracker.written.add(child(key).join('.'));
-      return Reflect.defineProperty(target, key, descriptor);
-    },
-    deleteProperty(target, key) {
-      if (typeof key === 'string') tracker.written.add(child(key).join('.'));
-      return Reflect.deleteProperty(target, key);
-    },
-  };
+/** The traps of one tracking proxy: reads below `path` are recorded, writes remembered. */
+class StateHandler implements ProxyHandler<object> {
+  constructor(
+    readonly tracker: StateTracker,
+    readonly path: readonly string[],
+    readonly bound: StateReads | undefined,
+  ) {}
+
+  child(key: string): string[] {
+    return [...this.path, key];
+  }
+
+  get(target: object, key: string | symbol, receiver: unknown): unknown {
+    if (key === RAW) return target;
+    const value = Reflect.get(target, key, receiver);
+    if (typeof key === 'symbol') return value;
+    // Inherited methods (toString, hasOwnProperty, a session's save…) are the same for everyone.
+    if (typeof value === 'function' && !Object.prototype.hasOwnProperty.call(target, key)) return value;
+    const seen = this.tracker.read(value, this.child(key), this.bound);
+    // A frozen property must be returned as it is (a Proxy invariant): it is keyed whole instead.
+    return seen !== value && isFixed(target, key) ? value : seen;
+  }
+
+  has(target: object, key: string | symbol): boolean {
+    if (typeof key === 'string') this.tracker.read(Reflect.get(target, key), this.child(key), this.bound);
+    return Reflect.has(target, key);
+  }
+
+  ownKeys(target: object): ArrayLike<string | symbol> {
+    if (!this.tracker.ignores(this.path)) record(stateName([...this.path, KEYS]), keysFingerprint(target), this.bound, this.tracker.response);
+    return Reflect.ownKeys(target);
+  }
+
+  set(target: object, key: string | symbol, value: unknown, receiver: unknown): boolean {
+    if (typeof key === 'string') this.tracker.written.add(this.child(key).join('.'));
+    return Reflect.set(target, key, rawOf(value), receiver);
+  }
+
+  defineProperty(target: object, key: string | symbol, descriptor: PropertyDescriptor): boolean {
+    if (typeof key === 'string') this.tracker.written.add(this.child(key).join('.'));
+    return Reflect.defineProperty(target, key, descriptor);
+  }
+
+  deleteProperty(target: object, key: string | symbol): boolean {
+    if (typeof key === 'string') this.tracker.written.add(this.child(key).join('.'));
+    return Reflect.deleteProperty(target, key);
+  }
 }
 
 function isFixed(target: object, key: string): boolean {

@@ -64,7 +64,7 @@ export async function computeEntry(
   if (page?.stored) body = page.stored.html;
   // What other requests learned stays (their variants stay reachable); what this one read joins it.
   const index = known ? { ...known, vary: [...new Set([...known.vary, ...vary])].sort() } : newVaryIndex(vary);
-  const key = variantKey(base, index, (name) => dependencies.reads.values.get(name) ?? stateBefore.get(name) ?? varyValue(ctx, name, config.ignoreCookies));
+  const key = variantKey(base, index, (name) => dependencies.reads.values.get(name) ?? stateBefore.get(name) ?? varyValue(ctx, name, config.ignoreCookies), false);
   const freshMs = timeoutToMs(declared?.timeout, config.timeoutMs, 'timeout of CachedResponse');
   const response = captureResponse(ctx, body, headersBefore, freshMs, config.cacheStatusHeader, engine.clock.now());
   if (page) response.template = { name: page.name, digest: page.digest };

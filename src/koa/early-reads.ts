@@ -21,6 +21,10 @@ import { findAccessor } from './tracked-state';
 const EARLY = Symbol('koa-fragment-cache: early reads');
 /** On a watched `createContext`'s owner (Koa's prototype, or an app) and on each watched `app.context`. */
 const WATCHING = Symbol('koa-fragment-cache: watching');
+/** On an `app.context` whose `ctx.cookies` jars note the names read through them. */
+const JAR_WATCHED = Symbol('koa-fragment-cache: jar watched');
+/** On a context while a response computes: who else wants to know of the jar's reads (request-reads.ts). */
+const JAR_READERS = Symbol('koa-fragment-cache: jar readers');
 
 interface EarlyReads {
   ctx: Context;
@@ -40,6 +44,38 @@ interface Watched {
 
 interface Marked {
   [WATCHING]?: true;
+  [JAR_WATCHED]?: true;
+}
+
+/** Told of every cookie read through the request's jar while it watches (innermost first, then `outer`). */
+export interface JarReader {
+  readonly outer: JarReader | undefined;
+  /** Inside `ctx.cookies.get` (which reads the Cookie header itself). */
+  inJar: number;
+  jarRead(name: string): void;
+}
+
+interface Readers {
+  [JAR_READERS]?: JarReader;
+}
+
+/**
+ * Tells `reader` of the cookies read through `ctx.cookies` from now on, without making the jar
+ * (a route that reads no cookie costs no jar); `stop()` ends it. Undefined when this context's jars
+ * are not watched (an app's first request): the caller wraps the jar itself.
+ */
+export function watchJarReads(ctx: Context, reader: (outer: JarReader | undefined) => JarReader): { reader: JarReader; stop(): void } | undefined {
+  const watched = ctx as Context & Watched & Marked & Readers;
+  if (watched[EARLY] === undefined || !watched[JAR_WATCHED]) return undefined;
+  const outer = watched[JAR_READERS];
+  const own = reader(outer);
+  watched[JAR_READERS] = own;
+  return {
+    reader: own,
+    stop: () => {
+      if (watched[JAR_READERS] === own) watched[JAR_READERS] = outer;
+    },
+  };
 }
 
 type CreateContext = (this: object, req: { headers: Record<string, unknown> }, res: unknown) => Context;
@@ -140,6 +176,7 @@ function watchJar(proto: object & Marked): void {
   proto[WATCHING] = true;
   const descriptor = findAccessor(proto, 'cookies');
   if (!descriptor?.get) return;
+  proto[JAR_WATCHED] = true;
   const { get, set } = descriptor;
   Object.defineProperty(proto, 'cookies', {
     get(this: Context & Watched) {
@@ -151,11 +188,17 @@ function watchJar(proto: object & Marked): void {
         jar.get = function watchedGet(name, options) {
           (reads.cookies ??= new Set()).add(name);
           firstRead(reads);
+          const readers = (reads.ctx as Readers)[JAR_READERS];
+          for (let reader = readers; reader; reader = reader.outer) {
+            reader.jarRead(name);
+            reader.inJar++;
+          }
           reads.inJar++;
           try {
             return read.call(this, name, options);
           } finally {
             reads.inJar--;
+            for (let reader = readers; reader; reader = reader.outer) reader.inJar--;
           }
         };
       }

@@ -12,7 +12,7 @@ import type { RenderedPage } from '../nunjucks/page-renderer';
  * - While the route computes a response the cache may store, the cache opens a `PageRecording` of
  *   the request (`PageRecording.open`, `PageRecording.of`): `ctx.render` then leaves the page's holes
  *   as placeholders in the version to store, lets the cache's tracking of `ctx.state` see the
- *   templates' lookups, and records the page. Misses only: kept in a WeakMap by context.
+ *   templates' lookups, and records the page. Misses only: kept in a slot of the context.
  */
 
 /**
@@ -47,7 +47,11 @@ export function pagesOf(ctx: Context): PageServices | undefined {
   return (ctx as unknown as Offered)[PAGES];
 }
 
-const recordings = new WeakMap<Context, PageRecording>();
+const RECORDING = Symbol('koa-fragment-cache: page recording');
+
+interface Recorded {
+  [RECORDING]?: PageRecording;
+}
 
 /**
  * What the response cache learns of the pages rendered while the route computes a response it may
@@ -65,25 +69,24 @@ export class PageRecording {
     readonly tracker: StateTracker,
   ) {
     this.#ctx = ctx;
-    this.#outer = recordings.get(ctx);
+    this.#outer = (ctx as Recorded)[RECORDING];
   }
 
   /** Opens the recording of `ctx` until `close()`. */
   static open(ctx: Context, tracker: StateTracker): PageRecording {
     const recording = new PageRecording(ctx, tracker);
-    recordings.set(ctx, recording);
+    (ctx as Recorded)[RECORDING] = recording;
     return recording;
   }
 
   /** The recording open on `ctx`: the page `ctx.render` renders will be stored. */
   static of(ctx: Context): PageRecording | undefined {
-    return recordings.get(ctx);
+    return (ctx as Recorded)[RECORDING];
   }
 
   close(): void {
-    if (recordings.get(this.#ctx) !== this) return;
-    if (this.#outer) recordings.set(this.#ctx, this.#outer);
-    else recordings.delete(this.#ctx);
+    const ctx = this.#ctx as Recorded;
+    if (ctx[RECORDING] === this) ctx[RECORDING] = this.#outer;
   }
 
   /** `ctx.render` rendered `page`. */

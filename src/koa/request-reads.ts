@@ -1,4 +1,6 @@
+import type { IncomingHttpHeaders } from 'node:http';
 import type { Context } from 'koa';
+import { watchJarReads, type JarReader } from './early-reads';
 
 /**
  * Request headers whose value the cache itself accounts for (the key, conditional requests, the
@@ -42,51 +44,85 @@ export interface RequestReads {
  * (`ctx.get`, `ctx.headers`, `ctx.request.header`, `ctx.req.headers`, and Koa's own getters built on
  * them, such as `ctx.accepts`) and every cookie read through `ctx.cookies`. `stop()` restores the
  * request and gives what was read. Installed only while a response is computed, never on a hit.
+ * Per miss: one Proxy and its handler (this object); the cookie jar is watched through
+ * early-reads.ts, so a route that reads no cookie makes no jar.
  */
 export function watchReads(ctx: Context): () => RequestReads {
-  const reads: RequestReads = { headers: new Set(), cookies: new Set(), cookieHeader: false, allHeaders: false };
   const { req } = ctx;
   const headers = req.headers;
   const folded = ctx.app.proxy ? FOLDED_BY_PROXY : undefined;
-  let inCookies = 0;
-  const note = (name: string | symbol) => {
+  const jar = watchJarReads(ctx, (outer) => new Watch(folded, outer));
+  const watch = (jar?.reader as Watch | undefined) ?? new Watch(folded, undefined);
+  req.headers = new Proxy(headers, watch);
+  const unwrap = jar ? undefined : wrapJar(ctx, watch);
+  return () => {
+    req.headers = headers;
+    jar?.stop();
+    unwrap?.();
+    return watch.reads;
+  };
+}
+
+/** Never added to: what a route that read no header or cookie read. */
+const NONE: ReadonlySet<string> = new Set();
+
+/** The Proxy handler on `req.headers` of one computation, and the reader of its cookie jar. */
+class Watch implements ProxyHandler<IncomingHttpHeaders>, JarReader {
+  readonly reads: RequestReads = { headers: NONE as Set<string>, cookies: NONE as Set<string>, cookieHeader: false, allHeaders: false };
+  inJar = 0;
+
+  constructor(
+    readonly folded: ReadonlySet<string> | undefined,
+    readonly outer: JarReader | undefined,
+  ) {}
+
+  get(target: IncomingHttpHeaders, name: string | symbol, receiver: unknown): unknown {
+    this.note(name);
+    return Reflect.get(target, name, receiver);
+  }
+
+  has(target: IncomingHttpHeaders, name: string | symbol): boolean {
+    this.note(name);
+    return Reflect.has(target, name);
+  }
+
+  ownKeys(target: IncomingHttpHeaders): ArrayLike<string | symbol> {
+    this.reads.allHeaders = true;
+    return Reflect.ownKeys(target);
+  }
+
+  jarRead(name: string): void {
+    if (this.reads.cookies === NONE) this.reads.cookies = new Set();
+    this.reads.cookies.add(name);
+  }
+
+  note(name: string | symbol): void {
     if (typeof name !== 'string') return;
     if (name === 'cookie') {
-      if (inCookies === 0) reads.cookieHeader = true;
-    } else if (!ACCOUNTED_FOR.has(name) && !folded?.has(name)) {
-      reads.headers.add(name);
+      if (this.inJar === 0) this.reads.cookieHeader = true;
+    } else if (!ACCOUNTED_FOR.has(name) && !this.folded?.has(name)) {
+      if (this.reads.headers === NONE) this.reads.headers = new Set();
+      this.reads.headers.add(name);
     }
-  };
-  req.headers = new Proxy(headers, {
-    get(target, name, receiver) {
-      note(name);
-      return Reflect.get(target, name, receiver);
-    },
-    has(target, name) {
-      note(name);
-      return Reflect.has(target, name);
-    },
-    ownKeys(target) {
-      reads.allHeaders = true;
-      return Reflect.ownKeys(target);
-    },
-  });
+  }
+}
+
+/** A jar early-reads.ts does not watch (the first request of an app): its `get` wrapped while the route runs. */
+function wrapJar(ctx: Context, watch: Watch): () => void {
   const cookies = ctx.cookies;
   const ownGet = Object.prototype.hasOwnProperty.call(cookies, 'get') ? cookies.get : undefined;
   const get = cookies.get;
   cookies.get = function watchedGet(this: typeof cookies, name: string, options?: object) {
-    reads.cookies.add(name);
-    inCookies++;
+    watch.jarRead(name);
+    watch.inJar++;
     try {
       return get.call(this, name, options as never);
     } finally {
-      inCookies--;
+      watch.inJar--;
     }
   } as typeof cookies.get;
   return () => {
-    req.headers = headers;
     if (ownGet) cookies.get = ownGet;
     else delete (cookies as { get?: unknown }).get;
-    return reads;
   };
 }

@@ -170,7 +170,7 @@ export class ResponseCache {
     }
     if (computed.by === ctx) return this.#answerComputed(ctx, found.key, computed, fallback);
     if (computed.kind === 'cacheable') {
-      const mine = variantKey(found.base, computed.index, this.#valuesOf(ctx));
+      const mine = variantKey(found.base, computed.index, this.#valuesOf(ctx), false);
       if (mine === computed.variantKey && covers(computed.index, early)) return this.#serve(ctx, found.key, computed.response, 'MISS');
       // Another variant (it read facts this request has other values of): this one's own computation.
       return this.#miss(miss, { base: found.base, key: mine, index: computed.index });

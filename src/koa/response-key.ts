@@ -58,10 +58,12 @@ const lastVariant = new WeakMap<VaryIndex, { values: string[]; key: string }>();
 /**
  * The key of one variant: the base key, the index's generation and the request's values of its
  * facts. The same request facts as last time give the same string back (most hits of a URL come
- * for one host), which a store lookup has hashed already.
+ * for one host), which a store lookup has hashed already. For a decoded index only (`memo`): an
+ * index a miss has just made is used once, and a WeakMap entry would keep its key alive through
+ * the next scavenge.
  */
-export function variantKey(base: string, index: VaryIndex, valueOf: (name: string) => string): string {
-  const last = lastVariant.get(index);
+export function variantKey(base: string, index: VaryIndex, valueOf: (name: string) => string, memo = true): string {
+  const last = memo ? lastVariant.get(index) : undefined;
   if (last) {
     let i = 0;
     while (i < index.vary.length && valueOf(index.vary[i]) === last.values[i]) i++;
@@ -71,7 +73,7 @@ export function variantKey(base: string, index: VaryIndex, valueOf: (name: strin
   let key = `${base}#${index.generation}`;
   values.forEach((value, i) => (key += `|${index.vary[i]}=${encodeURIComponent(value)}`));
   key = digestIfLong(key);
-  lastVariant.set(index, { values, key });
+  if (memo) lastVariant.set(index, { values, key });
   return key;
 }
 

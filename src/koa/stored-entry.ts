@@ -1,4 +1,4 @@
-import { createHash, randomUUID } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import type { Engine } from '../core/engine';
 import { VARY_NAME, type RequestFacts } from './request-facts';
@@ -84,14 +84,19 @@ export function encodeVaryIndex(index: VaryIndex): string {
   return `V${JSON.stringify(index)}`;
 }
 
+/** What makes this process's generations unique among every process sharing the store. */
+const GENERATION_PREFIX = randomBytes(12).toString('base64url');
+let generations = 0;
+
 export function newVaryIndex(vary: string[]): VaryIndex {
-  // randomUUID draws from a pool: a miss of a new URL does not pay for a fresh random draw.
-  return { vary, generation: randomUUID(), variants: [] };
+  // Unique without a random draw per miss: this process's random prefix and a counter.
+  return { vary, generation: GENERATION_PREFIX + (++generations).toString(36), variants: [] };
 }
 
 /** `index` remembering `facts` (most recent first, the same variant once), or as it is for `undefined`. */
 export function withVariant(index: VaryIndex, facts: RequestFacts | undefined): VaryIndex {
   if (!facts) return index;
+  if (index.variants.length === 0) return { ...index, variants: [facts] };
   const same = JSON.stringify(facts);
   const others = index.variants.filter((known) => JSON.stringify(known) !== same);
   return { ...index, variants: [facts, ...others].slice(0, MAX_REMEMBERED_VARIANTS) };

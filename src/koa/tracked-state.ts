@@ -9,7 +9,8 @@ import { rawOf, type StateTracker } from '../core/state-reads';
 export function trackRequestState(ctx: Context, tracker: StateTracker): () => void {
   const state = ctx.state as object;
   ctx.state = tracker.wrap(state, ['state'], undefined);
-  const session = findAccessor(ctx, 'session');
+  // Most apps have no session: `in` finds that without a descriptor made per level.
+  const session = 'session' in ctx ? findAccessor(ctx, 'session') : undefined;
   if (session?.get) {
     Object.defineProperty(ctx, 'session', {
       get() {
