@@ -37,7 +37,11 @@ function ensureWrk() {
   );
 }
 
-// Besides the summary: p99.9 and the slowest request.
+// Besides the summary: p99.9 and the slowest request. By done(), wrk has applied its correction for
+// coordinated omission to `latency` (stats_correct: each request slower than the run's interval per
+// connection adds samples for the requests that would have been sent meanwhile), so a stall of
+// every connection weighs in the percentiles as it would for visitors arriving at the run's rate;
+// the slowest request is as measured.
 const DONE = `
 done = function(summary, latency, requests)
   local e = summary.errors

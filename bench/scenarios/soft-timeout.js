@@ -106,7 +106,7 @@ async function run({ quick }) {
     settings: { keys: KEYS, originMs, softTimeoutMs: SOFT_TIMEOUT_MS, freshSeconds: FRESH_SECONDS, staleIfErrorSeconds: 600, seconds, trials, connections: 32 },
     tables: [
       {
-        caption: `\`cache.cached({ timeout: ${FRESH_SECONDS}, staleIfError: 600, softTimeoutMs: ${SOFT_TIMEOUT_MS} })\`, origin ${originMs} ms; ${KEYS} keys stored, expired, then \`wrk -t1 -c32 -d${seconds}s\` over them in turn; one row per trial`,
+        caption: `\`cache.cached({ timeout: ${FRESH_SECONDS}, staleIfError: 600, softTimeoutMs: ${SOFT_TIMEOUT_MS} })\`, origin ${originMs} ms; ${KEYS} keys stored, expired, then \`wrk -t1 -c32 -d${seconds}s\` over them in turn; one row per trial; percentiles as wrk gives them (corrected for coordinated omission)`,
         rows: results.map((r, i) => ({
           trial: i + 1,
           requests: r.run.requests,

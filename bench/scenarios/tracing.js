@@ -35,11 +35,15 @@ function subject(options, traced) {
   return { ...built, probe: () => ({ ...built.probe(), traces: traces() }) };
 }
 
+/** Per round: the server CPU µs per request of `subject` minus that of `baseline` (same round). */
+const cpuOver = (subject, baseline) => (result) =>
+  result.subjects[subject].samples.map((s, i) => s.cpuUsPerRequest - result.subjects[baseline].samples[i].cpuUsPerRequest);
+
 module.exports = {
   title: 'Tracing overhead',
   order: 25,
   kind: 'http',
-  rounds: 7,
+  rounds: 9,
   about:
     '`GET /page`, 10 KB of HTML, `cached()` on the memory store, with nobody subscribed to the tracing channels and with a no-op subscriber on all four; ' +
     'hits on one URL, misses on a new URL each request. On the memory store a hit publishes nothing either way (no computation, no store call).',
@@ -55,6 +59,9 @@ module.exports = {
   rows: [
     { measure: 'hits: a no-op subscriber on the tracing channels vs nobody subscribed', subject: 'hits traced', baseline: 'hits' },
     { measure: 'misses: a no-op subscriber on the tracing channels vs nobody subscribed', subject: 'misses traced', baseline: 'misses' },
+    // Server CPU per request moves less than requests/second when the machine is shared.
+    { measure: 'hits: server CPU per request with the no-op subscriber minus without', value: cpuOver('hits traced', 'hits'), unit: ' µs', digits: 1 },
+    { measure: 'misses: server CPU per request with the no-op subscriber minus without', value: cpuOver('misses traced', 'misses'), unit: ' µs', digits: 1 },
     { measure: 'hits, nobody subscribed, vs bare Koa + router (the pair of Response hits’ first row)', subject: 'hits', baseline: 'bare' },
     { measure: 'misses, nobody subscribed, vs the route uncached (the pair of Miss overhead’s row)', subject: 'misses', baseline: 'uncached' },
     {
