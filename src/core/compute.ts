@@ -149,14 +149,17 @@ export class Computations {
   async #computeAndStore<R>(c: Computation<R>): Promise<R> {
     const versions = c.tags && (await this.#engine.tagVersions(c.tags, c.ttlMs));
     const result = await c.compute(versions);
-    await this.#store(c, result, versions);
+    const storing = this.#store(c, result, versions);
+    if (storing) await storing;
     return result;
   }
 
-  async #store<R>(c: Computation<R>, result: R, versions: TagVersions | undefined): Promise<void> {
-    if (c.tags && !versions) return;
-    const writes = await c.entries(result, versions);
-    if (writes) await this.#write(c, result, writes);
+  /** Stores `result`; undefined when there is nothing to write (its entries, when at hand, waited for by nobody). */
+  #store<R>(c: Computation<R>, result: R, versions: TagVersions | undefined): Promise<void> | undefined {
+    if (c.tags && !versions) return undefined;
+    const writes = c.entries(result, versions);
+    if (writes instanceof Promise) return writes.then((late) => (late ? this.#write(c, result, late) : undefined));
+    return writes ? this.#write(c, result, writes) : undefined;
   }
 
   async #write<R>(c: Computation<R>, result: R, writes: Writes): Promise<void> {

@@ -39,7 +39,8 @@ export class EntryWrites {
   /** See `Engine.write`. */
   async write(key: string, entry: Entry, ttlMs: number): Promise<boolean> {
     const data = encodeEntry(key, entry);
-    await this.#supersede(key);
+    const superseding = this.#supersede(key);
+    if (superseding) await superseding;
     return this.#written(key, await this.#call('set', key, () => this.#store.set(key, data, ttlMs), false));
   }
 
@@ -73,9 +74,9 @@ export class EntryWrites {
    * A write replaces whatever delete of `key` is pending: none is retried from now on, and one
    * already on its way lands first (landing after the write, it would delete the new value).
    */
-  async #supersede(key: string): Promise<void> {
+  #supersede(key: string): Promise<unknown> | undefined {
     this.#pending.keySettled(key);
-    await this.#pending.quiet(key);
+    return this.#pending.quiet(key);
   }
 
   /**

@@ -1,4 +1,6 @@
 import type { Context, Next } from 'koa';
+import type { TagVersions } from '../core/codec';
+import type { Writes } from '../core/compute';
 import { collectDependencies, missedTags, newDependencies, type Dependencies } from '../core/dependencies';
 import type { Engine } from '../core/engine';
 import { isStateName, StateTracker } from '../core/state-reads';
@@ -13,7 +15,7 @@ import { storableBody } from './response-body';
 import { variantKey } from './response-key';
 import { varyOf } from './response-vary';
 import { isStorableResponse } from './storability';
-import { newVaryIndex, type StoredResponse, type VaryIndex } from './stored-entry';
+import { encodeResponse, encodeVaryIndex, newVaryIndex, type StoredResponse, type VaryIndex } from './stored-entry';
 import { setSurrogateKeys } from './surrogate-keys';
 import { trackRequestState } from './tracked-state';
 
@@ -27,6 +29,20 @@ export interface NewEntry {
   storeMs: number;
   declaredTags: readonly string[] | undefined;
   dependencies: Dependencies;
+}
+
+/**
+ * What storing `entry` writes: the variant, under the versions of the tags the route declared
+ * (`own`) and of those it read, then `index` naming it (whoever finds the index finds the variant).
+ */
+export function writesOf(entry: NewEntry, index: VaryIndex, own: TagVersions | undefined): Writes {
+  const read = entry.dependencies.tags;
+  let tags: TagVersions | undefined = own ? { ...own, ...read } : read;
+  if (Object.keys(tags).length === 0) tags = undefined;
+  return [
+    [entry.key, { value: encodeResponse(entry.response), tags }, entry.storeMs],
+    [entry.base, { value: encodeVaryIndex(index) }, entry.storeMs],
+  ];
 }
 
 /**
@@ -52,19 +68,21 @@ export async function computeEntry(
 ): Promise<ComputedEntry> {
   const { base, index: known } = where;
   // The state the index's paths had before the route could change it: the values this request looked up with.
-  const stateBefore = new Map(known?.vary.filter(isStateName).map((name) => [name, varyValue(ctx, name, config.ignoreCookies)]));
+  const stateNames = known?.vary.filter(isStateName);
+  const stateBefore = stateNames?.length ? new Map(stateNames.map((name) => [name, varyValue(ctx, name, config.ignoreCookies)])) : undefined;
   const { declared, reads, dependencies, page, headersBefore, tagsUnknown } = await runRoute(ctx, next, engine, config.sharedState);
   if (config.surrogateKeys) setSurrogateKeys(ctx, [...(declared?.tags ?? []), ...(page?.tags ?? []), ...Object.keys(dependencies.tags)]);
   const { unkeyable } = dependencies.reads;
   if (unkeyable) return { kind: 'uncacheable', serverError: ctx.status >= 500, bypass: `${unkeyable.path} ${unkeyable.reason}` };
   const vary = varyOf(ctx, reads, config, early, dependencies);
-  let body = vary && isStorableResponse(ctx, config.statuses) ? await storableBody(ctx, config.maxBodyBytes) : undefined;
+  let body = vary && isStorableResponse(ctx, config.statuses) ? storableBody(ctx, config.maxBodyBytes) : undefined;
+  if (body instanceof Promise) body = await body;
   if (!vary || body === undefined) return { kind: 'uncacheable', serverError: ctx.status >= 500 };
   // Text is stored as it is: no bytes made of it, no base64 on the way in, nor on the way out.
   if (page?.stored) body = page.stored.html;
   // What other requests learned stays (their variants stay reachable); what this one read joins it.
   const index = known ? { ...known, vary: [...new Set([...known.vary, ...vary])].sort() } : newVaryIndex(vary);
-  const key = variantKey(base, index, (name) => dependencies.reads.values.get(name) ?? stateBefore.get(name) ?? varyValue(ctx, name, config.ignoreCookies), false);
+  const key = variantKey(base, index, (name) => dependencies.reads.values.get(name) ?? stateBefore?.get(name) ?? varyValue(ctx, name, config.ignoreCookies), false);
   const freshMs = timeoutToMs(declared?.timeout, config.timeoutMs, 'timeout of CachedResponse');
   const response = captureResponse(ctx, body, headersBefore, freshMs, config.cacheStatusHeader, engine.clock.now());
   if (page) response.template = { name: page.name, digest: page.digest };

@@ -8,19 +8,19 @@ import type { Context } from 'koa';
  * A Node stream is read into memory and `ctx.body` becomes the Buffer; a stream found too large is
  * put back together on `ctx.body`, so the client still gets all of it.
  */
-export async function storableBody(ctx: Context, maxBytes: number): Promise<Buffer | string | undefined> {
+export function storableBody(ctx: Context, maxBytes: number): Buffer | string | undefined | Promise<Buffer | undefined> {
   const body: unknown = ctx.body;
   // A UTF-8 character takes at most 3 bytes per UTF-16 unit: most pages need no count at all.
   if (typeof body === 'string') return body.length * 3 <= maxBytes || Buffer.byteLength(body) <= maxBytes ? body : undefined;
-  const bytes = await toBytes(ctx, maxBytes);
+  // Only a stream is waited for.
+  if (body instanceof Readable) return bufferStream(ctx, body, maxBytes).then((bytes) => (bytes !== undefined && bytes.length <= maxBytes ? bytes : undefined));
+  const bytes = toBytes(body);
   return bytes !== undefined && bytes.length <= maxBytes ? bytes : undefined;
 }
 
-async function toBytes(ctx: Context, maxBytes: number): Promise<Buffer | undefined> {
-  const body: unknown = ctx.body;
+function toBytes(body: unknown): Buffer | undefined {
   if (body === null || body === undefined) return undefined;
   if (Buffer.isBuffer(body)) return body;
-  if (body instanceof Readable) return bufferStream(ctx, body, maxBytes);
   if (isOtherBodyKind(body)) return undefined;
   return Buffer.from(JSON.stringify(body)); // what Koa sends for an object
 }

@@ -6,7 +6,7 @@ import { CacheWaitTimeout, settlesWithin } from '../core/wait-timeout';
 import { pathText } from '../core/state-reads';
 import { unwrapCachedResponse } from './cached-response';
 import { resolveCachedOptions, type CachedConfig, type CachedOptions } from './cached-options';
-import { computeEntry, type NewEntry } from './compute-entry';
+import { computeEntry, writesOf, type NewEntry } from './compute-entry';
 import { cookiesReadSoFar, derivedStateSeen, watchApp, watchKoaRequests } from './early-reads';
 import { pagesOf } from './page-link';
 import { RefreshQueue } from './refresh-queue';
@@ -17,7 +17,7 @@ import { ResponseLookup, type Found } from './response-lookup';
 import { covers } from './response-vary';
 import { serveStored, type CacheStatus } from './serve';
 import { bypassesCache } from './storability';
-import { encodeResponse, encodeVaryIndex, isFresh, withVariant, type StoredResponse, type StoredResponses, type VaryIndex } from './stored-entry';
+import { isFresh, withVariant, type StoredResponse, type StoredResponses, type VaryIndex } from './stored-entry';
 
 /** A request that missed: what its computation needs. `fallback`: a stale response to serve if the route fails (staleIfError). */
 interface Miss {
@@ -221,16 +221,11 @@ export class ResponseCache {
    * everything it read, at the versions it read them), then the vary index naming it: whoever finds
    * the index finds the variant.
    */
-  async #entries(computed: Computed): Promise<Writes | undefined> {
+  #entries(computed: Computed): Writes | undefined | Promise<Writes | undefined> {
     if (computed.kind !== 'cacheable' || !computed.entry || this.#abandoned.has(computed.by!)) return undefined;
-    const { base, key, response, storeMs, declaredTags, dependencies } = computed.entry;
-    const own = declaredTags ? await this.#engine.tagVersions(declaredTags, storeMs) : {};
-    if (own === undefined) return undefined;
-    const tags = { ...own, ...dependencies.tags };
-    return [
-      [key, { value: encodeResponse(response), tags: Object.keys(tags).length > 0 ? tags : undefined }, storeMs],
-      [base, { value: encodeVaryIndex(computed.index) }, storeMs],
-    ];
+    const { declaredTags, storeMs } = computed.entry;
+    if (!declaredTags) return writesOf(computed.entry, computed.index, undefined);
+    return this.#engine.tagVersions(declaredTags, storeMs).then((own) => own && writesOf(computed.entry!, computed.index, own));
   }
 
   #stored(computed: Computed & { kind: 'cacheable' }): void {
@@ -286,6 +281,7 @@ export class ResponseCache {
 }
 
 const NONE: readonly string[] = [];
+
 
 const OUTCOME = { HIT: 'hit', STALE: 'stale', MISS: 'miss' } as const;
 

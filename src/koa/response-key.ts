@@ -17,9 +17,33 @@ export type QueryInput = string | Readonly<Record<string, QueryValue | readonly 
  */
 export function normaliseQuery(query: QueryInput | undefined): string {
   if (query === undefined || query === '') return '';
+  if (typeof query === 'string' && isCanonical(query)) return query;
   const pairs = queryPairs(query);
   pairs.sort(([a, x], [b, y]) => compare(a, b) || compare(x, y));
   return pairs.map(([name, value]) => `${encodeURIComponent(name)}=${encodeURIComponent(value)}`).join('&');
+}
+
+/** Characters that decoding leaves alone and `encodeURIComponent` gives back as they are. */
+const PLAIN_PAIR = /^[\w.~!*'()-]*=[\w.~!*'()-]*$/;
+
+/** Whether `query` is already its own canonical text (`a=1&b=2`): plain pairs, in order. Most are. */
+function isCanonical(query: string): boolean {
+  let last: string | undefined;
+  for (const pair of query.split('&')) {
+    if (!PLAIN_PAIR.test(pair)) return false;
+    if (last !== undefined) {
+      const [a, x] = splitPair(last);
+      const [b, y] = splitPair(pair);
+      if ((compare(a, b) || compare(x, y)) > 0) return false;
+    }
+    last = pair;
+  }
+  return true;
+}
+
+function splitPair(pair: string): [string, string] {
+  const eq = pair.indexOf('=');
+  return [pair.slice(0, eq), pair.slice(eq + 1)];
 }
 
 /** A path that may carry its query (`'/list?a=1'`) and a separately given query, as path and normalised query. */
@@ -33,7 +57,8 @@ export function splitPath(path: string, query: QueryInput | undefined): { path: 
 
 /** The key under which a route's vary index lives: prefix, path and normalised query. */
 export function baseKey(prefix: string, path: string, normalisedQuery: string): string {
-  return digestIfLong(normalisedQuery === '' ? prefix + path : `${prefix}${path}?${normalisedQuery}`);
+  // Joined, so the key is one flat string: a store hashes it without flattening a concatenation first.
+  return digestIfLong(normalisedQuery === '' ? [prefix, path].join('') : [prefix, path, '?', normalisedQuery].join(''));
 }
 
 /** What a route's options say of its keys (`CachedConfig`). */
@@ -70,9 +95,9 @@ export function variantKey(base: string, index: VaryIndex, valueOf: (name: strin
     if (i === index.vary.length) return last.key;
   }
   const values = index.vary.map(valueOf);
-  let key = `${base}#${index.generation}`;
-  values.forEach((value, i) => (key += `|${index.vary[i]}=${encodeURIComponent(value)}`));
-  key = digestIfLong(key);
+  const parts = [base, '#', index.generation];
+  values.forEach((value, i) => parts.push('|', index.vary[i], '=', encodeURIComponent(value)));
+  const key = digestIfLong(parts.join(''));
   if (memo) lastVariant.set(index, { values, key });
   return key;
 }

@@ -69,10 +69,19 @@ export type StoredEntry = StoredResponse | VaryIndex;
  *   R<header JSON>\n<body>    a response: its body as the text the route set (`"text": true`, no
  *                             conversion at all), else base64
  *   V<JSON>                   a vary index
+ * The header is written field by field, as one flat string in front of the body (which is not
+ * copied): no object is spread for it, and the header list of a route is serialized once while
+ * its responses carry the same headers.
  */
 export function encodeResponse(response: StoredResponse): string {
-  const { body, ...header } = response;
-  return typeof body === 'string' ? `R${JSON.stringify({ ...header, text: true })}\n${body}` : `R${JSON.stringify(header)}\n${body.toString('base64')}`;
+  const { body, etag, holes, template } = response;
+  const text = typeof body === 'string';
+  const header = ['R{"status":', String(response.status), ',"headers":', headersJson(response.headers), ',"storedAt":', String(response.storedAt), ',"freshUntil":', String(response.freshUntil)];
+  if (etag !== undefined) header.push(',"etag":', JSON.stringify(etag));
+  if (holes !== undefined) header.push(',"holes":', JSON.stringify(holes));
+  if (template !== undefined) header.push(',"template":', JSON.stringify(template));
+  header.push(text ? ',"text":true}\n' : '}\n');
+  return header.join('') + (text ? body : body.toString('base64'));
 }
 
 /** The response's ETag: the route's, or a hash of the body, computed once per decoded entry. */
@@ -81,7 +90,34 @@ export function etagOf(response: StoredResponse): string {
 }
 
 export function encodeVaryIndex(index: VaryIndex): string {
-  return `V${JSON.stringify(index)}`;
+  return ['V{"vary":', varyJson(index.vary), ',"generation":', JSON.stringify(index.generation), ',"variants":', JSON.stringify(index.variants), '}'].join('');
+}
+
+/** The last header list serialized, and its JSON: the responses of a route mostly carry the same. */
+let lastHeaders: { headers: StoredResponse['headers']; json: string } | undefined;
+
+function headersJson(headers: StoredResponse['headers']): string {
+  const last = lastHeaders;
+  if (last && last.headers.length === headers.length && headers.every(([name, value], i) => name === last.headers[i][0] && sameValue(value, last.headers[i][1]))) return last.json;
+  const json = JSON.stringify(headers);
+  lastHeaders = { headers, json };
+  return json;
+}
+
+function sameValue(a: string | string[], b: string | string[]): boolean {
+  if (typeof a === 'string' || typeof b === 'string') return a === b;
+  return a.length === b.length && a.every((item, i) => item === b[i]);
+}
+
+/** The last vary list serialized, and its JSON. */
+let lastVary: { vary: readonly string[]; json: string } | undefined;
+
+function varyJson(vary: readonly string[]): string {
+  const last = lastVary;
+  if (last && last.vary.length === vary.length && vary.every((name, i) => name === last.vary[i])) return last.json;
+  const json = JSON.stringify(vary);
+  lastVary = { vary, json };
+  return json;
 }
 
 /** What makes this process's generations unique among every process sharing the store. */
