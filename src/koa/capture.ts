@@ -3,6 +3,8 @@ import { NOT_REPLAYED, type StoredResponse } from './stored-entry';
 
 export type HeaderSnapshot = Readonly<Record<string, unknown>>;
 
+const NONE: readonly string[] = [];
+
 /** The response headers as they are before the route runs (set by middleware around it). */
 export function snapshotHeaders(ctx: Context): HeaderSnapshot {
   return ctx.res.getHeaders(); // a copy already
@@ -22,10 +24,12 @@ export function captureResponse(
   storedAt: number,
 ): StoredResponse {
   const headers = ctx.res.getHeaders();
-  const connection = headers.connection === undefined ? [] : String(headers.connection).split(',').map((name) => name.trim().toLowerCase());
+  const connection = headers.connection === undefined ? NONE : String(headers.connection).split(',').map((name) => name.trim().toLowerCase());
   const status = cacheStatusHeader && cacheStatusHeader.toLowerCase();
   const replayed: StoredResponse['headers'] = [];
-  for (const [name, value] of Object.entries(headers)) {
+  // getHeaders() gives an object of its own, without a prototype: every key is a header.
+  for (const name in headers) {
+    const value = headers[name];
     if (value === undefined || NOT_REPLAYED.has(name) || name === status || connection.includes(name)) continue;
     if (name !== 'content-type' && name in before && String(before[name]) === String(value)) continue;
     replayed.push([name, Array.isArray(value) ? value : String(value)]);

@@ -70,77 +70,90 @@ export async function computeEntry(
   // The state the index's paths had before the route could change it: the values this request looked up with.
   const stateNames = known?.vary.filter(isStateName);
   const stateBefore = stateNames?.length ? new Map(stateNames.map((name) => [name, varyValue(ctx, name, config.ignoreCookies)])) : undefined;
-  const { declared, reads, dependencies, page, headersBefore, tagsUnknown } = await runRoute(ctx, next, engine, config.sharedState);
+  const run = new RouteRun(ctx, engine, config.sharedState);
+  let declared: CachedResponse | undefined;
+  try {
+    declared = unwrapCachedResponse(ctx, await collectDependencies(run.dependencies, next));
+  } finally {
+    run.stop();
+  }
+  const { reads, dependencies, page } = run;
   if (config.surrogateKeys) setSurrogateKeys(ctx, [...(declared?.tags ?? []), ...(page?.tags ?? []), ...Object.keys(dependencies.tags)]);
   const { unkeyable } = dependencies.reads;
   if (unkeyable) return { kind: 'uncacheable', serverError: ctx.status >= 500, bypass: `${unkeyable.path} ${unkeyable.reason}` };
-  const vary = varyOf(ctx, reads, config, early, dependencies);
+  const vary = varyOf(ctx, reads!, config, early, dependencies);
   let body = vary && isStorableResponse(ctx, config.statuses) ? storableBody(ctx, config.maxBodyBytes) : undefined;
   if (body instanceof Promise) body = await body;
   if (!vary || body === undefined) return { kind: 'uncacheable', serverError: ctx.status >= 500 };
   // Text is stored as it is: no bytes made of it, no base64 on the way in, nor on the way out.
   if (page?.stored) body = page.stored.html;
   // What other requests learned stays (their variants stay reachable); what this one read joins it.
-  const index = known ? { ...known, vary: [...new Set([...known.vary, ...vary])].sort() } : newVaryIndex(vary);
-  const key = variantKey(base, index, (name) => dependencies.reads.values.get(name) ?? stateBefore?.get(name) ?? varyValue(ctx, name, config.ignoreCookies), false);
+  const merged = known && mergedVary(known.vary, vary);
+  const index = !known ? newVaryIndex(vary) : merged === known.vary ? known : { ...known, vary: merged! };
+  const valueOf = (name: string) => dependencies.reads.values.get(name) ?? stateBefore?.get(name) ?? varyValue(ctx, name, config.ignoreCookies);
+  // The variant key of a decoded index is memoized (its next hits look it up); one made here is used once.
+  const key = variantKey(base, index, valueOf, index === known);
   const freshMs = timeoutToMs(declared?.timeout, config.timeoutMs, 'timeout of CachedResponse');
-  const response = captureResponse(ctx, body, headersBefore, freshMs, config.cacheStatusHeader, engine.clock.now());
+  const response = captureResponse(ctx, body, run.headersBefore, freshMs, config.cacheStatusHeader, engine.clock.now());
   if (page) response.template = { name: page.name, digest: page.digest };
   if (page?.stored) response.holes = page.stored.holes;
   // Kept past freshness for as long as a stale copy may still be served; freshUntil decides.
   const storeMs = freshMs === 0 ? 0 : freshMs + Math.max(config.staleWhileRevalidateMs, config.staleIfErrorMs);
   const entry = { base, key, response, index, storeMs, declaredTags: declared?.tags, dependencies };
-  return { kind: 'entry', entry, tagsUnknown: tagsUnknown() };
+  return { kind: 'entry', entry, tagsUnknown: run.tagsUnknown(declared) };
 }
 
-/** One run of the route for a response the cache may store, and what the response depends on. */
-interface RouteRun {
-  /** The `CachedResponse` the handler returned or assigned (its body is on `ctx` now). */
-  declared: CachedResponse | undefined;
-  /** What it read of the request: headers and cookies. */
-  reads: RequestReads;
-  /** The paths of `ctx.state` it read, and the tag versions of what it read. */
-  dependencies: Dependencies;
-  /** The page `ctx.render` rendered, if the response is one. */
-  page: RecordedPage | undefined;
+/** `known` with the names of `vary` it lacks, sorted; `known` itself when it has them all. */
+function mergedVary(known: string[], vary: readonly string[]): string[] {
+  return vary.every((name) => known.includes(name)) ? known : [...new Set([...known, ...vary])].sort();
+}
+
+/**
+ * One run of the route for a response the cache may store, watching what it reads of the request
+ * (request-reads.ts), of `ctx.state` and `ctx.session` (tracked-state.ts, paths in `sharedState`
+ * aside) and of tagged values (dependencies), and recording the page `ctx.render` renders
+ * (page-link.ts), until `stop()`.
+ */
+class RouteRun {
   /** The response headers before it ran, set by middleware around it: not the route's own. */
-  headersBefore: HeaderSnapshot;
+  readonly headersBefore: HeaderSnapshot;
+  /** The paths of `ctx.state` it read, and the tag versions of what it read. */
+  readonly dependencies = newDependencies();
+  /** What it read of the request: headers and cookies (once stopped). */
+  reads: RequestReads | undefined;
+  readonly #engine: Engine;
+  readonly #invalidationsBefore: number;
+  readonly #tagsMissedBefore = missedTags();
+  readonly #stopWatching: () => RequestReads;
+  readonly #untrack: () => void;
+  readonly #recording: PageRecording;
+
+  constructor(ctx: Context, engine: Engine, sharedState: readonly string[]) {
+    this.#engine = engine;
+    this.#invalidationsBefore = engine.invalidations;
+    this.headersBefore = snapshotHeaders(ctx);
+    const tracker = new StateTracker(sharedState, this.dependencies.reads);
+    this.#stopWatching = watchReads(ctx);
+    this.#untrack = trackRequestState(ctx, tracker);
+    this.#recording = PageRecording.open(ctx, tracker);
+  }
+
+  stop(): void {
+    this.reads = this.#stopWatching();
+    this.#recording.close();
+    this.#untrack();
+  }
+
+  /** The page `ctx.render` rendered, if the response is one. */
+  get page(): RecordedPage | undefined {
+    return this.#recording.page;
+  }
+
   /**
    * Whether its tags may be out of date: a tag invalidation landed since it started while it
    * declared tags (it may show data from before), or tagged values were read unseen.
    */
-  tagsUnknown(): boolean;
-}
-
-/**
- * Runs the route on `ctx`, watching what it reads of the request (request-reads.ts), of `ctx.state`
- * and `ctx.session` (tracked-state.ts, paths in `sharedState` aside) and of tagged values
- * (dependencies), and recording the page `ctx.render` renders (page-link.ts).
- */
-async function runRoute(ctx: Context, next: Next, engine: Engine, sharedState: readonly string[]): Promise<RouteRun> {
-  const invalidationsBefore = engine.invalidations;
-  const headersBefore = snapshotHeaders(ctx);
-  const dependencies = newDependencies();
-  const tracker = new StateTracker(sharedState, dependencies.reads);
-  const tagsMissedBefore = missedTags();
-  const stopWatching = watchReads(ctx);
-  const untrack = trackRequestState(ctx, tracker);
-  const recording = PageRecording.open(ctx, tracker);
-  let declared: CachedResponse | undefined;
-  let reads: RequestReads;
-  try {
-    declared = unwrapCachedResponse(ctx, await collectDependencies(dependencies, next));
-  } finally {
-    reads = stopWatching();
-    recording.close();
-    untrack();
+  tagsUnknown(declared: CachedResponse | undefined): boolean {
+    return (declared?.tags !== undefined && this.#engine.invalidations !== this.#invalidationsBefore) || missedTags() !== this.#tagsMissedBefore;
   }
-  return {
-    declared,
-    reads,
-    dependencies,
-    page: recording.page,
-    headersBefore,
-    tagsUnknown: () => (declared?.tags !== undefined && engine.invalidations !== invalidationsBefore) || missedTags() !== tagsMissedBefore,
-  };
 }

@@ -50,6 +50,9 @@ export class ResponseCache {
   readonly #lookups: ResponseLookup;
   /** Requests answered past the hard timeout, whose route went on: their responses are not stored. */
   readonly #abandoned = new WeakSet<Context>();
+  /** What every computation of this route is handed, made once. */
+  readonly #entriesOf = (computed: Computed) => this.#entries(computed);
+  readonly #storedOf = (computed: Computed) => this.#stored(computed as Computed & { kind: 'cacheable' });
 
   constructor(responses: StoredResponses, options: CachedOptions) {
     this.#engine = responses.engine;
@@ -155,14 +158,17 @@ export class ResponseCache {
         lookup: this.#engine.local ? undefined : () => this.#readFresh(ctx, found.base, early),
         looked: miss.recompute,
         compute: () => this.#compute(miss, found),
-        entries: (computed) => this.#entries(computed),
-        stored: (computed) => this.#stored(computed as Computed & { kind: 'cacheable' }),
+        entries: this.#entriesOf,
+        stored: this.#storedOf,
         hardTimeoutMs: this.#config.hardTimeoutMs,
-        timeoutError: (waitedMs) => {
-          // This request answers without the route's response: what the route makes of ctx later is not stored.
-          this.#abandoned.add(ctx);
-          return Object.assign(new CacheWaitTimeout(name ?? ctx.path, waitedMs, `route ${name ?? ctx.path}`), { status: 504, expose: false });
-        },
+        timeoutError:
+          this.#config.hardTimeoutMs === undefined
+            ? undefined
+            : (waitedMs) => {
+                // This request answers without the route's response: what the route makes of ctx later is not stored.
+                this.#abandoned.add(ctx);
+                return Object.assign(new CacheWaitTimeout(name ?? ctx.path, waitedMs, `route ${name ?? ctx.path}`), { status: 504, expose: false });
+              },
       });
     } catch (err) {
       if (!(err instanceof CacheWaitTimeout) || !fallback) throw err;
@@ -230,8 +236,8 @@ export class ResponseCache {
 
   #stored(computed: Computed & { kind: 'cacheable' }): void {
     const ctx = computed.by as Context;
-    const learned = [...computed.entry!.dependencies.reads.values.keys()];
-    if (learned.length > 0) this.#engine.events.learned('response', routeName(ctx) ?? ctx.path, learned.map(pathText));
+    const { values } = computed.entry!.dependencies.reads;
+    if (values.size > 0) this.#engine.events.learned('response', routeName(ctx) ?? ctx.path, [...values.keys()].map(pathText));
     replayStored(ctx.req);
   }
 

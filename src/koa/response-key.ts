@@ -24,26 +24,32 @@ export function normaliseQuery(query: QueryInput | undefined): string {
 }
 
 /** Characters that decoding leaves alone and `encodeURIComponent` gives back as they are. */
-const PLAIN_PAIR = /^[\w.~!*'()-]*=[\w.~!*'()-]*$/;
+const PLAIN = new Uint8Array(128);
+for (const c of "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.~!*'()-") PLAIN[c.charCodeAt(0)] = 1;
+const AMPERSAND = 38;
+const EQUALS = 61;
 
-/** Whether `query` is already its own canonical text (`a=1&b=2`): plain pairs, in order. Most are. */
+/** Whether `query` is already its own canonical text (`a=1&b=2`): plain `name=value` pairs, in order. Most are. */
 function isCanonical(query: string): boolean {
-  let last: string | undefined;
-  for (const pair of query.split('&')) {
-    if (!PLAIN_PAIR.test(pair)) return false;
-    if (last !== undefined) {
-      const [a, x] = splitPair(last);
-      const [b, y] = splitPair(pair);
-      if ((compare(a, b) || compare(x, y)) > 0) return false;
-    }
-    last = pair;
+  let start = 0;
+  let equals = -1;
+  let previous: [string, string] | undefined;
+  for (let i = 0; i <= query.length; i++) {
+    const c = i < query.length ? query.charCodeAt(i) : AMPERSAND;
+    if (c === AMPERSAND) {
+      if (equals < 0) return false;
+      // One pair (the usual query) needs no comparison, and no slice.
+      if (previous || i < query.length) {
+        const pair: [string, string] = [query.slice(start, equals), query.slice(equals + 1, i)];
+        if (previous && (compare(previous[0], pair[0]) || compare(previous[1], pair[1])) > 0) return false;
+        previous = pair;
+      }
+      start = i + 1;
+      equals = -1;
+    } else if (c === EQUALS && equals < 0) equals = i;
+    else if (!PLAIN[c]) return false;
   }
   return true;
-}
-
-function splitPair(pair: string): [string, string] {
-  const eq = pair.indexOf('=');
-  return [pair.slice(0, eq), pair.slice(eq + 1)];
 }
 
 /** A path that may carry its query (`'/list?a=1'`) and a separately given query, as path and normalised query. */

@@ -15,15 +15,33 @@ import type { VaryIndex } from './stored-entry';
  */
 export function varyOf(ctx: Context, reads: RequestReads, config: CachedConfig, early: readonly string[], dependencies: Dependencies): string[] | undefined {
   if (reads.allHeaders) return undefined;
-  const names = new Set<string>(config.shareAcrossHosts ? [PROTOCOL] : ['host', PROTOCOL]);
-  for (const name of early) names.add(name);
-  for (const name of dependencies.reads.values.keys()) names.add(name);
-  const headers = [...config.varyHeaders, ...responseVary(ctx), ...reads.headers];
-  for (const name of headers) if (name !== 'cookie') names.add(name);
-  for (const cookie of [...reads.cookies, ...config.varyCookies]) if (!config.ignoreCookies.has(cookie)) names.add(cookieVary(cookie));
+  const names = config.shareAcrossHosts ? [PROTOCOL] : [PROTOCOL, 'host'];
+  for (const name of early) add(names, name);
+  for (const name of dependencies.reads.values.keys()) add(names, name);
+  let wholeCookie = reads.cookieHeader;
+  const header = (name: string) => (name === 'cookie' ? (wholeCookie = true) : add(names, name));
+  config.varyHeaders.forEach(header);
+  responseVary(ctx).forEach(header);
+  reads.headers.forEach(header);
+  const cookie = (name: string) => config.ignoreCookies.has(name) || add(names, cookieVary(name));
+  reads.cookies.forEach(cookie);
+  config.varyCookies.forEach(cookie);
   // The whole Cookie header mattered: the declared cookies if any, else every cookie not ignored.
-  if ((reads.cookieHeader || headers.includes('cookie')) && config.varyCookies.length === 0) names.add('cookie');
-  return [...names].sort();
+  if (wholeCookie && config.varyCookies.length === 0) add(names, 'cookie');
+  return sortedOnce(names);
+}
+
+function add(names: string[], name: string): void {
+  if (!names.includes(name)) names.push(name);
+}
+
+/** The last vary list made: a route's misses mostly vary by the same names, and get the same array. */
+let last: string[] = [];
+
+function sortedOnce(names: string[]): string[] {
+  names.sort();
+  if (names.length === last.length && names.every((name, i) => name === last[i])) return last;
+  return (last = names);
 }
 
 /** Whether `index` varies by every cookie read before the cache ran (the whole Cookie header covers them all). */

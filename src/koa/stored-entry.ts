@@ -90,7 +90,28 @@ export function etagOf(response: StoredResponse): string {
 }
 
 export function encodeVaryIndex(index: VaryIndex): string {
-  return ['V{"vary":', varyJson(index.vary), ',"generation":', JSON.stringify(index.generation), ',"variants":', JSON.stringify(index.variants), '}'].join('');
+  const variants = index.variants.map(factsJson).join(',');
+  return ['V{"vary":', varyJson(index.vary), ',"generation":', JSON.stringify(index.generation), ',"variants":[', variants, ']}'].join('');
+}
+
+/** The last request facts serialized: a route's variants mostly come for one host. */
+let lastFacts: { facts: RequestFacts; json: string } | undefined;
+
+function factsJson(facts: RequestFacts): string {
+  const last = lastFacts;
+  if (last && last.facts.protocol === facts.protocol && sameRecord(last.facts.headers, facts.headers)) return last.json;
+  const json = JSON.stringify(facts);
+  lastFacts = { facts, json };
+  return json;
+}
+
+function sameRecord(a: Record<string, string>, b: Record<string, string>): boolean {
+  let count = 0;
+  for (const name in b) {
+    if (a[name] !== b[name]) return false;
+    count++;
+  }
+  return Object.keys(a).length === count;
 }
 
 /** The last header list serialized, and its JSON: the responses of a route mostly carry the same. */
