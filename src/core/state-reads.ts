@@ -51,17 +51,34 @@ export class StateReads {
 export const renderingNow: StateReads[] = [];
 
 export function stateName(path: readonly string[]): string {
-  return `${path[0]}:` + path.slice(1).map((part) => (part === KEYS ? KEYS : encodeURIComponent(part))).join('.');
+  return `${path[0]}:` + path.slice(1).map(namePart).join('.');
+}
+
+function namePart(part: string): string {
+  return part === KEYS ? KEYS : encodeURIComponent(part);
+}
+
+/** The name of `key` below the path named `parent` (`state:` for ctx.state itself): `stateName` of the longer path. */
+function childName(parent: string, key: string): string {
+  return parent.endsWith(':') ? parent + namePart(key) : `${parent}.${namePart(key)}`;
 }
 
 export function isStateName(name: string): boolean {
   return name.startsWith('state:') || name.startsWith('session:');
 }
 
+/** The texts of the names stats are told about on every store (a route reads the same few), bounded. */
+const texts = new Map<string, string>();
+
 /** `user.name` for `state:user.name`, `session.user` for `session:user`: how stats show a path. */
 export function pathText(name: string): string {
+  let text = texts.get(name);
+  if (text !== undefined) return text;
   const [root, parts] = split(name);
-  return (root === 'state' ? parts : [root, ...parts]).join('.');
+  text = (root === 'state' ? parts : [root, ...parts]).join('.');
+  if (texts.size >= 1000) texts.clear();
+  texts.set(name, text);
+  return text;
 }
 
 /** `ctx.state.user.name`: how messages name a path. */
@@ -113,9 +130,7 @@ export function learnRead(name: string, fingerprint: string, bound: StateReads |
 export class StateTracker {
   readonly written = new Set<string>();
   #shared: Set<string> | undefined;
-  /** The proxies made for reads bound to no fragment (a response's), then those of each fragment. */
-  #unbound: WeakMap<object, object> | undefined;
-  #bound: Map<StateReads, WeakMap<object, object>> | undefined;
+  #proxies: Map<StateReads | undefined, Map<object, object>> | undefined; // this computation's: no weak entries to scavenge
 
   constructor(
     shared: readonly string[] = [],
@@ -144,22 +159,21 @@ export class StateTracker {
    * wrapped, so that what is read of it is learned too; anything else as it is. `bound`: the
    * fragment whose body looked the path up.
    */
-  read(value: unknown, path: readonly string[], bound: StateReads | undefined): unknown {
+  read(value: unknown, path: readonly string[], bound: StateReads | undefined, name = stateName(path)): unknown {
     if (this.ignores(path)) return value;
     const raw = rawOf(value);
     const fingerprint = fingerprintOf(raw);
-    record(stateName(path), fingerprint, bound, this.response);
-    return fingerprint === OBJECT ? this.wrap(raw as object, path, bound) : value;
+    record(name, fingerprint, bound, this.response);
+    return fingerprint === OBJECT ? this.wrap(raw as object, path, bound, name) : value;
   }
 
   /** `object` at `path` (`['state']` for ctx.state itself) wrapped so that reads below it are recorded and writes remembered. */
-  wrap<T extends object>(object: T, path: readonly string[], bound: StateReads | undefined): T {
-    let known: WeakMap<object, object> | undefined;
-    if (bound === undefined) known = this.#unbound ??= new WeakMap();
-    else if (!(known = (this.#bound ??= new Map()).get(bound))) this.#bound.set(bound, (known = new WeakMap()));
+  wrap<T extends object>(object: T, path: readonly string[], bound: StateReads | undefined, name = stateName(path)): T {
+    let known = (this.#proxies ??= new Map()).get(bound);
+    if (!known) this.#proxies.set(bound, (known = new Map()));
     let proxy = known.get(object);
     if (!proxy) {
-      proxy = new Proxy(object, new StateHandler(this, path, bound));
+      proxy = new Proxy(object, new StateHandler(this, path, bound, name));
       known.set(object, proxy);
       proxies.add(proxy);
     }
@@ -197,6 +211,7 @@ class StateHandler implements ProxyHandler<object> {
     readonly tracker: StateTracker,
     readonly path: readonly string[],
     readonly bound: StateReads | undefined,
+    readonly name: string, // stateName(path), made once: the names below it are made from it
   ) {}
 
   child(key: string): string[] {
@@ -209,18 +224,18 @@ class StateHandler implements ProxyHandler<object> {
     if (typeof key === 'symbol') return value;
     // Inherited methods (toString, hasOwnProperty, a session's save…) are the same for everyone.
     if (typeof value === 'function' && !Object.prototype.hasOwnProperty.call(target, key)) return value;
-    const seen = this.tracker.read(value, this.child(key), this.bound);
+    const seen = this.tracker.read(value, this.child(key), this.bound, childName(this.name, key));
     // A frozen property must be returned as it is (a Proxy invariant): it is keyed whole instead.
     return seen !== value && isFixed(target, key) ? value : seen;
   }
 
   has(target: object, key: string | symbol): boolean {
-    if (typeof key === 'string') this.tracker.read(Reflect.get(target, key), this.child(key), this.bound);
+    if (typeof key === 'string') this.tracker.read(Reflect.get(target, key), this.child(key), this.bound, childName(this.name, key));
     return Reflect.has(target, key);
   }
 
   ownKeys(target: object): ArrayLike<string | symbol> {
-    if (!this.tracker.ignores(this.path)) record(stateName([...this.path, KEYS]), keysFingerprint(target), this.bound, this.tracker.response);
+    if (!this.tracker.ignores(this.path)) record(childName(this.name, KEYS), keysFingerprint(target), this.bound, this.tracker.response);
     return Reflect.ownKeys(target);
   }
 
