@@ -31,6 +31,24 @@ export interface NewEntry {
   dependencies: Dependencies;
 }
 
+/** A request that missed: what its computation needs. `fallback`: a stale response to serve if the route fails (staleIfError). */
+export interface Miss {
+  ctx: Context;
+  next: Next;
+  early: readonly string[];
+  recompute: boolean;
+  fallback: StoredResponse | undefined;
+}
+
+/**
+ * What one computation gave, as shared with the requests that waited for it: `by` is the request
+ * the route ran for (none when another process had stored the response meanwhile).
+ */
+export type Computed =
+  | { kind: 'cacheable'; by?: Context; response: StoredResponse; index: VaryIndex; variantKey: string; /** What to store, when it may be. */ entry?: NewEntry }
+  | { kind: 'uncacheable'; by: Context; serverError: boolean; bypass?: string }
+  | { kind: 'failed'; by: Context; error: unknown };
+
 /**
  * What storing `entry` writes: the variant, under the versions of the tags the route declared
  * (`own`) and of those it read, then `index` naming it (whoever finds the index finds the variant).

@@ -6,7 +6,7 @@ import { CacheWaitTimeout, settlesWithin } from '../core/wait-timeout';
 import { pathText } from '../core/state-reads';
 import { unwrapCachedResponse } from './cached-response';
 import { resolveCachedOptions, type CachedConfig, type CachedOptions } from './cached-options';
-import { computeEntry, writesOf, type NewEntry } from './compute-entry';
+import { computeEntry, writesOf, type Computed, type Miss } from './compute-entry';
 import { cookiesReadSoFar, derivedStateSeen, watchApp, watchKoaRequests } from './early-reads';
 import { pagesOf } from './page-link';
 import { RefreshQueue } from './refresh-queue';
@@ -17,25 +17,7 @@ import { ResponseLookup, type Found } from './response-lookup';
 import { covers } from './response-vary';
 import { serveStored, type CacheStatus } from './serve';
 import { bypassesCache } from './storability';
-import { isFresh, withVariant, type StoredResponse, type StoredResponses, type VaryIndex } from './stored-entry';
-
-/** A request that missed: what its computation needs. `fallback`: a stale response to serve if the route fails (staleIfError). */
-interface Miss {
-  ctx: Context;
-  next: Next;
-  early: readonly string[];
-  recompute: boolean;
-  fallback: StoredResponse | undefined;
-}
-
-/**
- * What one computation gave, as shared with the requests that waited for it: `by` is the request
- * the route ran for (none when another process had stored the response meanwhile).
- */
-type Computed =
-  | { kind: 'cacheable'; by?: Context; response: StoredResponse; index: VaryIndex; variantKey: string; /** What to store, when it may be. */ entry?: NewEntry }
-  | { kind: 'uncacheable'; by: Context; serverError: boolean; bypass?: string }
-  | { kind: 'failed'; by: Context; error: unknown };
+import { isFresh, withVariant, type StoredResponse, type StoredResponses } from './stored-entry';
 
 /**
  * The response cache of one `cached()` middleware (see cached.ts), step by step: `handle` looks the
@@ -62,32 +44,44 @@ export class ResponseCache {
     watchKoaRequests();
   }
 
-  /** Answers one request: `#lookup`, then `#serve` a fresh or stale response (`#refresh`ing it in the background), else `#miss`. */
-  async handle(ctx: Context, next: Next): Promise<void> {
+  /**
+   * Answers one request: the lookup, then `#serve` a fresh or stale response (`#refresh`ing it in
+   * the background), else `#miss`. A hit found in process memory is answered on this stack, with no
+   * promise made (unless the page's template must be looked at).
+   */
+  handle(ctx: Context, next: Next): void | Promise<void> {
     const config = this.#config;
-    if (bypassesCache(ctx, config)) {
-      this.#setStatus(ctx, 'BYPASS');
-      unwrapCachedResponse(ctx, await next());
-      return;
-    }
+    if (bypassesCache(ctx, config)) return this.#pass(ctx, next);
     watchApp(ctx);
     // Cookies read before the cache ran split the entry; unknown when the app was not watched yet.
     const readBefore = cookiesReadSoFar(ctx, config.ignoreCookies);
-    if (!readBefore && hasCookies(ctx, config.ignoreCookies) && !derivedStateSeen(ctx)) {
-      const key = requestKey(ctx, config);
-      unwrapCachedResponse(ctx, await next());
-      return this.#bypassed(ctx, key, 'its cookies may have been read before the cache watched this app (its first request)');
-    }
+    if (!readBefore && hasCookies(ctx, config.ignoreCookies) && !derivedStateSeen(ctx)) return this.#pass(ctx, next, requestKey(ctx, config));
     const early = readBefore ?? NONE;
     const replayed = isReplay(ctx.req);
     if (replayed) applyReplayFacts(ctx);
-    let found = this.#lookups.find(ctx, requestKey(ctx, config), early);
-    if (found instanceof Promise) found = await found;
-    const recompute = replayed || config.forcedUpdate?.(ctx) === true;
-    let fallback: StoredResponse | undefined;
+    const found = this.#lookups.find(ctx, requestKey(ctx, config), early);
+    if (found instanceof Promise) return found.then((read) => this.#answer(ctx, next, read, early, replayed));
+    return this.#answer(ctx, next, found, early, replayed);
+  }
+
+  /** Runs the app on without the cache: bypassed, or (`key`) its cookies may have been read before the cache watched this app. */
+  async #pass(ctx: Context, next: Next, key?: string): Promise<void> {
+    if (key === undefined) this.#setStatus(ctx, 'BYPASS');
+    unwrapCachedResponse(ctx, await next());
+    if (key !== undefined) this.#bypassed(ctx, key, 'its cookies may have been read before the cache watched this app (its first request)');
+  }
+
+  #answer(ctx: Context, next: Next, found: Found, early: readonly string[], replayed: boolean): void | Promise<void> {
+    const recompute = replayed || this.#config.forcedUpdate?.(ctx) === true;
     // Synchronous unless the page's template must be looked at: a hit stays on this stack.
-    let usable = found.response !== undefined && !recompute && this.#servable(ctx, found.response);
-    if (usable instanceof Promise) usable = await usable;
+    const usable = found.response !== undefined && !recompute && this.#servable(ctx, found.response);
+    if (usable instanceof Promise) return usable.then((ok) => this.#decide(ctx, next, found, early, recompute, ok));
+    return this.#decide(ctx, next, found, early, recompute, usable);
+  }
+
+  #decide(ctx: Context, next: Next, found: Found, early: readonly string[], recompute: boolean, usable: boolean): void | Promise<void> {
+    const config = this.#config;
+    let fallback: StoredResponse | undefined;
     if (found.response && usable) {
       const { response } = found;
       const now = this.#engine.clock.now();
@@ -107,12 +101,14 @@ export class ResponseCache {
       if (fallback && config.softTimeoutMs !== undefined && ctx.method === 'GET') return this.#refreshWithin(ctx, found, fallback, config.softTimeoutMs, early);
     }
     // Only GET stores: a HEAD response (often without a body) must never become the GET entry.
-    if (ctx.method === 'HEAD') {
-      unwrapCachedResponse(ctx, await next());
-      this.#count(ctx, 'MISS', found.key);
-      return this.#setStatus(ctx, 'MISS');
-    }
+    if (ctx.method === 'HEAD') return this.#head(ctx, next, found.key);
     return this.#miss({ ctx, next, early, recompute, fallback }, found);
+  }
+
+  async #head(ctx: Context, next: Next, key: string): Promise<void> {
+    unwrapCachedResponse(ctx, await next());
+    this.#count(ctx, 'MISS', key);
+    this.#setStatus(ctx, 'MISS');
   }
 
   /** Whether a stored response may answer this request: what it needs of views() is there, and its template has not changed. */

@@ -63,9 +63,16 @@ export function splitPath(path: string, query: QueryInput | undefined): { path: 
 
 /** The key under which a route's vary index lives: prefix, path and normalised query. */
 export function baseKey(prefix: string, path: string, normalisedQuery: string): string {
+  // Hits of one URL in a row get the same string, which a store lookup has hashed already.
+  const last = lastBase;
+  if (last.path === path && last.query === normalisedQuery && last.prefix === prefix) return last.key;
   // Joined, so the key is one flat string: a store hashes it without flattening a concatenation first.
-  return digestIfLong(normalisedQuery === '' ? [prefix, path].join('') : [prefix, path, '?', normalisedQuery].join(''));
+  const key = digestIfLong(normalisedQuery === '' ? [prefix, path].join('') : [prefix, path, '?', normalisedQuery].join(''));
+  lastBase = { prefix, path, query: normalisedQuery, key };
+  return key;
 }
+
+let lastBase = { prefix: '', path: '', query: '', key: '' };
 
 /** What a route's options say of its keys (`CachedConfig`). */
 export interface KeyRules {
