@@ -51,7 +51,7 @@ describeRedis('the in-process tier (L1) in front of Redis', () => {
   });
 });
 
-// Values, tags, the stampede lock and cached() across processes: test/topology-processes.test.ts,
+// Values, tags, the stampede lock and cached() across processes: test/store/redis/topology-processes.test.ts,
 // on one server and on every other topology.
 describeRedis('another process sharing one Redis', () => {
   let other: CacheProcess;
