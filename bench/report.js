@@ -5,8 +5,8 @@
 //   - the run line (bench/results/run.json, written by a run of every default scenario; else the
 //     one the report shows), and which scenarios come from other runs (when, by what command);
 //   - Goals: every row with a numeric goal (http and render scenarios): median over rounds,
-//     min–max, met, and for a missed goal the row's `why` (— until someone writes it); a row not
-//     from the run above carries its own date;
+//     min–max, met, and for a missed goal the row's `why` as its scenario file says it now (— until
+//     someone writes it); a row not from the run above carries its own date;
 //   - Checks: the pass/fail rows of custom scenarios;
 //   - a section per scenario: its subjects and all its rows, or its tables.
 // A scenario whose result is missing or older than its section stays as the report has it (its
@@ -310,7 +310,11 @@ function main() {
   });
 
   const mark = (data) => (run && data.runId !== run.runId ? ` (${when(data.at)})` : '');
-  const rowsOf = (check) => entries.flatMap(({ data }) => data.rows.filter((r) => !!r.check === check).map((r) => ({ ...r, measure: r.measure + mark(data) })));
+  // A missed goal's why as its scenario says it now (the explanation belongs to the code, not the
+  // run), else as its result had it.
+  const whyNow = (entry, row) => entry.spec.rows?.find((r) => r.measure === row.measure)?.why || row.why;
+  const rowsOf = (check) =>
+    entries.flatMap(({ entry, data }) => data.rows.filter((r) => !!r.check === check).map((r) => ({ ...r, measure: r.measure + mark(data), why: whyNow(entry, r) })));
   const goals = rowsOf(false);
   const checks = rowsOf(true);
 

@@ -40,9 +40,17 @@ module.exports = {
       baseline: 'cached',
       goal: 0.9,
       short: 'miss reading ctx.state ÷ miss',
-      why: '',
+      why:
+        'learning two paths of `ctx.state` adds about 27 µs to a miss: GC more than doubles (the visitor object, its tracking proxies and the recorded reads, per request) and the proxies cost about 5 µs (profile: [docs/performance.md](docs/performance.md#why-the-miss-goals-are-not-met))',
     },
-    { measure: 'misses, every request a new URL: `cached()` on the memory store vs koa-cash 5 on lru-cache', subject: 'cached', baseline: 'koa-cash', goal: 0.9, short: 'miss ÷ koa-cash 5 miss' },
-    { measure: 'miss overhead: every request a new URL, `cached()` vs the same route uncached', subject: 'cached', baseline: 'uncached', goal: 0.8, short: 'miss (new URL) ÷ uncached route', why: 'a miss costs about 40 µs more server CPU than the route (table below): about 15 µs is our JS (normalised query key, header capture, entry JSON, variant and index writes with LRU eviction); the rest is in writev of the same bytes (twice as long as for the uncached route, per profile; not understood)' },
+    {
+      measure: 'misses, every request a new URL: `cached()` on the memory store vs koa-cash 5 on lru-cache',
+      subject: 'cached',
+      baseline: 'koa-cash',
+      goal: 0.9,
+      short: 'miss ÷ koa-cash 5 miss',
+      why: "koa-cash's miss stores a reference to the route's body and watches nothing (about 10 µs over the route); ours tracks what the route reads, keys and encodes the entry and writes the variant and the index (about 47 µs, with their effect on writev; profile: [docs/performance.md](docs/performance.md#why-the-miss-goals-are-not-met))",
+    },
+    { measure: 'miss overhead: every request a new URL, `cached()` vs the same route uncached', subject: 'cached', baseline: 'uncached', goal: 0.8, short: 'miss (new URL) ÷ uncached route', why: "a miss adds about 25 µs of its own (read tracking, key and vary index, capture and encoding, two LRU writes with eviction, GC) and about as much again in writev and node's and Koa's code, which cost more per request at any lower request rate (the route slowed by a busy loop shows the same); 0.8× leaves about 6 µs for the miss's own work (profiles: [docs/performance.md](docs/performance.md#why-the-miss-goals-are-not-met))" },
   ],
 };

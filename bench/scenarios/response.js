@@ -44,11 +44,18 @@ module.exports = {
     },
   },
   rows: [
-    { measure: 'cached hit, memory store (`cache.cached()` on the route), vs bare Koa + router sending the same string', subject: 'memory', baseline: 'bare', goal: 1.0, short: 'hit (memory) ÷ bare Koa + router', why: 'the bare handler is one assignment, so a hit under the router skips nothing and adds its key, lookup and three headers (about 1 µs more server CPU per request, table below); placed before routing it skips the router instead (next rows)' },
-    { measure: 'cached hit vs koa-cash 5 on lru-cache, same router', subject: 'memory', baseline: 'koa-cash', goal: 1.0, short: 'hit (memory) ÷ koa-cash 5' },
+    { measure: 'cached hit, memory store (`cache.cached()` on the route), vs bare Koa + router sending the same string', subject: 'memory', baseline: 'bare', goal: 1.0, short: 'hit (memory) ÷ bare Koa + router', why: 'the bare handler is one assignment, so a hit under the router skips nothing and adds its lookup and three headers (ETag, Age, X-Cache: about 4 µs busy per request); placed before routing it skips the router instead (next rows; profile: [docs/performance.md](docs/performance.md#hit-profiles))' },
+    {
+      measure: 'cached hit vs koa-cash 5 on lru-cache, same router',
+      subject: 'memory',
+      baseline: 'koa-cash',
+      goal: 1.0,
+      short: 'hit (memory) ÷ koa-cash 5',
+      why: "koa-cash's hit sets the type and the body only (no ETag, Age or status header, no variant lookup) and costs about 2 µs less than the bare route; ours sends three headers more (profile: [docs/performance.md](docs/performance.md#hit-profiles))",
+    },
     { measure: 'cached hit answered before routing (`app.use(cache.cached())`), memory store, vs bare Koa + router', subject: 'front', baseline: 'bare', goal: 1.0, short: 'hit before routing ÷ bare Koa + router' },
     { measure: 'cached hit answered before routing vs koa-cash 5 on lru-cache', subject: 'front', baseline: 'koa-cash', goal: 1.0, short: 'hit before routing ÷ koa-cash 5' },
-    { measure: 'cached hit answered before routing (`app.use(cache.cached())`), memory store, vs the Koa floor (one middleware sending a ready 10 KB Buffer)', subject: 'front', baseline: 'floor', goal: 0.95, short: 'hit before routing ÷ Koa floor' },
+    { measure: 'cached hit answered before routing (`app.use(cache.cached())`), memory store, vs the Koa floor (one middleware sending a ready 10 KB Buffer)', subject: 'front', baseline: 'floor', goal: 0.95, short: 'hit before routing ÷ Koa floor', why: "met in some runs: the hit adds about 3 µs of its own (the lookup, three headers more than the floor's two) and about as much again in node's header code and writev (profile: [docs/performance.md](docs/performance.md#hit-profiles))" },
     { measure: 'Redis + L1 hits vs memory hits', subject: 'redis-l1', baseline: 'memory', goal: 0.95, short: 'hit (Redis + L1) ÷ hit (memory)', why: 'the hit path runs the same JS (profiles: cachedResponse 2.2 % vs 2.3 % of samples), yet the server spends about 3–4 µs more CPU per request (table below) outside the profiled JS; not found' },
   ],
 };
