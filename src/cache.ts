@@ -72,6 +72,7 @@ export class Cache extends EventEmitter<CacheEvents> {
       maxBytes: options.maxBytes,
       l1: l1Settings(options.l1),
       clock,
+      operationTimeoutMs,
       onError: (err) => events.report('store', undefined, err),
       onRemoteChange: (keys) => this.#engine.changedElsewhere(keys),
     });

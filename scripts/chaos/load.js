@@ -180,7 +180,17 @@ async function fence() {
 }
 
 const ops = {
-  start() {
+  async start() {
+    // Every key holds an acknowledged value before the fault: a set acknowledged and then lost
+    // brings an older value back (judged), where on a key never written it would read as a miss.
+    await Promise.all(
+      Array.from({ length: config.workers }, async (_, w) => {
+        for (const key of keysOf(w)) {
+          const v = `${key}#start`;
+          await recorded('set', key, () => cache.set(key, v, 300), (ok) => ({ v, ok }));
+        }
+      }),
+    );
     running = true;
     workers = Array.from({ length: config.workers }, (_, w) => worker(w));
     spareWriting = spareWrites();
@@ -209,12 +219,14 @@ const ops = {
   peek: (key) => cache.peek(key),
 };
 
+/** A reply, unless the driver is gone (it stopped this row after a failure): then nobody waits for it. */
+const reply = (message) => process.connected && process.send(message, (err) => err && undefined);
 process.on('message', async ({ id, op, args }) => {
   try {
     const result = await ops[op](...args);
-    process.send({ id, result: result ?? null });
+    reply({ id, result: result ?? null });
   } catch (err) {
-    process.send({ id, error: String(err?.stack ?? err) });
+    reply({ id, error: String(err?.stack ?? err) });
   }
 });
 process.on('disconnect', () => process.exit(0));

@@ -116,6 +116,7 @@ async function runScenario(topology, fault, logFile) {
     const faulted = () => {
       faultAt = now();
       spareClosed = sleep(SPARE_CLOSE_AFTER_MS).then(() => all('closeSpare'));
+      spareClosed.catch(() => undefined); // awaited below; if the fault fails first, the row reports that
     };
     const { recoveredAt, unaffected } = await fault.apply(t, faulted, keyPrefix);
     await sleep(OBSERVE_MS);

@@ -23,6 +23,8 @@ export interface StoreSettings {
   maxBytes: number | undefined;
   l1: false | { maxBytes?: number; timeoutMs: number } | undefined;
   clock: Clock;
+  /** The cache's deadline of one store call (the longest a Redis write waits for a replica); default 50. */
+  operationTimeoutMs?: number;
   onError: (err: unknown) => void;
   /** Told of the keys other processes changed (`'all'` after lost messages or a clear). */
   onRemoteChange: (keys: Invalidation) => void;
@@ -58,7 +60,7 @@ export function createStore(settings: StoreSettings): Store {
     const { createTopology, separatorOf } = require('./redis/config') as typeof import('./redis/config');
     // eslint-disable-next-line @typescript-eslint/no-require-imports -- as above
     const { RedisStore } = require('./redis-store') as typeof import('./redis-store');
-    shared = new RedisStore(createTopology(store, onError), settings.keyPrefix + separatorOf(store), onError, clock);
+    shared = new RedisStore(createTopology(store, onError), settings.keyPrefix + separatorOf(store), onError, clock, settings.operationTimeoutMs);
   } else if (isKeyvLike(store)) {
     // eslint-disable-next-line @typescript-eslint/no-require-imports -- optional peers, loaded only for a shared store
     const { KeyvStore } = require('./keyv') as typeof import('./keyv');

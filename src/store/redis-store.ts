@@ -19,7 +19,13 @@ const MARKER_TTL_MS = 10 * 60_000;
  * - `add` is SET NX, `increment` a Lua script on its one key, `clear` SCAN + UNLINK of this
  *   prefix's keys on every master;
  * - a read of several slots of which some fail answers those as misses (and reports why);
- * - writes resolve true only on Redis' OK: a failure, a closed store, a missing connection reject.
+ * - writes resolve true only on Redis' OK: a failure, a closed store, a missing connection reject;
+ * - where the primary (or the key's cluster master) has replicas, a write (set, add, delete,
+ *   increment and its cancel; not the lock's) counts as done only once a replica confirmed it
+ *   (`WAIT 1`, see `Replicas`) within the cache's `operationTimeoutMs`, else it rejects: Redis
+ *   replicates asynchronously, and a failover would lose what only the old primary had. Not on
+ *   a `createSentinel()` client the app gave (its connections are its own: a WAIT there may not
+ *   follow the write on one connection).
  */
 export class RedisStore implements SharedStore {
   readonly local = false;
@@ -35,6 +41,8 @@ export class RedisStore implements SharedStore {
     private readonly onError: (err: unknown) => void,
     /** The cache's clock: the expiry written in each envelope, and read back. */
     private readonly clock: Clock,
+    /** The cache's `operationTimeoutMs`: how long a write waits for a replica to confirm it, at most. */
+    private readonly confirmMs = 50,
   ) {
     this.firstAttempt = topology.firstAttempt.then(() => {
       this.connected = true;
@@ -98,7 +106,7 @@ export class RedisStore implements SharedStore {
     await this.ready();
     const raw = this.prefix + key;
     const value = envelope(data, ttlMs, this.clock.now());
-    const reply = await this.topology.run(raw, (client) => (ttlMs > 0 ? client.set(raw, value, { PX: ttlMs }) : client.set(raw, value)));
+    const reply = await this.topology.run(raw, (client) => (ttlMs > 0 ? client.set(raw, value, { PX: ttlMs }) : client.set(raw, value)), this.confirmMs);
     return reply === 'OK';
   }
 
@@ -106,14 +114,14 @@ export class RedisStore implements SharedStore {
     await this.ready();
     const raw = this.prefix + key;
     const value = envelope(data, ttlMs, this.clock.now());
-    const reply = await this.topology.run(raw, (client) => client.set(raw, value, ttlMs > 0 ? { NX: true, PX: ttlMs } : { NX: true }));
+    const reply = await this.topology.run(raw, (client) => client.set(raw, value, ttlMs > 0 ? { NX: true, PX: ttlMs } : { NX: true }), this.confirmFor(key));
     return reply === 'OK';
   }
 
   async delete(key: string): Promise<boolean> {
     await this.ready();
     const raw = this.prefix + key;
-    return (await this.topology.run(raw, (client) => client.unlink(raw))) > 0;
+    return (await this.topology.run(raw, (client) => client.unlink(raw), this.confirmFor(key))) > 0;
   }
 
   async has(key: string): Promise<boolean> {
@@ -128,7 +136,7 @@ export class RedisStore implements SharedStore {
     const marker = op === undefined ? undefined : markerKey(raw, op);
     const keys = marker ? [raw, marker] : [raw];
     try {
-      const result = await this.topology.run(raw, (client) => client.eval(INCREMENT_SCRIPT, { keys, arguments: [String(delta), String(ttlMs), String(MARKER_TTL_MS)] }));
+      const result = await this.topology.run(raw, (client) => client.eval(INCREMENT_SCRIPT, { keys, arguments: [String(delta), String(ttlMs), String(MARKER_TTL_MS)] }), this.confirmMs);
       return Number(result);
     } catch (err) {
       if (err instanceof Error && err.message.includes('NOTANUMBER')) throw new NotANumberError(key);
@@ -140,7 +148,7 @@ export class RedisStore implements SharedStore {
     await this.ready();
     const raw = this.prefix + key;
     const marker = markerKey(raw, op);
-    if (marker) await this.topology.run(raw, (client) => client.eval(CANCEL_INCREMENT_SCRIPT, { keys: [raw, marker], arguments: [String(delta), String(MARKER_TTL_MS)] }));
+    if (marker) await this.topology.run(raw, (client) => client.eval(CANCEL_INCREMENT_SCRIPT, { keys: [raw, marker], arguments: [String(delta), String(MARKER_TTL_MS)] }), this.confirmMs);
   }
 
   /** SCAN + UNLINK of `<keyPrefix>::*` on every master: this cache's keys, and nothing else. */
@@ -168,6 +176,16 @@ export class RedisStore implements SharedStore {
   async close(): Promise<void> {
     this.closed = true;
     await this.topology.close();
+  }
+
+  /**
+   * How long a write of `key` waits for a replica. The stampede lock's keys (`lock:<key>`,
+   * core/lock.ts) are written without: a lock lost in a failover costs a second computation, and
+   * one reported failed after it landed would keep the others waiting (its late release needs the
+   * add to resolve).
+   */
+  private confirmFor(key: string): number | undefined {
+    return key.startsWith('lock:') ? undefined : this.confirmMs;
   }
 
   /** Waits out the first connection attempt; refuses work once closed (it would reconnect). */

@@ -1,5 +1,5 @@
 import { addressOf, atAddress, RedisNode, splitAddress, within, type NodeOptions } from './node';
-import { probe } from './primary';
+import { probe, replicasOf } from './replication';
 import { keySlot, readSlotMap, SLOTS, type Shard } from './slot';
 import { ManagedSubscription, type PubSub } from './subscription';
 import { callerError, notSent, redirection, type Commands, type Topology } from './topology';
@@ -86,7 +86,7 @@ export class ClusterTopology implements Topology {
     };
   }
 
-  async run<T>(key: string, command: (client: Commands) => Promise<T>): Promise<T> {
+  async run<T>(key: string, command: (client: Commands) => Promise<T>, confirmMs?: number): Promise<T> {
     if (!this.discovered) await this.firstAttempt;
     if (this.closed) throw new Error('the cache has been closed');
     const slot = keySlot(key);
@@ -100,13 +100,14 @@ export class ClusterTopology implements Topology {
       }
       const node = this.node(address);
       try {
-        return await node.run(
+        return await replicasOf(node).run(
           asking
             ? (client) => {
                 client.sendCommand(['ASKING']).catch(() => undefined); // written just before the command
                 return command(client);
               }
             : command,
+          confirmMs,
         );
       } catch (err) {
         const redirect = redirection(err);
@@ -199,7 +200,11 @@ export class ClusterTopology implements Topology {
   private check(): void {
     const now = performance.now();
     let trouble = this.slots.some((shard) => shard === undefined);
-    for (const node of this.nodes.values()) if (node.check(now)) trouble = true;
+    for (const node of this.nodes.values()) {
+      const replicas = replicasOf(node);
+      if (node.check(now) || replicas.movedAway) trouble = true; // a replica promoted away from under it: failing over
+      replicas.checkIfDue().catch(() => undefined);
+    }
     if (trouble) this.refreshSoon();
   }
 
@@ -276,7 +281,7 @@ export class ClusterTopology implements Topology {
     const { slots, masters } = map;
     this.slots = slots;
     this.known = map.nodes;
-    for (const master of masters) this.node(master); // connecting now, so that first commands need not wait
+    for (const master of masters) replicasOf(this.node(master)); // connecting now (and reading its replicas), so that first commands need not wait
     for (const [address, node] of this.nodes) {
       if (masters.has(address)) continue;
       this.nodes.delete(address);

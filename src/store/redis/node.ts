@@ -114,7 +114,8 @@ export class RedisNode {
 
   constructor(
     readonly options: NodeOptions,
-    onError: (err: unknown) => void,
+    /** Where this node's failures are reported (the cache's `'error'` events). */
+    readonly onError: (err: unknown) => void,
     settings: { reconnect?: boolean } = {},
   ) {
     this.address = addressOf(options);

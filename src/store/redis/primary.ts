@@ -1,43 +1,10 @@
-import { addressOf, atAddress, CONNECT_TIMEOUT_MS, destroy, RedisNode, replyText, within, type NodeOptions } from './node';
+import { addressOf, atAddress, CONNECT_TIMEOUT_MS, RedisNode, within, type NodeOptions } from './node';
+import { probe, PROBE_MS, readRole, replicasOf, type Role } from './replication';
 import { ManagedSubscription, type PubSub } from './subscription';
 import { callerError, notSent, oneGroup, type Commands, type Topology } from './topology';
 
 /** How often the topology is looked at while the primary is in trouble (errors, disconnected, stalled). */
 export const LOCATE_INTERVAL_MS = 250;
-/** The longest one question to one server may take while locating the primary. */
-export const PROBE_MS = 500;
-
-/** One command on a connection of its own (closed after), answered within PROBE_MS or rejected. */
-export async function probe(options: NodeOptions, args: string[]): Promise<unknown> {
-  let failure: unknown; // why it could not connect (WRONGPASS, ECONNREFUSED…), for the error it rejects with
-  const node = new RedisNode(options, (err) => (failure ??= err), { reconnect: false });
-  try {
-    await within(node.firstAttempt, CONNECT_TIMEOUT_MS, `connecting to ${node.address}`);
-    if (!node.ready) throw new Error(`cannot connect to ${node.address}: ${replyText(failure) || 'no answer'}`);
-    return await within(node.client.sendCommand(args), PROBE_MS, `${args[0]} on ${node.address}`);
-  } finally {
-    destroy(node.client);
-  }
-}
-
-export interface Role {
-  master: boolean;
-  /** A replica's primary. */
-  primary?: { host: string; port: number };
-  /** A primary's replicas. */
-  replicas: { host: string; port: number }[];
-}
-
-/** ROLE's reply, read. */
-export function readRole(reply: unknown): Role | undefined {
-  if (!Array.isArray(reply)) return undefined;
-  if (reply[0] === 'master') {
-    const replicas = Array.isArray(reply[2]) ? (reply[2] as unknown[][]).map((r) => ({ host: String(r[0]), port: Number(r[1]) })) : [];
-    return { master: true, replicas };
-  }
-  if (reply[0] === 'slave') return { master: false, primary: { host: String(reply[1]), port: Number(reply[2]) }, replicas: [] };
-  return undefined;
-}
 
 /**
  * A deployment with one primary at a time (one server, or a primary and replicas behind
@@ -59,7 +26,10 @@ export abstract class PrimaryTopology implements Topology {
 
   constructor(protected readonly onError: (err: unknown) => void) {
     this.watchdog = setInterval(() => {
-      if (!this.node || this.node.check(performance.now())) this.locateSoon();
+      // A replica promoted away from under the primary: a failover is under way (see Replicas).
+      const replicas = this.node && replicasOf(this.node);
+      if (!this.node || this.node.check(performance.now()) || replicas?.movedAway) this.locateSoon();
+      replicas?.checkIfDue().catch(() => undefined);
     }, LOCATE_INTERVAL_MS);
     this.watchdog.unref();
     const subscriptions = this.subscriptions;
@@ -94,7 +64,7 @@ export abstract class PrimaryTopology implements Topology {
    * primary has been located.
    */
   protected start(options: NodeOptions | undefined): void {
-    if (options) this.node = new RedisNode(options, this.onError);
+    if (options) this.use(new RedisNode(options, this.onError));
     const located = (async () => {
       await this.node?.firstAttempt;
       await within(this.locate_(), 2 * CONNECT_TIMEOUT_MS, 'locating the primary').catch(this.onError);
@@ -102,7 +72,7 @@ export abstract class PrimaryTopology implements Topology {
     this.firstAttempt = this.node ? this.node.firstAttempt : located;
   }
 
-  async run<T>(_key: string, command: (client: Commands) => Promise<T>): Promise<T> {
+  async run<T>(_key: string, command: (client: Commands) => Promise<T>, confirmMs?: number): Promise<T> {
     await this.firstAttempt;
     if (this.closed) throw new Error('the cache has been closed');
     const node = this.node;
@@ -111,17 +81,17 @@ export abstract class PrimaryTopology implements Topology {
       throw new Error('no Redis primary is known (yet)');
     }
     try {
-      return await node.run(command);
+      return await replicasOf(node).run(command, confirmMs);
     } catch (err) {
       if (callerError(err)) throw err;
       if (err instanceof Error && err.message.startsWith('READONLY')) {
         // Demoted: the command did nothing. Find the primary, and try there once.
         await this.locate_();
-        if (this.node && this.node !== node) return this.node.run(command);
+        if (this.node && this.node !== node) return replicasOf(this.node).run(command, confirmMs);
       } else if (notSent(err)) {
         // Never sent: if the primary moved (and was not looked for just now), send it there.
         await this.locateIfDue().catch(() => undefined);
-        if (this.node && this.node !== node) return this.node.run(command);
+        if (this.node && this.node !== node) return replicasOf(this.node).run(command, confirmMs);
       } else this.locateSoon();
       throw err;
     }
@@ -173,9 +143,15 @@ export abstract class PrimaryTopology implements Topology {
     })());
   }
 
+  /** `node` as the primary; its replicas are read at once (see `Replicas`). */
+  private use(node: RedisNode): void {
+    this.node = node;
+    replicasOf(node);
+  }
+
   private moveTo(found: NodeOptions | RedisNode): void {
     const old = this.node;
-    this.node = found instanceof RedisNode ? found : new RedisNode(found, this.onError);
+    this.use(found instanceof RedisNode ? found : new RedisNode(found, this.onError));
     for (const subscription of this.subscriptions) subscription.retarget();
     old?.close().catch(() => undefined);
   }
@@ -198,6 +174,15 @@ export class ServerTopology extends PrimaryTopology {
   }
 
   protected async locate(current: RedisNode | undefined): Promise<NodeOptions | undefined> {
+    // The server in use is hung or down: a replica of it that says it is a primary now was promoted,
+    // and is followed at once: the server may come back as a primary about to be demoted (what it
+    // takes then is lost). The server itself is not asked again here: a hung one takes the whole
+    // connect timeout (1 s) to give up on, and its own connection tells when it answers again.
+    const unreachable = current !== undefined && (!current.ready || current.stalled(performance.now()));
+    if (unreachable) {
+      const promoted = await this.promotedReplica(current);
+      if (promoted || current.address === addressOf(this.home)) return promoted;
+    }
     const candidates = current && current.address !== addressOf(this.home) ? [current.options, this.home] : [this.home];
     for (const options of candidates) {
       const role = await this.roleOf(options, current);
@@ -215,6 +200,11 @@ export class ServerTopology extends PrimaryTopology {
       }
     }
     // Nobody we know answers as the primary: one of its replicas may have been promoted.
+    return unreachable ? undefined : this.promotedReplica(current);
+  }
+
+  /** One of the replicas last seen that says it is a primary now. */
+  private async promotedReplica(current: RedisNode | undefined): Promise<NodeOptions | undefined> {
     for (const replica of this.replicas) {
       const options = atAddress(this.home, replica.host, replica.port);
       const role = await this.roleOf(options, current);

@@ -1,5 +1,6 @@
 import { addressOf, atAddress, RedisNode, replyText, within, type NodeOptions } from './node';
-import { probe, PrimaryTopology, PROBE_MS, readRole } from './primary';
+import { PrimaryTopology } from './primary';
+import { probe, PROBE_MS, readRole } from './replication';
 import { ManagedSubscription } from './subscription';
 
 export interface SentinelSettings {

@@ -1,4 +1,5 @@
 import type { RedisClientType } from '@keyv/redis';
+import { NotConfirmedError } from './replication';
 import type { PubSub } from './subscription';
 
 /** The commands the store sends, on one server (a node client, or a sentinel client that routes them). */
@@ -24,9 +25,12 @@ export interface Topology {
   readonly firstAttempt: Promise<void>;
   /**
    * Runs `command` on the server holding `key` (its slot's master), following redirections and
-   * failovers; `command` must send its commands synchronously (ASKING is sent just before).
+   * failovers; `command` must send its commands synchronously (ASKING is sent just before). A
+   * write given `confirmMs` counts as done only once a replica has it, where the server has
+   * replicas (see `Replicas`), waiting at most that long for it: else it rejects with
+   * `NotConfirmedError`.
    */
-  run<T>(key: string, command: (client: Commands) => Promise<T>): Promise<T>;
+  run<T>(key: string, command: (client: Commands) => Promise<T>, confirmMs?: number): Promise<T>;
   /** Indices of `keys` grouped so that each group can go to one server in one command. */
   groups(keys: readonly string[]): number[][];
   /** Runs `command` on every master (for SCAN); rejects if any of them failed. */
@@ -63,5 +67,6 @@ export function callerError(err: unknown): boolean {
  */
 export function notSent(err: unknown): boolean {
   if (!(err instanceof Error)) return false;
+  if (err instanceof NotConfirmedError) return !err.sent;
   return err.name === 'ClientOfflineError' || err.name === 'ClientClosedError' || /has not answered for|was closed \(the topology changed\)/.test(err.message);
 }
