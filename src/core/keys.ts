@@ -17,13 +17,14 @@ const MAX_DEPTH = 1000;
  * symbols, cycles, class instances without `cacheKey()`).
  */
 export function stableStringify(value: unknown, what: string): string {
+  // A primitive (most vary values, most request state) needs no walk.
+  const primitive = primitiveText(value);
+  if (primitive !== undefined) return primitive;
   const seen = new Set<object>();
   const walk = (v: unknown, path: string, depth: number): string => {
-    if (v === undefined) return 'undefined';
-    if (v === null || typeof v === 'boolean' || typeof v === 'string') return JSON.stringify(v);
-    if (typeof v === 'number') return Object.is(v, -0) ? '-0' : Number.isFinite(v) ? JSON.stringify(v) : String(v);
-    if (typeof v === 'bigint') return `${v}n`;
-    if (typeof v !== 'object') throw new TypeError(`${what}: ${path} is a ${typeof v} and cannot be part of a cache key`);
+    const text = primitiveText(v);
+    if (text !== undefined) return text;
+    if (typeof v !== 'object' || v === null) throw new TypeError(`${what}: ${path} is a ${typeof v} and cannot be part of a cache key`);
     if (depth >= MAX_DEPTH) throw new TypeError(`${what}: ${path} is nested more than ${MAX_DEPTH} levels deep`);
     if (Buffer.isBuffer(v)) return `<${v.toString('base64')}>`;
     if (v instanceof Date) return `Date(${v.getTime()})`;
@@ -53,6 +54,15 @@ export function stableStringify(value: unknown, what: string): string {
     return out;
   };
   return walk(value, 'argument', 0);
+}
+
+/** The text of a primitive that can be part of a key; undefined for an object, a function or a symbol. */
+function primitiveText(v: unknown): string | undefined {
+  if (v === undefined) return 'undefined';
+  if (v === null || typeof v === 'boolean' || typeof v === 'string') return JSON.stringify(v);
+  if (typeof v === 'number') return Object.is(v, -0) ? '-0' : Number.isFinite(v) ? JSON.stringify(v) : String(v);
+  if (typeof v === 'bigint') return `${v}n`;
+  return undefined;
 }
 
 function byFirst(a: [unknown, unknown], b: [unknown, unknown]): number {
