@@ -88,6 +88,8 @@ async function expectCoherent(a: Cache, b: Cache, key: string): Promise<void> {
   expect(await a.set(key, 'two')).toBe(true);
   expect(await eventually(() => b.peek(key), undefined, 100)).toBeUndefined();
   expect(await b.get(key)).toBe('two');
+  // Back in b's L1: a read that overlapped an invalidation is not kept there, so b may need another.
+  expect(await eventually(async () => (await b.get(key)) === 'two' && b.peek(key) === 'two', true, 1000)).toBe(true);
 }
 
 function report(name: string, cost: object): void {
@@ -208,7 +210,6 @@ suite('Redis Sentinel: the primary fails under load', () => {
     const { a, b, close } = caches(store);
     try {
       await expectCoherent(a, b, 'before');
-      expect(b.peek('before')).toBe('two');
       const traffic = load(a);
       await sleep(500);
       const killedAt = performance.now();
