@@ -2,24 +2,14 @@ import { Cache, createEnvironment, makeTemplateFragmentKey } from '../src';
 import { startCacheProcess, type CacheProcess } from './support/cache-process';
 import { startOwnRedis } from './support/redis-server';
 import { manualClock } from './support/clock';
-import { canStartRedis, eventually, redisUrl, uniquePrefix } from './support/stores';
+import { cacheFactory, canStartRedis, eventually, redisUrl, uniquePrefix } from './support/stores';
 import { renderString } from './support/templates';
 
 const describeRedis = redisUrl ? describe : describe.skip;
 
 describeRedis('the in-process tier (L1) in front of Redis', () => {
-  const made: Cache[] = [];
-  const make = (options: object = {}) => {
-    const cache = new Cache({ store: redisUrl, keyPrefix: uniquePrefix('l1'), operationTimeoutMs: 2000, ...options });
-    made.push(cache);
-    return cache;
-  };
-  afterAll(async () => {
-    for (const cache of made) {
-      await cache.clear();
-      await cache.close();
-    }
-  });
+  const { make, closeAll } = cacheFactory('redis', 'l1');
+  afterAll(closeAll);
 
   it('is on by default: after one read, hits are answered synchronously from process memory', async () => {
     const cache = make();

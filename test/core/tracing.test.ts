@@ -6,7 +6,7 @@ import { tracingChannel } from 'node:diagnostics_channel';
 import { Cache } from '../../src';
 import { engineOf } from '../../src/core/registry';
 import { TRACING_CHANNELS } from '../../src/core/tracing';
-import { redisUrl, uniquePrefix } from '../support/stores';
+import { cacheFactory, redisUrl, uniquePrefix } from '../support/stores';
 
 const EVENTS = ['start', 'end', 'asyncStart', 'asyncEnd', 'error'] as const;
 
@@ -89,18 +89,9 @@ describe('tracing channels on the memory store', () => {
 });
 
 (redisUrl ? describe : describe.skip)('tracing channels on Redis', () => {
-  const made: Cache[] = [];
-  const redisCache = (keyPrefix: string) => {
-    const cache = new Cache({ store: redisUrl, keyPrefix, operationTimeoutMs: 2000, lock: { timeout: 5, waitMs: 5000 } });
-    made.push(cache);
-    return cache;
-  };
-  afterAll(async () => {
-    for (const cache of made) {
-      await cache.clear();
-      await cache.close();
-    }
-  });
+  const caches = cacheFactory('redis', 'tracing');
+  const redisCache = (keyPrefix: string) => caches.make({ keyPrefix, lock: { timeout: 5, waitMs: 5000 } });
+  afterAll(caches.closeAll);
 
   it('trace every store call with its operation, key and whether it answered', async () => {
     const cache = redisCache(uniquePrefix('tracing-store'));
