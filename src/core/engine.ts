@@ -10,7 +10,8 @@ import { storeCalls, type StoreCall } from './store-call';
 import { TagVersionStore } from './tag-versions';
 import { MemoryAccounts } from './memory-accounts';
 import { PendingRemovals } from './pending';
-import { isTagKey, newTagVersion } from './tags';
+import { InvalidationLog } from './invalidation-log';
+import { isTagKey, newTagVersion, tagKey } from './tags';
 
 export interface EngineOptions {
   store: Store;
@@ -55,7 +56,7 @@ export class Engine {
   readonly #versions: TagVersionStore;
   readonly #onInvalidate?: (tags: readonly string[]) => unknown;
   readonly #inFlight = new Map<string, Promise<unknown>>();
-  #invalidations = 0;
+  readonly #invalidationLog = new InvalidationLog();
   readonly #pending: PendingRemovals;
   readonly #reads: EntryReads;
   readonly #writes: EntryWrites;
@@ -173,7 +174,7 @@ export class Engine {
    */
   async invalidateTags(tags: readonly string[], stale = false): Promise<void> {
     this.events.emit('invalidate', () => ({ tags }));
-    this.#tagsInvalidated();
+    this.#tagsInvalidated(tags.map(tagKey));
     await Promise.all(tags.map(async (tag) => (await this.#writeTagVersion(tag, stale)) || this.#pending.tagFailed(tag)));
     if (!this.#onInvalidate) return;
     try {
@@ -184,11 +185,12 @@ export class Engine {
   }
 
   /**
-   * How many tag invalidations this process has made or heard of. A value computed while this
-   * number changed may be stale if its tags were only known after computing it: don't store it.
+   * Whether any of `tags` was invalidated, here or (as heard) elsewhere, since `mark`
+   * (`invalidationMark()`, taken when a request began): a value computed from data loaded before
+   * may be stale however new the versions it was stored under. Don't store it.
    */
-  get invalidations(): number {
-    return this.#invalidations;
+  invalidatedSince(tags: readonly string[], mark: number): boolean {
+    return this.#invalidationLog.since(tags.map(tagKey), mark);
   }
 
   /** The current versions of `tags`, created when missing (see `TagVersionStore.current`); undefined if the store failed. */
@@ -249,7 +251,8 @@ export class Engine {
 
   /** Another process changed these keys: computations of them started before are detached. */
   changedElsewhere(keys: readonly string[] | 'all'): void {
-    if (keys === 'all' || keys.some(isTagKey)) this.#tagsInvalidated();
+    if (keys === 'all') this.#tagsInvalidated('all');
+    else if (keys.some(isTagKey)) this.#tagsInvalidated(keys.filter(isTagKey));
     else for (const key of keys) this.#inFlight.delete(key);
   }
 
@@ -264,8 +267,8 @@ export class Engine {
     return written;
   }
 
-  #tagsInvalidated(): void {
-    this.#invalidations++;
+  #tagsInvalidated(tagKeys: readonly string[] | 'all'): void {
+    this.#invalidationLog.invalidated(tagKeys);
     this.#inFlight.clear();
   }
 }

@@ -3,6 +3,7 @@ import type { TagVersions } from '../core/codec';
 import type { Writes } from '../core/compute';
 import { collectDependencies, missedTags, newDependencies, type Dependencies } from '../core/dependencies';
 import type { Engine } from '../core/engine';
+import { invalidationMark } from '../core/invalidation-log';
 import { isStateName, StateTracker } from '../core/state-reads';
 import { timeoutToMs } from '../core/timeout';
 import type { CachedConfig } from './cached-options';
@@ -140,7 +141,8 @@ class RouteRun {
   /** What it read of the request: headers and cookies (once stopped). */
   reads: RequestReads | undefined;
   readonly #engine: Engine;
-  readonly #invalidationsBefore: number;
+  /** When it began (`invalidationMark()`): the data it shows may be from then. */
+  readonly #began = invalidationMark();
   readonly #tagsMissedBefore = missedTags();
   readonly #stopWatching: () => RequestReads;
   readonly #untrack: () => void;
@@ -148,7 +150,6 @@ class RouteRun {
 
   constructor(ctx: Context, engine: Engine, sharedState: readonly string[]) {
     this.#engine = engine;
-    this.#invalidationsBefore = engine.invalidations;
     this.headersBefore = snapshotHeaders(ctx);
     const tracker = new StateTracker(sharedState, this.dependencies.reads);
     this.#stopWatching = watchReads(ctx);
@@ -168,10 +169,12 @@ class RouteRun {
   }
 
   /**
-   * Whether its tags may be out of date: a tag invalidation landed since it started while it
-   * declared tags (it may show data from before), or tagged values were read unseen.
+   * Whether its tags may not vouch for it: one of them (declared, or of what it read) was
+   * invalidated since it began, so it may show data from before; or tagged values were read unseen.
    */
   tagsUnknown(declared: CachedResponse | undefined): boolean {
-    return (declared?.tags !== undefined && this.#engine.invalidations !== this.#invalidationsBefore) || missedTags() !== this.#tagsMissedBefore;
+    if (missedTags() !== this.#tagsMissedBefore) return true;
+    const tags = [...(declared?.tags ?? []), ...Object.keys(this.dependencies.tags)];
+    return tags.length > 0 && this.#engine.invalidatedSince(tags, this.#began);
   }
 }

@@ -1,4 +1,5 @@
 import type { Context } from 'koa';
+import { invalidationMark } from '../core/invalidation-log';
 import { rawOf, StateTracker } from '../core/state-reads';
 import { renderingWith, TemplateState } from '../nunjucks/template-state';
 import { PageRecording } from './page-link';
@@ -31,19 +32,20 @@ export function watchRenders(context: object): void {
       return shared && withRequestState(this, shared);
     },
     set(this: Context, render: unknown) {
-      const value = typeof render === 'function' && !(render as Render)[OWN] ? withRequestState(this, render as Render) : render;
+      // Assigned per request by the renderer's middleware, before the handler loads what it renders.
+      const value = typeof render === 'function' && !(render as Render)[OWN] ? withRequestState(this, render as Render, invalidationMark()) : render;
       Object.defineProperty(this, 'render', { value, writable: true, configurable: true, enumerable: true });
     },
   });
 }
 
-function withRequestState(ctx: Context, render: Render): Render {
+function withRequestState(ctx: Context, render: Render, began?: number): Render {
   return function renderWithState(this: unknown, view, locals, ...rest) {
     const state = rawOf(ctx.state) as Record<string, unknown>;
     const own = typeof locals === 'object' && locals !== null ? locals : {};
     const names = new Set(Object.keys(state).filter((name) => !(name in own)));
     // While cached() computes, what the templates read joins what the response depends on.
     const tracker = PageRecording.of(ctx)?.tracker ?? new StateTracker();
-    return renderingWith(new TemplateState(tracker, names), () => render.call(this, view, locals, ...rest));
+    return renderingWith(new TemplateState(tracker, names, began), () => render.call(this, view, locals, ...rest));
   };
 }

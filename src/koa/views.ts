@@ -1,6 +1,7 @@
 import type { Context, Middleware } from 'koa';
 import type nunjucks from 'nunjucks';
 import { isCacheExtension, type CacheExtension } from '../nunjucks/extension';
+import { invalidationMark } from '../core/invalidation-log';
 import { rawOf } from '../core/state-reads';
 import { offerPages, PageRecording, type PageServices } from './page-link';
 import { ownRender } from './foreign-render';
@@ -24,14 +25,16 @@ declare module 'koa' {
 export function views(env: nunjucks.Environment): Middleware {
   let pages: PageServices | undefined;
   return async function render(ctx, next) {
-    ctx.render = ownRender((name: string, locals?: Record<string, unknown>) => renderTemplate(env, ctx, name, locals));
+    // Before the handler loads what it renders: fragments are not stored under tags invalidated since.
+    const began = invalidationMark();
+    ctx.render = ownRender((name: string, locals?: Record<string, unknown>) => renderTemplate(env, ctx, name, locals, began));
     const extension = cacheExtensionOf(env);
     if (extension) offerPages(ctx, (pages ??= pageServices(env, extension)));
     await next();
   };
 }
 
-function renderTemplate(env: nunjucks.Environment, ctx: Context, name: string, locals: Record<string, unknown> = {}): Promise<string> {
+function renderTemplate(env: nunjucks.Environment, ctx: Context, name: string, locals: Record<string, unknown> = {}, began: number): Promise<string> {
   return new Promise((resolve, reject) => {
     const fail = (err: Error) => reject(Object.assign(err, { template: name, message: `rendering template "${name}" failed: ${err.message}` }));
     const extension = cacheExtensionOf(env);
@@ -44,7 +47,7 @@ function renderTemplate(env: nunjucks.Environment, ctx: Context, name: string, l
     const state = rawOf(ctx.state) as Record<string, unknown>;
     const names = new Set(Object.keys(state).filter((key) => !(key in locals)));
     const recording = PageRecording.of(ctx);
-    const tracking = { names, tracker: recording?.tracker };
+    const tracking = { names, tracker: recording?.tracker, began };
     extension.pages.render(env as never, name, { ...state, ...locals }, tracking, state, recording !== undefined, (err, page) => {
       if (err) return fail(err as Error);
       recording?.rendered({ ...page!, name });

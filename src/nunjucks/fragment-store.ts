@@ -3,7 +3,7 @@ import type { Engine } from '../core/engine';
 import { pathText, pathValue } from '../core/state-reads';
 import type { Fragment } from './fragment';
 import type { Rendered } from './render-body';
-import { learnedNames, learnedState, variantOf } from './template-state';
+import { learnedNames, learnedState, stateOf, variantOf } from './template-state';
 
 /**
  * The store step of the cache tag: what every fragment rendered to be stored writes, from whichever
@@ -41,11 +41,15 @@ export class FragmentStore {
    * What storing a rendered fragment writes, stamped with what produced it (and, for debug markers,
    * when): its HTML under its key; or, when its body read request state, under the variant's key
    * and then the names it varies by (those learned before too) under its key, so that whoever finds
-   * the names finds the variant. Nothing when its tags' versions are unknown, or it read what cannot
-   * be keyed (a bypass).
+   * the names finds the variant. Nothing when its tags' versions are unknown, when one of its tags
+   * was invalidated since the request began (the page's data may be from before), or it read what
+   * cannot be keyed (a bypass).
    */
   entries(fragment: Fragment, rendered: Rendered): [string, Entry][] | undefined {
     if (rendered.untracked) return undefined;
+    const began = stateOf(fragment.context)?.began;
+    const tags = rendered.entry.tags;
+    if (began !== undefined && tags && this.#engine.invalidatedSince(Object.keys(tags), began)) return undefined;
     rendered.entry.digest = fragment.digest;
     if (this.#debugMarkers) rendered.entry.storedAt = this.#engine.clock.now();
     const { key, name, learned, context } = fragment;

@@ -21,6 +21,8 @@ export interface RenderedPage {
 export interface PageState {
   names: ReadonlySet<string>;
   tracker: StateTracker | undefined;
+  /** `invalidationMark()` when the request began (see `TemplateState.began`). */
+  began: number;
 }
 
 type Done<T> = (err: unknown, result?: T) => void;
@@ -52,7 +54,7 @@ export class PageRenderer {
   render(env: DigestEnvironment, name: string, variables: Record<string, unknown>, state: PageState, holeVariables: object, storing: boolean, done: Done<RenderedPage>): void {
     const tracker = state.tracker ?? new StateTracker();
     tracker.share(this.#sharedState);
-    variables[REQUEST_STATE] = new TemplateState(tracker, state.names);
+    variables[REQUEST_STATE] = new TemplateState(tracker, state.names, state.began);
     const scope = newScope(undefined, false, false, storing);
     const copy = this.#copy();
     const frame = new (env instanceof copy.Environment ? copy : ownCopy()).runtime.Frame() as ScopedFrame;

@@ -13,10 +13,15 @@ import { scopeOf, type ScopedFrame } from './fragment-scope';
 export const REQUEST_STATE = 'kfc:request-state';
 
 export class TemplateState {
-  /** `tracker`: the request's (which paths the route wrote); `names`: the page's variables that come from `ctx.state`. */
+  /**
+   * `tracker`: the request's (which paths the route wrote); `names`: the page's variables that come
+   * from `ctx.state`; `began`: `invalidationMark()` when the request began, before its handler loaded
+   * what the page shows (a fragment is not stored under a tag invalidated since: invalidation-log.ts).
+   */
   constructor(
     readonly tracker: StateTracker,
     readonly names: ReadonlySet<string>,
+    readonly began?: number,
   ) {}
 
   /** A variable the template looks up (not found in its frame). */
