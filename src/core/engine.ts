@@ -10,7 +10,7 @@ import { storeCalls, type StoreCall } from './store-call';
 import { TagVersionStore } from './tag-versions';
 import { MemoryAccounts } from './memory-accounts';
 import { PendingRemovals } from './pending';
-import { InvalidationLog } from './invalidation-log';
+import { InvalidationLog, invalidationMark } from './invalidation-log';
 import { isTagKey, newTagVersion, tagKey } from './tags';
 
 export interface EngineOptions {
@@ -190,7 +190,7 @@ export class Engine {
    * may be stale however new the versions it was stored under. Don't store it.
    */
   invalidatedSince(tags: readonly string[], mark: number): boolean {
-    return this.#invalidationLog.since(tags.map(tagKey), mark);
+    return mark < invalidationMark() && this.#invalidationLog.since(tags.map(tagKey), mark);
   }
 
   /** The current versions of `tags`, created when missing (see `TagVersionStore.current`); undefined if the store failed. */
