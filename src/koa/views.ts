@@ -27,14 +27,14 @@ export function views(env: nunjucks.Environment): Middleware {
   return async function render(ctx, next) {
     // Before the handler loads what it renders: fragments are not stored under tags invalidated since.
     const began = invalidationMark();
-    ctx.render = ownRender((name: string, locals?: Record<string, unknown>) => renderTemplate(env, ctx, name, locals, began));
+    ctx.render = ownRender((name: string, locals?: Record<string, unknown>) => renderTemplate(env, ctx, began, name, locals));
     const extension = cacheExtensionOf(env);
     if (extension) offerPages(ctx, (pages ??= pageServices(env, extension)));
     await next();
   };
 }
 
-function renderTemplate(env: nunjucks.Environment, ctx: Context, name: string, locals: Record<string, unknown> = {}, began: number): Promise<string> {
+function renderTemplate(env: nunjucks.Environment, ctx: Context, began: number, name: string, locals: Record<string, unknown> = {}): Promise<string> {
   return new Promise((resolve, reject) => {
     const fail = (err: Error) => reject(Object.assign(err, { template: name, message: `rendering template "${name}" failed: ${err.message}` }));
     const extension = cacheExtensionOf(env);
