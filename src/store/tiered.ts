@@ -1,4 +1,5 @@
 import type { Clock } from '../core/clock';
+import { ChangeLog } from '../core/change-log';
 import { InvalidationBus, type Invalidation } from './invalidation-bus';
 import type { MemoryStore } from './memory';
 import type { Stored } from './redis/format';
@@ -18,9 +19,6 @@ export interface SharedStore extends Store {
    */
   readonly sharedFate: boolean;
 }
-
-/** Past this many remembered changes, the oldest half is forgotten (reads then skip filling L1). */
-const MAX_REMEMBERED_CHANGES = 10_000;
 
 /**
  * A shared store (L2, Redis) with an in-process first tier (L1) in front: hits are answered from
@@ -46,9 +44,8 @@ export class TieredStore implements Store, FencedIncrements {
   private readonly bus: InvalidationBus;
   /** Numbers the changes seen in this process (own writes and other processes' announcements). */
   private changes = 0;
-  private readonly changedAt = new Map<string, number>();
-  /** Changes numbered below this were forgotten: anything started before them may be stale. */
-  private forgottenBelow = 0;
+  /** When each key last changed here; forgotten changes make reads that began before them skip filling L1. */
+  private readonly changedAt = new ChangeLog();
   private listening = false;
   private attempted = false;
   /** L2's first connection attempt and the bus' first subscription attempt, both bounded. */
@@ -202,25 +199,16 @@ export class TieredStore implements Store, FencedIncrements {
   private forget(key: string): number {
     this.l1.drop(key);
     const number = ++this.changes;
-    this.changedAt.delete(key); // re-inserted last: the map stays in order of change
-    this.changedAt.set(key, number);
-    if (this.changedAt.size > MAX_REMEMBERED_CHANGES) {
-      for (const [oldest, at] of this.changedAt) {
-        this.changedAt.delete(oldest);
-        this.forgottenBelow = at + 1;
-        if (this.changedAt.size <= MAX_REMEMBERED_CHANGES / 2) break;
-      }
-    }
+    this.changedAt.changed(key, number);
     return number;
   }
 
   private forgetAll(): void {
     this.l1.dropAll();
-    this.changedAt.clear();
-    this.forgottenBelow = ++this.changes;
+    this.changedAt.changedAll(++this.changes);
   }
 
   private changedAfter(key: string, mark: number): boolean {
-    return mark < this.forgottenBelow || (this.changedAt.get(key) ?? 0) > mark;
+    return this.changedAt.changedAfter(key, mark);
   }
 }
