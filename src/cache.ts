@@ -21,7 +21,7 @@ import { register } from './core/registry';
 import type { CacheStats } from './core/stats';
 import { validateTags } from './core/tags';
 import { timeoutToMs, type Timeout } from './core/timeout';
-import { staleTerms, valueOrCompute } from './core/value-computation';
+import { computeTagged, staleTerms, valueOrCompute } from './core/value-computation';
 import { attachDebugLog } from './log';
 import { createStore, l1Settings } from './store/create-store';
 import { storeFromEnv } from './store/env';
@@ -199,11 +199,7 @@ export class Cache extends EventEmitter<CacheEvents> {
       ...staleTerms(options, what),
       timeoutError: (waitedMs) => new CacheWaitTimeout(key, waitedMs, what),
       unbox: (value) => ({ value: value as T }),
-      compute: async () => {
-        // Tag versions are taken before computing, so that an invalidation landing meanwhile wins.
-        const versions = tags && (await engine.tagVersions(tags, ttlMs));
-        return { value: await compute(), tags: versions };
-      },
+      compute: () => computeTagged(engine, tags, ttlMs, compute),
       box: (computed) => (computed.value === undefined || (tags && !computed.tags) ? undefined : { value: computed.value, tags: computed.tags }),
     });
     // A response computing with this value depends on its tags too (core/dependencies.ts).

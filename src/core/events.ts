@@ -85,8 +85,8 @@ export class Instrumentation {
     if (this.#warned.has(warning) || this.#warned.size >= MAX_BYPASS_WARNINGS) return;
     this.#warned.add(warning);
     console.warn(
-      `[koa-fragment-cache] ${kind} ${JSON.stringify(name)} is not cached for this request: ${reason}. ` +
-        'A value that is the same for every visitor can be declared with sharedState.',
+      `[koa-fragment-cache] ${kind} ${JSON.stringify(name)} is not cached while ${reason}: each such request is computed without the cache ` +
+        '(counted in stats(); warned once). A value that is the same for every visitor can be declared with sharedState.',
     );
   }
 

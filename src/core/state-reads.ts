@@ -13,6 +13,8 @@ import { stableStringify } from './keys';
  */
 export type StateRoot = 'state' | 'session';
 const KEYS = '{keys}';
+/** The fingerprint of a path that holds nothing (`undefined`, or below a value without that property). */
+export const ABSENT_STATE = 'undefined';
 /** A value longer than this (as text) is not hashed for a key: the read makes the entry unkeyable. */
 const MAX_FINGERPRINT = 4096;
 /** A plain object's own fingerprint: its children are learned one by one, as they are read. */
@@ -83,8 +85,7 @@ export function pathText(name: string): string {
 
 /** `ctx.state.user.name`: how messages name a path. */
 function described(name: string): string {
-  const [root, parts] = split(name);
-  return ['ctx', root, ...parts].join('.');
+  return ['ctx', ...split(name).flat()].join('.');
 }
 
 function split(name: string): [StateRoot, string[]] {
@@ -123,9 +124,8 @@ export function learnRead(name: string, fingerprint: string, bound: StateReads |
 }
 
 /**
- * One request's tracking: where the reads of the response computing go (`response`, when one is),
- * the paths its own computation wrote (reads of them are not request state: the route made them)
- * and those declared the same for everyone (`sharedState`).
+ * One request's tracking: where the reads of the response computing go (`response`, if any), the
+ * paths it wrote (not request state: the route made them) and those declared shared (`sharedState`).
  */
 export class StateTracker {
   readonly written = new Set<string>();

@@ -1,4 +1,5 @@
 import type { Entry, TagVersions } from './codec';
+import { collectDependencies, mergeTags, newDependencies } from './dependencies';
 import type { Engine } from './engine';
 import type { CacheKind } from './outcomes';
 import { timeoutToMs, type Timeout } from './timeout';
@@ -45,6 +46,22 @@ export interface ValueComputation<V> {
   /** The entry storing a computed value; undefined stores nothing. */
   box: (computed: Computed<V>) => Entry | undefined;
   stored?: () => unknown;
+}
+
+/**
+ * Computes a value under the versions of its `declared` tags (taken before computing, so that an
+ * invalidation landing meanwhile wins) and of every tagged value it read (a memoized function
+ * calling a tagged one): invalidating those makes it a miss too. `tags` is undefined when the
+ * declared ones could not be versioned: the value is then not stored.
+ */
+export async function computeTagged<V>(engine: Engine, declared: readonly string[] | undefined, ttlMs: number, compute: () => V | Promise<V>): Promise<Computed<V>> {
+  const own = declared && (await engine.tagVersions(declared, ttlMs));
+  const read = newDependencies();
+  const value = await collectDependencies(read, async () => compute());
+  if (declared && !own) return { value };
+  const tags = { ...own };
+  mergeTags(tags, read.tags);
+  return { value, tags: Object.keys(tags).length > 0 ? tags : undefined };
 }
 
 /** Checks the stale options once, naming the call at fault; resolves them to milliseconds. */

@@ -2,7 +2,7 @@ import { dependOnTags, expectTags } from '../core/dependencies';
 import type { Engine } from '../core/engine';
 import { validateTags } from '../core/tags';
 import { timeoutToMs, type Timeout } from '../core/timeout';
-import { staleTerms, valueOrCompute, type StaleOptions } from '../core/value-computation';
+import { computeTagged, staleTerms, valueOrCompute, type StaleOptions } from '../core/value-computation';
 import { CacheWaitTimeout } from '../core/wait-timeout';
 import { callText, entryKey, functionVersionKey, instanceVersionKey, isVersion, newVersion } from './memo-keys';
 
@@ -94,9 +94,8 @@ export class Memo {
       // A box, so that a cached `undefined` (cacheUndefined) differs from a miss.
       unbox: (stored) => (Array.isArray(stored) ? { value: stored[0] as unknown } : undefined),
       compute: async () => {
-        // Tag versions are taken before computing, so that an invalidation landing meanwhile wins.
-        const tags = this.options.tags && (await engine.tagVersions(validateTags(this.options.tags(...args), `memoized ${name}`), this.ttlMs));
-        return { value: await this.fn.apply(instance, args), tags };
+        const tags = this.options.tags && validateTags(this.options.tags(...args), `memoized ${name}`);
+        return computeTagged(engine, tags, this.ttlMs, () => this.fn.apply(instance, args));
       },
       box: ({ value, tags }) => {
         if ((value === undefined && !this.options.cacheUndefined) || (this.options.tags && !tags)) return undefined;

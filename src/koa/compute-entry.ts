@@ -98,11 +98,12 @@ export async function computeEntry(
   }
   const { reads, dependencies, page } = run;
   if (config.surrogateKeys) setSurrogateKeys(ctx, [...(declared?.tags ?? []), ...(page?.tags ?? []), ...Object.keys(dependencies.tags)]);
+  // The body first: serializing an object body reads what it holds of ctx.state (`ctx.body = { user }`).
+  let body = !reads!.allHeaders && isStorableResponse(ctx, config.statuses) ? storableBody(ctx, config.maxBodyBytes) : undefined;
+  if (body instanceof Promise) body = await body;
   const { unkeyable } = dependencies.reads;
   if (unkeyable) return { kind: 'uncacheable', serverError: ctx.status >= 500, bypass: `${unkeyable.path} ${unkeyable.reason}` };
   const vary = varyOf(ctx, reads!, config, early, dependencies);
-  let body = vary && isStorableResponse(ctx, config.statuses) ? storableBody(ctx, config.maxBodyBytes) : undefined;
-  if (body instanceof Promise) body = await body;
   if (!vary || body === undefined) return { kind: 'uncacheable', serverError: ctx.status >= 500 };
   // Text is stored as it is: no bytes made of it, no base64 on the way in, nor on the way out.
   if (page?.stored) body = page.stored.html;

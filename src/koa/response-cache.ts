@@ -3,7 +3,7 @@ import type { Writes } from '../core/compute';
 import type { Engine } from '../core/engine';
 import { traceRefresh } from '../core/tracing';
 import { CacheWaitTimeout, settlesWithin } from '../core/wait-timeout';
-import { pathText } from '../core/state-reads';
+import { ABSENT_STATE, pathText } from '../core/state-reads';
 import { unwrapCachedResponse } from './cached-response';
 import { resolveCachedOptions, type CachedConfig, type CachedOptions } from './cached-options';
 import { computeEntry, writesOf, type Computed, type Miss } from './compute-entry';
@@ -232,8 +232,9 @@ export class ResponseCache {
 
   #stored(computed: Computed & { kind: 'cacheable' }): void {
     const ctx = computed.by as Context;
-    const { values } = computed.entry!.dependencies.reads;
-    if (values.size > 0) this.#engine.events.learned('response', routeName(ctx) ?? ctx.path, [...values.keys()].map(pathText));
+    // A path this request lacked (a global's name, a guest's `user`) split nothing: not shown as a variation.
+    const held = [...computed.entry!.dependencies.reads.values].filter(([, value]) => value !== ABSENT_STATE);
+    if (held.length > 0) this.#engine.events.learned('response', routeName(ctx) ?? ctx.path, held.map(([name]) => pathText(name)));
     replayStored(ctx.req);
   }
 

@@ -1,5 +1,6 @@
 import type { Context } from 'koa';
 import { digestIfLong } from '../core/keys';
+import { ABSENT_STATE, isStateName } from '../core/state-reads';
 import type { VaryIndex } from './stored-entry';
 
 /** What a response cache key starts with unless a route names its own `keyPrefix`. */
@@ -90,6 +91,16 @@ export function requestKey(ctx: Context, rules: KeyRules): string {
   return digestIfLong(prefix + method + checkedString(rules.makeCacheKey(ctx), 'makeCacheKey'));
 }
 
+/**
+ * Whether the request lacks the fact `name` names (no such header or cookie; nothing at that path of
+ * `ctx.state`). An absent fact is left out of the key, so a variant stored before the route learned
+ * to read it (a guest's page, before a visitor's state was read) stays the one for requests without
+ * it: the route that made it did not read the fact, so nothing in it depends on it.
+ */
+function isAbsent(name: string, value: string): boolean {
+  return isStateName(name) ? value === ABSENT_STATE : value === '';
+}
+
 /** The last variant key built from each (decoded, shared) index, and the values it was built from. */
 const lastVariant = new WeakMap<VaryIndex, { values: string[]; key: string }>();
 
@@ -109,7 +120,7 @@ export function variantKey(base: string, index: VaryIndex, valueOf: (name: strin
   }
   const values = index.vary.map(valueOf);
   const parts = [base, '#', index.generation];
-  values.forEach((value, i) => parts.push('|', index.vary[i], '=', encodeURIComponent(value)));
+  values.forEach((value, i) => isAbsent(index.vary[i], value) || parts.push('|', index.vary[i], '=', encodeURIComponent(value)));
   const key = digestIfLong(parts.join(''));
   if (memo) lastVariant.set(index, { values, key });
   return key;

@@ -1,9 +1,9 @@
 import type { Entry } from '../core/codec';
 import type { Engine } from '../core/engine';
-import { pathText, pathValue } from '../core/state-reads';
+import { ABSENT_STATE, pathText, pathValue } from '../core/state-reads';
 import type { Fragment } from './fragment';
 import type { Rendered } from './render-body';
-import { learnedNames, learnedState, stateOf, variantOf } from './template-state';
+import { learnedNames, learnedState, stateOf, stateVariable, variantOf } from './template-state';
 
 /**
  * The store step of the cache tag: what every fragment rendered to be stored writes, from whichever
@@ -63,8 +63,10 @@ export class FragmentStore {
     const read = [...(reads?.values.keys() ?? [])].filter((path) => !covered(path));
     if (read.length === 0 && !learned) return [[key, rendered.entry]];
     const names = [...new Set([...(learned?.names ?? []), ...read])].sort();
-    const values = names.map((path) => reads!.values.get(path) ?? pathValue((first) => context.lookup(first), path));
-    this.#engine.events.learned('fragment', name, names.map(pathText));
+    const values = names.map((path) => reads!.values.get(path) ?? pathValue(stateVariable(context), path));
+    // A path nobody had (a global's name, a guest's `user`) splits nothing yet: not shown as a variation.
+    const held = names.filter((_, i) => values[i] !== ABSENT_STATE);
+    if (held.length > 0) this.#engine.events.learned('fragment', name, held.map(pathText));
     return [
       [variantOf(key, names, values), rendered.entry],
       [key, { value: names }],

@@ -1,4 +1,5 @@
 import type { Entry, TagVersions } from '../core/codec';
+import { collectingTags, type Dependencies } from '../core/dependencies';
 import { renderingNow, type StateReads } from '../core/state-reads';
 import type { Learned } from './template-state';
 import { enterScope, newScope, type Scope, type ScopedFrame } from './fragment-scope';
@@ -62,15 +63,19 @@ export function renderBody(
   // Reads made on this stack while the body runs are its own (see renderingNow), until it finishes.
   renderingNow.push(scope.reads);
   const rendering = once(() => renderingNow.splice(renderingNow.lastIndexOf(scope.reads), 1));
+  // The tags of the memoized and getOrSet values the body reads, wherever it awaits them, are its own too.
+  const dependencies: Dependencies = { tags: scope.tags, reads: scope.reads };
   const finish = (err: Error | null, html: string) => {
+    dependencies.done = true;
     rendering();
     leave();
     if (err) done(err);
     else done(null, renderedFrom(html, scope));
   };
   try {
-    body(finish);
+    collectingTags(dependencies, () => body(finish));
   } catch (err) {
+    dependencies.done = true;
     leave();
     if (!place) throw err;
     done(place(err));

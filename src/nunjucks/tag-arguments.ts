@@ -101,7 +101,7 @@ export interface TagPlace {
 export function undefinedVary(at: number, site: TagPlace): Error {
   return new TypeError(
     `vary value ${at - NAME} (argument ${at - TIMEOUT + 1} of ${site.tag}) is undefined: a misspelt variable? ` +
-      'Pass null explicitly for "no value"; undefined would share one entry between all values',
+      'Pass none explicitly for "no value" (`user.id if user else none`); undefined would share one entry between all values',
   );
 }
 

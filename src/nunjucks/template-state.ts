@@ -1,6 +1,6 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { createHash } from 'node:crypto';
-import { isStateName, learnRead, pathValue, type StateReads, type StateTracker } from '../core/state-reads';
+import { ABSENT_STATE, isStateName, learnRead, pathValue, type StateReads, type StateTracker } from '../core/state-reads';
 import { scopeOf, type ScopedFrame } from './fragment-scope';
 
 /**
@@ -24,16 +24,30 @@ export class TemplateState {
     readonly began?: number,
   ) {}
 
-  /** A variable the template looks up (not found in its frame). */
+  /**
+   * A variable the template looks up (not found in its frame). One that is neither in `ctx.state`
+   * nor a local this time is a read too: another visitor's state may have it (a guest's page is not
+   * Alice's). Global helpers (functions) are taken to be no request state.
+   */
   lookup(context: TemplateContext, frame: ScopedFrame, name: string): unknown {
     const value = context.lookup(name);
-    return this.names.has(name) ? this.tracker.read(value, ['state', name], fragmentReads(frame)) : value;
+    if (this.names.has(name)) return this.tracker.read(value, ['state', name], fragmentReads(frame));
+    if (typeof value !== 'function' && !(name in context.ctx)) this.tracker.read(undefined, ['state', name], fragmentReads(frame));
+    return value;
   }
 }
 
 export interface TemplateContext {
   ctx: Record<string, unknown>;
   lookup(name: string): unknown;
+}
+
+/**
+ * A template's first-level value of a learned path, as `ctx.state` gives it: a name that is not
+ * among the render's variables is absent from the state, whatever global shares its name.
+ */
+export function stateVariable(context: TemplateContext): (name: string) => unknown {
+  return (name) => (name in context.ctx ? context.ctx[name] : undefined);
 }
 
 /**
@@ -83,7 +97,7 @@ export function learnedState(key: string, names: readonly string[], context: Tem
   const state = stateOf(context);
   const bound = fragmentReads(frame);
   const values = names.map((name) => {
-    const value = pathValue((first) => context.lookup(first), name);
+    const value = pathValue(stateVariable(context), name);
     learnRead(name, value, bound, state?.tracker);
     return value;
   });
@@ -96,13 +110,16 @@ export function learnedState(key: string, names: readonly string[], context: Tem
  */
 export function servesToo({ reads, learned }: { reads?: StateReads; learned?: Learned }, context: TemplateContext): boolean {
   if (reads?.unkeyable) return false;
-  const same = (name: string, value: string) => pathValue((first) => context.lookup(first), name) === value;
+  const first = stateVariable(context);
+  const same = (name: string, value: string) => pathValue(first, name) === value;
   if (reads) for (const [name, value] of reads.values) if (!same(name, value)) return false;
   return !learned || learned.names.every((name, i) => same(name, learned.values[i]));
 }
 
+/** The key of a fragment's variant; paths that hold nothing are left out (as in response-key.ts's `variantKey`). */
 export function variantOf(key: string, names: readonly string[], values: readonly string[]): string {
-  return `${key}~${createHash('sha256').update(JSON.stringify([names, values])).digest('base64url').slice(0, 22)}`;
+  const held = names.flatMap((name, i) => (values[i] === ABSENT_STATE ? [] : [[name, values[i]]]));
+  return `${key}~${createHash('sha256').update(JSON.stringify(held)).digest('base64url').slice(0, 22)}`;
 }
 
 /** The learned names a fragment's key holds instead of HTML, if it holds them. */

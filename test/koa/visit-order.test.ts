@@ -1,0 +1,137 @@
+/**
+ * Learned request state does not depend on who came first. Each page is visited by a guest (no
+ * `ctx.state.user`), Alice and Bob in every order, then again in the same order: every visitor
+ * always sees their own page, and the second round is all hits — the guest's entry, stored before
+ * the route or template learned to read a visitor's name, stays the guest's.
+ */
+import Koa from 'koa';
+import Router from '@koa/router';
+import nunjucks from 'nunjucks';
+import { CacheExtension, views, type Cache } from '../../src';
+import { closeApps, startApp, type TestApp } from '../support/apps';
+import { cacheFactory, storeKinds } from '../support/stores';
+import { viewsFolder } from '../support/templates';
+
+const USERS: Record<string, { id: number; name: string }> = { a: { id: 1, name: 'alice' }, b: { id: 2, name: 'bob' } };
+const VISITORS = { guest: undefined, alice: 'sid=a', bob: 'sid=b' } as const;
+type Visitor = keyof typeof VISITORS;
+
+const auth: Koa.Middleware = async (ctx, next) => {
+  const sid = ctx.cookies.get('sid');
+  if (sid && USERS[sid]) ctx.state.user = { ...USERS[sid] };
+  await next();
+};
+
+/** Every order of the three visitors. */
+const ORDERS: Visitor[][] = [
+  ['guest', 'alice', 'bob'],
+  ['guest', 'bob', 'alice'],
+  ['alice', 'guest', 'bob'],
+  ['alice', 'bob', 'guest'],
+  ['bob', 'guest', 'alice'],
+  ['bob', 'alice', 'guest'],
+];
+
+/**
+ * The pages: how each is cached (`response`: by cached(), so the second round is X-Cache: HIT;
+ * `fragment`: by {% cache %} tags on an uncached route, so the second round renders no fragment),
+ * and what each visitor must see.
+ */
+const PAGES: { name: string; cachedBy: 'response' | 'fragment'; shows: Record<Visitor, string>; route(router: Router, cache: Cache): void }[] = [
+  {
+    name: 'a route reading ctx.state.user',
+    cachedBy: 'response',
+    shows: { guest: 'Hi guest', alice: 'Hi alice', bob: 'Hi bob' },
+    route: (router, cache) =>
+      router.get('/page', cache.cached(), (ctx) => {
+        ctx.body = `Hi ${ctx.state.user?.name ?? 'guest'}`;
+      }),
+  },
+  {
+    name: 'a JSON body holding ctx.state.user',
+    cachedBy: 'response',
+    shows: { guest: '{"user":null}', alice: '{"user":{"id":1,"name":"alice"}}', bob: '{"user":{"id":2,"name":"bob"}}' },
+    route: (router, cache) =>
+      router.get('/page', cache.cached(), (ctx) => {
+        ctx.body = { user: ctx.state.user ?? null };
+      }),
+  },
+  {
+    name: 'ctx.render of a template reading user',
+    cachedBy: 'response',
+    shows: { guest: '<h1>Account</h1>Hi guest', alice: '<h1>Account</h1>Hi alice', bob: '<h1>Account</h1>Hi bob' },
+    route: (router, cache) => router.get('/page', cache.cached(), (ctx) => ctx.render('account.njk', { title: 'Account' })),
+  },
+  {
+    name: 'ctx.render of a template printing user.name unguarded',
+    cachedBy: 'response',
+    shows: { guest: 'Hi ', alice: 'Hi alice', bob: 'Hi bob' },
+    route: (router, cache) => router.get('/page', cache.cached(), (ctx) => ctx.render('bare.njk')),
+  },
+  {
+    name: 'a fragment without vary reading user',
+    cachedBy: 'fragment',
+    shows: { guest: 'Hi guest at Home', alice: 'Hi alice at Home', bob: 'Hi bob at Home' },
+    route: (router) => router.get('/page', (ctx) => ctx.render('greeting.njk', { title: 'Home' })),
+  },
+  {
+    name: 'nested fragments, the inner reading user',
+    cachedBy: 'fragment',
+    shows: { guest: '[Hi guest]', alice: '[Hi alice]', bob: '[Hi bob]' },
+    route: (router) => router.get('/page', (ctx) => ctx.render('nested.njk')),
+  },
+  {
+    name: 'a fragment reading user on a cached() page',
+    cachedBy: 'response',
+    shows: { guest: 'Hi guest at Shop', alice: 'Hi alice at Shop', bob: 'Hi bob at Shop' },
+    route: (router, cache) => router.get('/page', cache.cached(), (ctx) => ctx.render('greeting.njk', { title: 'Shop' })),
+  },
+];
+
+describe.each(storeKinds)('visitors in any order (%s)', (kind) => {
+  const caches = cacheFactory(kind, 'visit-order');
+  const folder = viewsFolder();
+  folder.write('account.njk', '<h1>{{ title }}</h1>Hi {{ user.name if user else "guest" }}');
+  folder.write('bare.njk', 'Hi {{ user.name }}');
+  folder.write('greeting.njk', '{% cache 60, "greeting" %}Hi {{ user.name if user else "guest" }}{% endcache %} at {{ title }}');
+  folder.write('nested.njk', '{% cache 60, "outer" %}[{% cache 60, "inner" %}Hi {{ user.name if user else "guest" }}{% endcache %}]{% endcache %}');
+  let cache: Cache;
+
+  afterEach(async () => {
+    await closeApps();
+    await caches.closeAll();
+  });
+
+  async function appFor(page: (typeof PAGES)[number]): Promise<TestApp> {
+    cache = caches.make();
+    const env = new nunjucks.Environment(new nunjucks.FileSystemLoader(folder.dir, { noCache: true }));
+    env.addExtension('CacheExtension', new CacheExtension(cache));
+    return startApp((router, app) => {
+      app.use(auth);
+      app.use(views(env));
+      page.route(router, cache);
+    });
+  }
+
+  describe.each(PAGES)('$name', (page) => {
+    it.each(ORDERS.map((order) => [order.join(', '), order]))('%s', async (_, order) => {
+      const app = await appFor(page);
+      const visit = async (who: Visitor) => {
+        const req = app.get('/page');
+        if (VISITORS[who]) req.set('Cookie', VISITORS[who]);
+        const res = await req;
+        return { who, text: res.text, status: res.headers['x-cache'] };
+      };
+      const first = [];
+      for (const who of order as Visitor[]) first.push(await visit(who));
+      expect(first.map(({ who, text }) => ({ who, text }))).toEqual((order as Visitor[]).map((who) => ({ who, text: page.shows[who] })));
+
+      const fragmentsRendered = cache.stats().byKind.fragment.misses;
+      const second = [];
+      for (const who of order as Visitor[]) second.push(await visit(who));
+      const expected = (order as Visitor[]).map((who) => ({ who, text: page.shows[who], status: page.cachedBy === 'response' ? 'HIT' : undefined }));
+      expect(second).toEqual(expected);
+      if (page.cachedBy === 'fragment') expect(cache.stats().byKind.fragment.misses).toBe(fragmentsRendered);
+    });
+  });
+});
