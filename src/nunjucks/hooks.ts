@@ -2,7 +2,7 @@ import path from 'node:path';
 import { defineNodes, type TemplateRuntime } from './compile-nodes';
 import { isSupported, type AstNode, type NunjucksCopy, type TemplateLike } from './nunjucks-copy';
 import { rewriteTemplate } from './rewrite';
-import { stateOf } from './template-state';
+import { stateOf, type TemplateContext } from './template-state';
 
 /** What the hooks need of the extension an Environment holds. */
 export interface HookedExtension {
@@ -15,6 +15,27 @@ export interface HookedExtension {
 }
 
 const installed = new WeakSet<object>();
+/** Each filter, called with the view of its Context (`viewOf`), made once. */
+const trackedFilters = new WeakMap<Filter, Filter>();
+
+type Filter = (this: TemplateContext, ...args: unknown[]) => unknown;
+
+/** The Context a filter or global function is given: a view that learns what it reads while `views()` renders. */
+function viewOf(context: TemplateContext): TemplateContext {
+  const state = context && stateOf(context);
+  return state ? state.contextView(context) : context;
+}
+
+function trackedFilter(filter: Filter): Filter {
+  let tracked = trackedFilters.get(filter);
+  if (!tracked) {
+    tracked = function filterTracked(this: TemplateContext, ...args: unknown[]) {
+      return filter.apply(viewOf(this), args);
+    };
+    trackedFilters.set(filter, tracked);
+  }
+  return tracked;
+}
 let templateBeingCompiled: TemplateLike | undefined;
 
 /**
@@ -27,6 +48,8 @@ let templateBeingCompiled: TemplateLike | undefined;
  *   must answer at once;
  * - `runtime.contextOrFrameLookup`: a variable a page rendered by `views()` takes from `ctx.state`
  *   is learned where the template looks it up (template-state.ts);
+ * - `runtime.callWrap` and `Environment.prototype.getFilter`: a global function or filter called
+ *   while `views()` renders gets a view of the Context that learns what it reads of it;
  * - new node types and their compile methods (compile-nodes.ts).
  */
 export function installHooks(copy: NunjucksCopy, isOurs: (extension: unknown) => extension is HookedExtension): void {
@@ -44,6 +67,15 @@ export function installHooks(copy: NunjucksCopy, isOurs: (extension: unknown) =>
     if (value !== undefined) return value;
     const state = stateOf(context);
     return state ? state.lookup(context, frame, name) : context.lookup(name);
+  };
+  // Filters and global functions get the render's Context as `this`: what they read of it is learned too.
+  const { callWrap } = runtime;
+  runtime.callWrap = function callTracked(fn, name, context, args) {
+    return callWrap(fn, name, viewOf(context), args);
+  };
+  const { getFilter } = copy.Environment.prototype;
+  copy.Environment.prototype.getFilter = function getTrackedFilter(name) {
+    return trackedFilter(getFilter.call(this, name));
   };
   const ourExtension = (list: unknown[] | undefined) => list?.find(isOurs);
 

@@ -19,8 +19,11 @@ export interface NunjucksCopy {
   readonly runtime: {
     Frame: new () => object;
     contextOrFrameLookup(context: TemplateContext, frame: ScopedFrame & { lookup(name: string): unknown }, name: string): unknown;
+    callWrap(fn: unknown, name: string, context: TemplateContext, args: unknown[]): unknown;
   };
-  readonly Environment: abstract new (...args: never[]) => object;
+  readonly Environment: (abstract new (...args: never[]) => object) & {
+    prototype: { getFilter(this: object, name: string): (this: TemplateContext, ...args: unknown[]) => unknown };
+  };
 }
 
 /** A node of nunjucks' template AST (src/nodes.js). */

@@ -24,15 +24,49 @@ export class TemplateState {
     readonly began?: number,
   ) {}
 
-  /**
-   * A variable the template looks up (not found in its frame). One that is neither in `ctx.state`
-   * nor a local this time is a read too: another visitor's state may have it (a guest's page is not
-   * Alice's). Global helpers (functions) are taken to be no request state.
-   */
+  /** The views of the contexts filters and global functions were given, one per Context. */
+  readonly #views = new WeakMap<TemplateContext, TemplateContext>();
+
+  /** A variable the template looks up (not found in its frame). */
   lookup(context: TemplateContext, frame: ScopedFrame, name: string): unknown {
-    const value = context.lookup(name);
-    if (this.names.has(name)) return this.tracker.read(value, ['state', name], fragmentReads(frame));
-    if (typeof value !== 'function' && !(name in context.ctx)) this.tracker.read(undefined, ['state', name], fragmentReads(frame));
+    return this.#seen(context.ctx, name, context.lookup(name), fragmentReads(frame));
+  }
+
+  /**
+   * What a filter or global function gets as `this`: the Context, whose variables it reads (`this.ctx.locale`,
+   * `this.lookup('user')`) as the template would, learned the same way (for the fragment rendering
+   * on this stack, and the response computing).
+   */
+  contextView(context: TemplateContext): TemplateContext {
+    let view = this.#views.get(context);
+    if (view) return view;
+    const variables = new Proxy(context.ctx, {
+      get: (target, key) => {
+        const value: unknown = Reflect.get(target, key);
+        return typeof key === 'string' ? this.#seen(target, key, value, undefined) : value;
+      },
+      has: (target, key) => {
+        if (typeof key === 'string') this.#seen(target, key, Reflect.get(target, key), undefined);
+        return Reflect.has(target, key);
+      },
+      ownKeys: (target) => {
+        for (const name of this.names) this.#seen(target, name, target[name], undefined);
+        return Reflect.ownKeys(target);
+      },
+    });
+    view = new Proxy(context, { get: (target, key, receiver) => (key === 'ctx' ? variables : Reflect.get(target, key, receiver)) });
+    this.#views.set(context, view);
+    return view;
+  }
+
+  /**
+   * `value`, the template's variable `name`, as read: one from `ctx.state` is learned. One that is
+   * neither in `ctx.state` nor a local this time is a read too: another visitor's state may have
+   * it (a guest's page is not Alice's). Global helpers (functions) are taken to be no request state.
+   */
+  #seen(variables: Record<string, unknown>, name: string, value: unknown, bound: StateReads | undefined): unknown {
+    if (this.names.has(name)) return this.tracker.read(value, ['state', name], bound);
+    if (typeof value !== 'function' && !(name in variables)) this.tracker.read(undefined, ['state', name], bound);
     return value;
   }
 }

@@ -81,6 +81,18 @@ const PAGES: { name: string; cachedBy: 'response' | 'fragment'; shows: Record<Vi
     route: (router) => router.get('/page', (ctx) => ctx.render('nested.njk')),
   },
   {
+    name: 'a filter reading this.ctx.user, on a cached() page',
+    cachedBy: 'response',
+    shows: { guest: 'Hi guest', alice: 'Hi alice', bob: 'Hi bob' },
+    route: (router, cache) => router.get('/page', cache.cached(), (ctx) => ctx.render('filter.njk')),
+  },
+  {
+    name: 'a global function reading this.lookup("user"), in a fragment',
+    cachedBy: 'fragment',
+    shows: { guest: '<p>Hi guest</p>', alice: '<p>Hi alice</p>', bob: '<p>Hi bob</p>' },
+    route: (router) => router.get('/page', (ctx) => ctx.render('global.njk')),
+  },
+  {
     name: 'a fragment reading user on a cached() page',
     cachedBy: 'response',
     shows: { guest: 'Hi guest at Shop', alice: 'Hi alice at Shop', bob: 'Hi bob at Shop' },
@@ -94,6 +106,8 @@ describe.each(storeKinds)('visitors in any order (%s)', (kind) => {
   folder.write('account.njk', '<h1>{{ title }}</h1>Hi {{ user.name if user else "guest" }}');
   folder.write('bare.njk', 'Hi {{ user.name }}');
   folder.write('greeting.njk', '{% cache 60, "greeting" %}Hi {{ user.name if user else "guest" }}{% endcache %} at {{ title }}');
+  folder.write('filter.njk', 'Hi {{ "someone" | visitorName }}');
+  folder.write('global.njk', '<p>{% cache 60, "who" %}Hi {{ visitorName() }}{% endcache %}</p>');
   folder.write('nested.njk', '{% cache 60, "outer" %}[{% cache 60, "inner" %}Hi {{ user.name if user else "guest" }}{% endcache %}]{% endcache %}');
   let cache: Cache;
 
@@ -106,6 +120,13 @@ describe.each(storeKinds)('visitors in any order (%s)', (kind) => {
     cache = caches.make();
     const env = new nunjucks.Environment(new nunjucks.FileSystemLoader(folder.dir, { noCache: true }));
     env.addExtension('CacheExtension', new CacheExtension(cache));
+    // Helpers reading the render's variables themselves, not through an argument.
+    env.addFilter('visitorName', function (this: { ctx: { user?: { name: string } } }) {
+      return this.ctx.user ? this.ctx.user.name : 'guest';
+    });
+    env.addGlobal('visitorName', function (this: { lookup(name: string): { name: string } | undefined }) {
+      return this.lookup('user')?.name ?? 'guest';
+    });
     return startApp((router, app) => {
       app.use(auth);
       app.use(views(env));
