@@ -15,6 +15,7 @@ export interface HookedExtension {
 }
 
 const installed = new WeakSet<object>();
+let templateBeingCompiled: TemplateLike | undefined;
 /** Each filter, called with the view of its Context (`viewOf`), made once. */
 const trackedFilters = new WeakMap<Filter, Filter>();
 
@@ -36,7 +37,6 @@ function trackedFilter(filter: Filter): Filter {
   }
   return tracked;
 }
-let templateBeingCompiled: TemplateLike | undefined;
 
 /**
  * Installs the hooks into one copy of nunjucks, once. They act only for Environments that hold an
