@@ -176,7 +176,8 @@ export class FragmentRuntime implements TemplateRuntime {
       tags,
       compute: (own) => {
         engine.events.record('miss', 'fragment', key, name);
-        return render(own, tags !== undefined && own === undefined);
+        const rendered = render(own, tags !== undefined && own === undefined);
+        return rendered instanceof Promise ? rendered.then((done) => Object.assign(done, { by: fragment })) : Object.assign(rendered, { by: fragment });
       },
       entries: (rendered) => this.#store.entries(fragment, rendered),
     };
@@ -196,7 +197,7 @@ export class FragmentRuntime implements TemplateRuntime {
   /** Delivers what `pending` rendered or found, unless that was for a request whose state differs: then renders this one's own. */
   #deliverWhenDone(fragment: Fragment, pending: Promise<Rendered>): void {
     pending.then(
-      (rendered) => (fragment.fresh || servesToo(rendered, fragment.context) ? this.#deliver(fragment, rendered, false) : this.#renderAlone(fragment)),
+      (rendered) => (fragment.fresh || rendered.by === fragment || servesToo(rendered, fragment.context) ? this.#deliver(fragment, rendered, false) : this.#renderAlone(fragment)),
       (err) => fragment.cb(err as Error),
     );
   }

@@ -109,8 +109,9 @@ export class Holes {
    * (`carried`) in a frame between them.
    */
   render(key: string, env: object, variables: object, frame: HoleFrame | undefined, kind: CacheKind, done: Done, carried?: string): void {
-    this.#events.record('hole', kind, key, key);
     const site = this.#sites.get(key);
+    // Counted in stats by where it is, as anonymous fragments are.
+    this.#events.record('hole', kind, key, site ? `${site.template}:${site.line} (nocache)` : key);
     if (!site) return done(new Error(`a {% nocache %} placeholder names a hole this process does not know (${key}): templates differ between processes?`));
     if (carried !== undefined) {
       frame = new site.Frame(frame);

@@ -24,6 +24,8 @@ export interface Rendered {
   entry: Entry;
   rendered: boolean;
   untracked: boolean;
+  /** The render of the tag that made it: it serves that one whatever it read (others that waited check). */
+  by?: object;
   /** What a body just rendered read of request state: its entry is stored per value of it. */
   reads?: StateReads;
   /** The request state a variant found in the store is for. */

@@ -226,6 +226,8 @@ describe.each(storeKinds)('learned request dependencies (%s)', (kind) => {
     expect((await visit(app, '/layout')).text).toBe('<nav>menu</nav>Hi guest');
     expect(cache.stats().byName.layout).toMatchObject({ misses: 1, hits: 2 });
     expect(cache.stats().byName.layout.varies).toBeUndefined();
+    // The hole renders for each of them, counted by where it is.
+    expect(cache.stats().byName['layout.njk:1 (nocache)']).toMatchObject({ holes: 3 });
 
     // A page: one entry for everyone (the hole's reads do not split it), filled per request.
     const noCookie = await startApp((router, koa) => {
@@ -274,6 +276,33 @@ describe.each(storeKinds)('learned request dependencies (%s)', (kind) => {
       expect(warn.mock.calls.filter(([message]) => String(message).includes('ctx.state.shout is a function'))).toHaveLength(1);
       expect((await visit(app, '/shared')).status).toBe('MISS');
       expect(await visit(app, '/shared')).toEqual({ text: 'HI', status: 'HIT' });
+    } finally {
+      warn.mockRestore();
+    }
+  });
+
+  it.each([
+    ['renders at once', '{% cache 60, "fn" %}Fn {{ fmt(1) }}{% endcache %}'],
+    ['waits (an include)', '{% cache 60, "fn" %}{% include "fmt.njk" %}{% endcache %}'],
+  ])('a fragment that cannot be keyed (a function read) and %s renders once per request, counted once', async (_, template) => {
+    const warn = jest.spyOn(console, 'warn').mockImplementation(() => undefined);
+    try {
+      folder.write('fn.njk', template);
+      folder.write('fmt.njk', 'Fn {{ fmt(1) }}');
+      let calls = 0;
+      const app = await appWith((router) => {
+        router.get('/fn', async (ctx) => {
+          ctx.state.fmt = (n: number) => {
+            calls++;
+            return `F${n}`;
+          };
+          await ctx.render('fn.njk');
+        });
+      });
+      expect((await visit(app, '/fn')).text).toBe('Fn F1');
+      expect((await visit(app, '/fn', ALICE)).text).toBe('Fn F1');
+      expect(calls).toBe(2);
+      expect(cache.stats().byName.fn).toMatchObject({ misses: 2, bypasses: 2, bypassReasons: { 'ctx.state.fmt is a function': 2 } });
     } finally {
       warn.mockRestore();
     }
