@@ -161,10 +161,7 @@ export class FragmentRuntime implements TemplateRuntime {
     this.#deliver(fragment, result, now);
   }
 
-  /**
-   * The fragment as a computation of the engine's one compute path: rendered under its tag versions
-   * (`untracked` when they are unknown: nothing is stored then) and written by the store step.
-   */
+  /** The fragment as a computation of the engine's one compute path: rendered under its tag versions (`untracked`: unknown, not stored), written by the store step. */
   #computation(fragment: Fragment, render: (own: TagVersions | undefined, untracked: boolean) => Rendered | Promise<Rendered>): Computation<Rendered> {
     const { key, name, tags } = fragment;
     const engine = this.#engine;
@@ -196,18 +193,21 @@ export class FragmentRuntime implements TemplateRuntime {
 
   /** Delivers what `pending` rendered or found, unless that was for a request whose state differs: then renders this one's own. */
   #deliverWhenDone(fragment: Fragment, pending: Promise<Rendered>): void {
-    pending.then(
-      (rendered) => (fragment.fresh || rendered.by === fragment || servesToo(rendered, fragment.context) ? this.#deliver(fragment, rendered, false) : this.#renderAlone(fragment)),
-      (err) => fragment.cb(err as Error),
-    );
+    pending.then((rendered) => {
+      if (fragment.fresh || rendered.by === fragment) return this.#deliver(fragment, rendered, false);
+      if (!servesToo(rendered, fragment.context)) return this.#renderAlone(fragment);
+      // It joined another request's lookup, which found what serves it too: a hit of its own.
+      if (!rendered.rendered && !rendered.entry.stale) this.#engine.events.record('hit', 'fragment', fragment.key, fragment.name);
+      this.#deliver(fragment, rendered, false);
+    }, (err) => fragment.cb(err as Error));
   }
 
-  /** Renders and stores this request's own variant, the one the request it waited for did not serve. */
+  /** This request's own variant (the request it waited for had other state): read from a shared store, else rendered and stored. */
   #renderAlone(fragment: Fragment): void {
-    this.#engine.computeAlone(this.#computation(fragment, (own, untracked) => renderLater(fragment, own, untracked))).then(
-      (rendered) => this.#deliver(fragment, rendered, false),
-      (err) => fragment.cb(err as Error),
-    );
+    const stored = this.#engine.local ? Promise.resolve(undefined) : this.#store.find(fragment);
+    stored
+      .then((found) => (found && !found.entry.stale ? found : this.#engine.computeAlone(this.#computation(fragment, (own, untracked) => renderLater(fragment, own, untracked)))))
+      .then((rendered) => this.#deliver(fragment, rendered, false), (err) => fragment.cb(err as Error));
   }
 
   /**

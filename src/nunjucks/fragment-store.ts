@@ -34,7 +34,7 @@ export class FragmentStore {
     }
     if (!cached || typeof cached.value !== 'string' || cached.digest !== digest) return undefined;
     if (!cached.stale) engine.events.record('hit', 'fragment', key, name);
-    return { entry: cached, rendered: false, untracked: false, learned: fragment.learned };
+    return { entry: cached, rendered: false, untracked: false, learned: fragment.learned, by: fragment };
   }
 
   /**

@@ -24,7 +24,7 @@ export interface Rendered {
   entry: Entry;
   rendered: boolean;
   untracked: boolean;
-  /** The render of the tag that made it: it serves that one whatever it read (others that waited check). */
+  /** The run of the tag that rendered or found it: it serves that one as it is (others that waited check). */
   by?: object;
   /** What a body just rendered read of request state: its entry is stored per value of it. */
   reads?: StateReads;

@@ -7,7 +7,7 @@
 import Koa from 'koa';
 import Router from '@koa/router';
 import nunjucks from 'nunjucks';
-import { CacheExtension, views, type Cache } from '../../src';
+import { CacheExtension, views, type Cache, type CacheOptions } from '../../src';
 import { closeApps, startApp, type TestApp } from '../support/apps';
 import { cacheFactory, storeKinds } from '../support/stores';
 import { viewsFolder } from '../support/templates';
@@ -116,8 +116,8 @@ describe.each(storeKinds)('visitors in any order (%s)', (kind) => {
     await caches.closeAll();
   });
 
-  async function appFor(page: (typeof PAGES)[number]): Promise<TestApp> {
-    cache = caches.make();
+  async function appFor(page: (typeof PAGES)[number], options: CacheOptions = {}): Promise<TestApp> {
+    cache = caches.make(options);
     const env = new nunjucks.Environment(new nunjucks.FileSystemLoader(folder.dir, { noCache: true }));
     env.addExtension('CacheExtension', new CacheExtension(cache));
     // Helpers reading the render's variables themselves, not through an argument.
@@ -133,6 +133,28 @@ describe.each(storeKinds)('visitors in any order (%s)', (kind) => {
       page.route(router, cache);
     });
   }
+
+  it('visitors with other state arriving together each find their own stored fragment', async () => {
+    // Without the in-process tier, each lookup goes to the shared store, where concurrent ones of a key are joined.
+    const app = await appFor(PAGES.find((page) => page.name === 'a fragment without vary reading user')!, kind === 'memory' ? {} : { l1: false });
+    const visit = (who: Visitor) => {
+      const req = app.get('/page');
+      if (VISITORS[who]) req.set('Cookie', VISITORS[who]);
+      return req.then((res) => res.text);
+    };
+    for (const who of ['guest', 'alice', 'bob'] as const) await visit(who);
+    const before = cache.stats().byKind.fragment;
+    for (let round = 0; round < 3; round++) {
+      expect(await Promise.all([visit('alice'), visit('bob'), visit('guest'), visit('alice')])).toEqual([
+        'Hi alice at Home',
+        'Hi bob at Home',
+        'Hi guest at Home',
+        'Hi alice at Home',
+      ]);
+    }
+    const after = cache.stats().byKind.fragment;
+    expect({ misses: after.misses - before.misses, sets: after.sets - before.sets, hits: after.hits - before.hits }).toEqual({ misses: 0, sets: 0, hits: 12 });
+  });
 
   describe.each(PAGES)('$name', (page) => {
     it.each(ORDERS.map((order) => [order.join(', '), order]))('%s', async (_, order) => {
