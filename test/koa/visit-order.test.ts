@@ -22,6 +22,14 @@ const auth: Koa.Middleware = async (ctx, next) => {
   await next();
 };
 
+/** GET /page as `who`: what they saw, and the X-Cache status. */
+async function visitAs(app: TestApp, who: Visitor): Promise<{ who: Visitor; text: string; status: string | undefined }> {
+  const req = app.get('/page');
+  if (VISITORS[who]) req.set('Cookie', VISITORS[who]);
+  const res = await req;
+  return { who, text: res.text, status: res.headers['x-cache'] };
+}
+
 /** Every order of the three visitors. */
 const ORDERS: Visitor[][] = [
   ['guest', 'alice', 'bob'],
@@ -137,11 +145,7 @@ describe.each(storeKinds)('visitors in any order (%s)', (kind) => {
   it('visitors with other state arriving together each find their own stored fragment', async () => {
     // Without the in-process tier, each lookup goes to the shared store, where concurrent ones of a key are joined.
     const app = await appFor(PAGES.find((page) => page.name === 'a fragment without vary reading user')!, kind === 'memory' ? {} : { l1: false });
-    const visit = (who: Visitor) => {
-      const req = app.get('/page');
-      if (VISITORS[who]) req.set('Cookie', VISITORS[who]);
-      return req.then((res) => res.text);
-    };
+    const visit = (who: Visitor) => visitAs(app, who).then(({ text }) => text);
     for (const who of ['guest', 'alice', 'bob'] as const) await visit(who);
     const before = cache.stats().byKind.fragment;
     for (let round = 0; round < 3; round++) {
@@ -159,12 +163,7 @@ describe.each(storeKinds)('visitors in any order (%s)', (kind) => {
   describe.each(PAGES)('$name', (page) => {
     it.each(ORDERS.map((order) => [order.join(', '), order]))('%s', async (_, order) => {
       const app = await appFor(page);
-      const visit = async (who: Visitor) => {
-        const req = app.get('/page');
-        if (VISITORS[who]) req.set('Cookie', VISITORS[who]);
-        const res = await req;
-        return { who, text: res.text, status: res.headers['x-cache'] };
-      };
+      const visit = (who: Visitor) => visitAs(app, who);
       const first = [];
       for (const who of order as Visitor[]) first.push(await visit(who));
       expect(first.map(({ who, text }) => ({ who, text }))).toEqual((order as Visitor[]).map((who) => ({ who, text: page.shows[who] })));
